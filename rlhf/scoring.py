@@ -1,0 +1,294 @@
+"""Turning (prompt, completion) into model inputs, and scoring with a trained reward model.
+
+Training and scoring share :func:`encode_example`, so a reward model sees at scoring time
+exactly the token layout it was trained on. The layout depends on the tokenizer:
+
+* a message-list prompt and a tokenizer with a chat template: the template renders the
+  conversation with the completion as the final assistant turn;
+* a BERT-like tokenizer (it has CLS and SEP tokens): the pair ``(prompt, completion)``, so the
+  completion sits in its own segment;
+* anything else: a plain ``User: ...\\n\\nAssistant: ...`` rendering, closed with EOS.
+
+Over-long inputs lose prompt tokens from the left (the oldest turns go first); the
+completion is only cut, from its tail, when it alone does not fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+Prompt = str | list[dict[str, Any]]
+
+CARD_NAME = "rankwise_card.json"
+_ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System"}
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    token_type_ids: list[int] | None
+    prompt_truncated: bool
+    completion_truncated: bool
+
+    @property
+    def truncated(self) -> bool:
+        return self.prompt_truncated or self.completion_truncated
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Special tokens a tokenizer adds around one text (single) or two texts (pair)."""
+
+    single_prefix: tuple[int, ...]
+    single_suffix: tuple[int, ...]
+    pair_prefix: tuple[int, ...]
+    pair_middle: tuple[int, ...]
+    pair_suffix: tuple[int, ...]
+    uses_pairs: bool
+    token_types: bool
+
+
+def _find(haystack: list[int], needle: list[int], start: int = 0) -> int:
+    for i in range(start, len(haystack) - len(needle) + 1):
+        if haystack[i : i + len(needle)] == needle:
+            return i
+    raise ValueError("probe text not found in its own encoding")
+
+
+def _layout(tokenizer) -> _Layout:
+    # transformers 5 dropped build_inputs_with_special_tokens, so learn where the
+    # tokenizer puts its special tokens by encoding two probe words once.
+    cached = getattr(tokenizer, "_rankwise_layout", None)
+    if cached is not None:
+        return cached
+    a = tokenizer("alpha", add_special_tokens=False)["input_ids"]
+    b = tokenizer("omega", add_special_tokens=False)["input_ids"]
+    single = tokenizer("alpha")["input_ids"]
+    ia = _find(single, a)
+    single_prefix, single_suffix = tuple(single[:ia]), tuple(single[ia + len(a) :])
+    uses_pairs = tokenizer.cls_token_id is not None and tokenizer.sep_token_id is not None
+    pair_prefix = pair_middle = pair_suffix = ()
+    if uses_pairs:
+        pair = tokenizer("alpha", "omega")["input_ids"]
+        ia = _find(pair, a)
+        ib = _find(pair, b, ia + len(a))
+        pair_prefix = tuple(pair[:ia])
+        pair_middle = tuple(pair[ia + len(a) : ib])
+        pair_suffix = tuple(pair[ib + len(b) :])
+    layout = _Layout(
+        single_prefix,
+        single_suffix,
+        pair_prefix,
+        pair_middle,
+        pair_suffix,
+        uses_pairs,
+        token_types="token_type_ids" in tokenizer.model_input_names,
+    )
+    # Some tokenizers forbid new attributes; recomputing the layout is cheap then.
+    with contextlib.suppress(AttributeError):
+        tokenizer._rankwise_layout = layout
+    return layout
+
+
+def render_plain(prompt: Prompt) -> str:
+    """A conversation as text for tokenizers without a chat template."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(
+        f"{_ROLE_NAMES.get(m['role'], m['role'].title())}: {m['content']}" for m in prompt
+    )
+
+
+def uses_chat_template(tokenizer, prompt: Prompt) -> bool:
+    return isinstance(prompt, list) and bool(getattr(tokenizer, "chat_template", None))
+
+
+def _chat_texts(tokenizer, messages: list[dict], completion: str) -> tuple[str, str]:
+    """Split the templated conversation into (everything before the reply, the reply)."""
+    full = tokenizer.apply_chat_template(
+        [*messages, {"role": "assistant", "content": completion}], tokenize=False
+    )
+    head = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if full.startswith(head):
+        return head, full[len(head) :]
+    # Templates that rewrite earlier turns once a reply exists (e.g. dropping reasoning)
+    # break the prefix property; fall back to cutting at the reply text itself.
+    at = full.rfind(completion) if completion else -1
+    if at >= 0:
+        return full[:at], full[at:]
+    return full, ""
+
+
+def encode_example(tokenizer, prompt: Prompt, completion: str, max_length: int) -> Encoded:
+    """Token ids for one (prompt, completion), at most ``max_length`` long."""
+    layout = _layout(tokenizer)
+    keep: list[int] = []  # tokens that survive left truncation (BOS of a chat template)
+    if uses_chat_template(tokenizer, prompt):
+        prompt_text, completion_text = _chat_texts(tokenizer, prompt, completion)
+        prefix, middle, suffix = (), (), ()
+    elif layout.uses_pairs:
+        prompt_text, completion_text = render_plain(prompt), completion
+        prefix, middle, suffix = layout.pair_prefix, layout.pair_middle, layout.pair_suffix
+    else:
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        prompt_text = render_plain(messages) + "\n\nAssistant: "
+        completion_text = completion
+        prefix, middle, suffix = layout.single_prefix, (), layout.single_suffix
+        eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+        # A closing EOS gives last-token pooling a fixed place to read from; skipped when
+        # EOS doubles as padding because the pooling would then read the token before it.
+        if eos is not None and eos != pad and eos not in suffix:
+            suffix = (*suffix, eos)
+
+    p = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    c = tokenizer(completion_text, add_special_tokens=False)["input_ids"] if completion_text else []
+    bos = tokenizer.bos_token_id
+    if not prefix and p and bos is not None and p[0] == bos:
+        keep, p = [p[0]], p[1:]
+
+    budget = max_length - len(prefix) - len(middle) - len(suffix) - len(keep)
+    if budget <= 0:
+        raise ValueError(f"max_length {max_length} leaves no room after special tokens")
+    completion_truncated = len(c) > budget
+    if completion_truncated:
+        c = c[:budget]
+    room = budget - len(c)
+    prompt_truncated = len(p) > room
+    if prompt_truncated:
+        p = p[len(p) - room :] if room > 0 else []
+
+    first = [*prefix, *keep, *p, *middle]
+    second = [*c, *suffix]
+    types = [0] * len(first) + [1] * len(second) if layout.token_types else None
+    return Encoded(first + second, types, prompt_truncated, completion_truncated)
+
+
+def format_example(
+    tokenizer, prompt: Prompt, completion: str, max_length: int
+) -> tuple[list[int], list[int], bool]:
+    """``(input_ids, attention_mask, truncated)`` for one example, as training builds it."""
+    enc = encode_example(tokenizer, prompt, completion, max_length)
+    return enc.input_ids, [1] * len(enc.input_ids), enc.truncated
+
+
+def collate(encodings: list[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of encodings into model inputs."""
+    width = max(len(e.input_ids) for e in encodings)
+    n = len(encodings)
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, width), dtype=torch.long)
+    with_types = encodings[0].token_type_ids is not None
+    types = torch.zeros((n, width), dtype=torch.long) if with_types else None
+    for i, e in enumerate(encodings):
+        k = len(e.input_ids)
+        ids[i, :k] = torch.tensor(e.input_ids)
+        mask[i, :k] = 1
+        if types is not None:
+            types[i, :k] = torch.tensor(e.token_type_ids)
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if types is not None:
+        batch["token_type_ids"] = types
+    return batch
+
+
+def ensure_pad_token(tokenizer, model=None) -> None:
+    """Reward models pad batches; decoder tokenizers often ship without a pad token."""
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise ValueError("tokenizer has neither a pad nor an eos token to pad with")
+        tokenizer.pad_token = tokenizer.eos_token
+    if model is not None and getattr(model.config, "pad_token_id", None) is None:
+        # Sequence-classification heads of decoders find the last real token via pad_token_id.
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def _as_dtype(dtype) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    named = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+    }
+    if dtype not in named:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(named)}")
+    return named[dtype]
+
+
+@torch.no_grad()
+def reward_forward(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One scalar per row, in float32."""
+    return model(**batch).logits[:, 0].float()
+
+
+class RewardScorer:
+    """A trained reward model ready to score (prompt, completion) pairs."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        reward_offset: float = 0.0,
+        max_length: int = 512,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.reward_offset = float(reward_offset)
+        self.max_length = int(max_length)
+        self.device = torch.device(device)
+        ensure_pad_token(tokenizer, model)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | os.PathLike, device: str = "cpu", dtype=None
+    ) -> RewardScorer:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = os.fspath(path)
+        card: dict[str, Any] = {}
+        card_path = os.path.join(path, CARD_NAME)
+        if os.path.exists(card_path):
+            with open(card_path, encoding="utf-8") as fh:
+                card = json.load(fh)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=1, dtype=_as_dtype(dtype)
+        ).to(device)
+        max_length = card.get("max_length") or card.get("config", {}).get("max_length") or 512
+        return cls(model, tokenizer, card.get("reward_offset", 0.0), max_length, device)
+
+    def score(
+        self, prompts: list[Prompt], completions: list[str], batch_size: int = 16
+    ) -> list[float]:
+        """Offset-corrected rewards, one per (prompt, completion)."""
+        return [r - self.reward_offset for r in self.raw_scores(prompts, completions, batch_size)]
+
+    def raw_scores(
+        self, prompts: list[Prompt], completions: list[str], batch_size: int = 16
+    ) -> list[float]:
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        encs = [
+            encode_example(self.tokenizer, p, c, self.max_length)
+            for p, c in zip(prompts, completions, strict=True)
+        ]
+        # Length-sorted batches waste little compute on padding.
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].input_ids))
+        out = [0.0] * len(encs)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = collate([encs[i] for i in idx], self.tokenizer.pad_token_id)
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            for i, r in zip(idx, reward_forward(self.model, batch).tolist(), strict=True):
+                out[i] = r
+        return out
