@@ -1,0 +1,145 @@
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+
+from annotate.imports.formats import FORMATS
+from annotate.models import Annotation, AnnotationRevision, Completion, Membership, Project, Prompt
+from annotate.services.imports import ImportFailed, prompts_import
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text=".jsonl or .jsonl.gz")
+    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="rankwise")
+    annotator = forms.CharField(required=False, help_text="for formats whose lines name none")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "overlap", "ties_allowed", "require_all_placed", "created_at"]
+    list_filter = ["ties_allowed", "require_all_placed"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+    change_form_template = "admin/annotate/project/change_form.html"
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<int:pk>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="annotate_project_import",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def import_view(self, request, pk):
+        project = self.get_object(request, pk)
+        if project is None or not self.has_change_permission(request, project):
+            return redirect("admin:annotate_project_changelist")
+        form = ImportForm(request.POST or None, request.FILES or None)
+        errors = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = prompts_import(
+                    project=project,
+                    source=io.BytesIO(upload.read()) if upload.size < 2**20 else upload.file,
+                    fmt=form.cleaned_data["format"],
+                    annotator=form.cleaned_data["annotator"] or None,
+                    actor=request.user,
+                )
+            except ImportFailed as exc:
+                errors = [str(e) for e in exc.errors]
+                messages.error(request, "Nothing was imported: fix the lines below and retry.")
+            else:
+                summary = ", ".join(
+                    f"{k.replace('_', ' ')}: {v}" for k, v in result.as_dict().items()
+                )
+                messages.success(request, f"Imported into {project}: {summary}")
+                return redirect(reverse("admin:annotate_project_change", args=[project.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import into {project}",
+            "form": form,
+            "errors": errors,
+            "project": project,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/annotate/project/import.html", context)
+
+
+class CompletionInline(admin.TabularInline):
+    model = Completion
+    extra = 0
+    fields = ["external_id", "position", "model_name", "text"]
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "project", "short_text", "is_gold", "created_at"]
+    list_filter = ["project", "is_gold"]
+    search_fields = ["external_id", "text"]
+    list_select_related = ["project"]
+    inlines = [CompletionInline]
+    actions = ["mark_gold", "unmark_gold"]
+
+    @admin.display(description="prompt")
+    def short_text(self, obj):
+        return obj.display_text[:80]
+
+    @admin.action(description="Mark as gold (needs a gold ranking to score annotators)")
+    def mark_gold(self, request, queryset):
+        queryset.update(is_gold=True)
+
+    @admin.action(description="Unmark gold")
+    def unmark_gold(self, request, queryset):
+        queryset.update(is_gold=False)
+
+
+@admin.register(Completion)
+class CompletionAdmin(admin.ModelAdmin):
+    list_display = ["prompt", "external_id", "model_name", "position"]
+    list_filter = ["prompt__project", "model_name"]
+    search_fields = ["text", "prompt__external_id"]
+    raw_id_fields = ["prompt"]
+
+
+class RevisionInline(admin.TabularInline):
+    model = AnnotationRevision
+    extra = 0
+    readonly_fields = ["action", "editor", "state", "created_at"]
+    can_delete = False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["prompt", "annotator", "ranking", "skipped", "time_ms", "source", "updated_at"]
+    list_filter = ["prompt__project", "skipped", "source"]
+    search_fields = ["annotator__username", "prompt__external_id", "comment"]
+    raw_id_fields = ["prompt", "annotator"]
+    list_select_related = ["prompt", "annotator"]
+    inlines = [RevisionInline]
+
+
+@admin.register(AnnotationRevision)
+class AnnotationRevisionAdmin(admin.ModelAdmin):
+    list_display = ["annotation", "action", "editor", "created_at"]
+    list_filter = ["action"]
+    raw_id_fields = ["annotation", "editor"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "created_at"]
+    list_filter = ["project"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]

@@ -1,0 +1,170 @@
+"""Validation of one judgement (ranking, ratings, flags) against a prompt and its project.
+
+Import, the ranking page and the API all submit through here, so the rules live in one place.
+Errors carry the field name, so callers can report ``ranking: ...`` or ``line 17: ranking: ...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JudgementRules:
+    ties_allowed: bool = True
+    require_all_placed: bool = True
+    rating_min: int | None = 1
+    rating_max: int | None = 7
+    flag_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def for_project(cls, project) -> JudgementRules:
+        scale = project.rating_scale or {}
+        return cls(
+            ties_allowed=project.ties_allowed,
+            require_all_placed=project.require_all_placed,
+            rating_min=scale.get("min"),
+            rating_max=scale.get("max"),
+            flag_keys=tuple(project.flag_keys),
+        )
+
+
+class JudgementError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def clean_ranking(
+    ranking: Any, completion_ids: list[str], rules: JudgementRules
+) -> list[list[str]]:
+    if not isinstance(ranking, list) or not ranking:
+        raise JudgementError("ranking", "must be a non-empty list of tie groups, best first")
+    known = set(completion_ids)
+    seen: set[str] = set()
+    cleaned: list[list[str]] = []
+    for group in ranking:
+        # A bare id is accepted as a group of one: ["A", "B"] reads A > B.
+        members = group if isinstance(group, list) else [group]
+        if not members:
+            raise JudgementError("ranking", "empty tie group")
+        out = []
+        for cid in members:
+            if not isinstance(cid, (str, int)) or isinstance(cid, bool):
+                raise JudgementError("ranking", f"completion id {cid!r} is not a string")
+            cid = str(cid)
+            if cid not in known:
+                raise JudgementError("ranking", f"unknown completion {cid!r}")
+            if cid in seen:
+                raise JudgementError("ranking", f"completion {cid!r} placed twice")
+            seen.add(cid)
+            out.append(cid)
+        if len(out) > 1 and not rules.ties_allowed:
+            raise JudgementError("ranking", "ties are not allowed in this project")
+        cleaned.append(out)
+    missing = [cid for cid in completion_ids if cid not in seen]
+    if missing and rules.require_all_placed:
+        raise JudgementError(
+            "ranking", f"not every output is placed (missing {', '.join(missing)})"
+        )
+    if len(seen) < 2:
+        raise JudgementError("ranking", "rank at least two outputs")
+    return cleaned
+
+
+def clean_ratings(ratings: Any, completion_ids: list[str], rules: JudgementRules) -> dict[str, int]:
+    if ratings in (None, {}):
+        return {}
+    if not isinstance(ratings, dict):
+        raise JudgementError("ratings", "must be an object {completion id: rating}")
+    if rules.rating_min is None or rules.rating_max is None:
+        raise JudgementError("ratings", "this project has no rating scale")
+    cleaned = {}
+    for cid, value in ratings.items():
+        if cid not in completion_ids:
+            raise JudgementError("ratings", f"unknown completion {cid!r}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise JudgementError("ratings", f"rating of {cid!r} must be an integer")
+        if not rules.rating_min <= value <= rules.rating_max:
+            raise JudgementError(
+                "ratings",
+                f"rating of {cid!r} is {value}, outside {rules.rating_min}..{rules.rating_max}",
+            )
+        cleaned[cid] = value
+    return cleaned
+
+
+def clean_flags(
+    flags: Any, completion_ids: list[str], rules: JudgementRules
+) -> dict[str, list[str]]:
+    if flags in (None, {}):
+        return {}
+    if not isinstance(flags, dict):
+        raise JudgementError("flags", "must be an object {completion id: [flag, ...]}")
+    cleaned = {}
+    for cid, keys in flags.items():
+        if cid not in completion_ids:
+            raise JudgementError("flags", f"unknown completion {cid!r}")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise JudgementError("flags", f"flags of {cid!r} must be a list of strings")
+        unknown = [k for k in keys if k not in rules.flag_keys]
+        if unknown:
+            raise JudgementError(
+                "flags",
+                f"unknown flag {unknown[0]!r} (this project has: {', '.join(rules.flag_keys)})",
+            )
+        if keys:
+            cleaned[cid] = sorted(set(keys), key=rules.flag_keys.index)
+    return cleaned
+
+
+def clean_shown_order(shown_order: Any, completion_ids: list[str]) -> list[str]:
+    if shown_order in (None, []):
+        return []
+    if not isinstance(shown_order, list) or sorted(map(str, shown_order)) != sorted(completion_ids):
+        raise JudgementError("shown_order", "must list every completion id exactly once")
+    return [str(cid) for cid in shown_order]
+
+
+def clean_judgement(data: dict, completion_ids: list[str], rules: JudgementRules) -> dict:
+    """Return the cleaned fields of an Annotation, or raise JudgementError naming the field."""
+    skipped = data.get("skipped", False)
+    if not isinstance(skipped, bool):
+        raise JudgementError("skipped", "must be true or false")
+    time_ms = data.get("time_ms")
+    if time_ms is not None and (
+        isinstance(time_ms, bool) or not isinstance(time_ms, int) or time_ms < 0
+    ):
+        raise JudgementError("time_ms", "must be a non-negative integer (milliseconds)")
+    comment = data.get("comment") or ""
+    if not isinstance(comment, str):
+        raise JudgementError("comment", "must be a string")
+    shown_order = clean_shown_order(data.get("shown_order"), completion_ids)
+    if skipped:
+        reason = data.get("skip_reason") or ""
+        if not isinstance(reason, str) or not reason.strip():
+            raise JudgementError("skip_reason", "say why you skip")
+        return {
+            "skipped": True,
+            "skip_reason": reason.strip(),
+            "ranking": [],
+            "ratings": {},
+            "flags": {},
+            "comment": comment,
+            "time_ms": time_ms,
+            "shown_order": shown_order,
+        }
+    return {
+        "skipped": False,
+        "skip_reason": "",
+        "ranking": clean_ranking(data.get("ranking"), completion_ids, rules),
+        "ratings": clean_ratings(data.get("ratings"), completion_ids, rules),
+        "flags": clean_flags(data.get("flags"), completion_ids, rules),
+        "comment": comment,
+        "time_ms": time_ms,
+        "shown_order": shown_order,
+    }

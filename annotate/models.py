@@ -1,0 +1,200 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotate.constants import DEFAULT_FLAGS, DEFAULT_RATING_SCALE
+
+
+def default_flags():
+    return [dict(flag) for flag in DEFAULT_FLAGS]
+
+
+def default_rating_scale():
+    return dict(DEFAULT_RATING_SCALE)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    instructions = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    ties_allowed = models.BooleanField(default=True)
+    require_all_placed = models.BooleanField(
+        default=True, help_text="Every output must be put in a rank before submitting."
+    )
+    rating_scale = models.JSONField(
+        default=default_rating_scale,
+        help_text='Per-output rating, e.g. {"min": 1, "max": 7, "label": "Overall quality"}; '
+        "empty to rate nothing.",
+        blank=True,
+    )
+    flags = models.JSONField(
+        default=default_flags, blank=True, help_text='List of {"key", "label"} flags per output.'
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="How many annotators judge each prompt."
+    )
+    claim_timeout_minutes = models.PositiveIntegerField(default=30)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(claim_timeout_minutes__gte=1), name="project_claim_timeout_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def flag_keys(self) -> list[str]:
+        return [flag["key"] for flag in self.flags or []]
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.project}"
+
+
+class Prompt(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=200)
+    # Exactly one of text / messages carries the prompt; messages is a list of {role, content}.
+    text = models.TextField(blank=True)
+    messages = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    is_gold = models.BooleanField(default=False)
+    gold_ranking = models.JSONField(
+        null=True, blank=True, help_text="Reference ranking (tie groups of completion ids)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"], name="prompt_external_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(text="") | Q(messages__isnull=False), name="prompt_has_content"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.project.slug}/{self.external_id}"
+
+    @property
+    def is_conversation(self) -> bool:
+        return self.messages is not None
+
+    @property
+    def display_text(self) -> str:
+        if self.messages is None:
+            return self.text
+        return "\n\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
+
+
+class Completion(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="completions")
+    external_id = models.CharField(max_length=100, help_text="Id within the prompt, e.g. A.")
+    position = models.PositiveSmallIntegerField(help_text="Order in the imported file.")
+    text = models.TextField()
+    model_name = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["prompt_id", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "external_id"], name="completion_external_id_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["prompt", "position"], name="completion_position_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.prompt_id}:{self.external_id}"
+
+
+class Annotation(models.Model):
+    """One annotator's judgement of one prompt.
+
+    ``ranking`` is a list of tie groups of completion external ids, best first:
+    ``[["A"], ["C"], ["D", "E"], ["B"]]`` reads A > C > D = E > B.
+    """
+
+    class Source(models.TextChoices):
+        UI = "ui", "Annotation UI"
+        API = "api", "API"
+        IMPORT = "import", "Import"
+        REVIEW = "review", "Review"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    ranking = models.JSONField(default=list, blank=True)
+    ratings = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    skipped = models.BooleanField(default=False)
+    skip_reason = models.TextField(blank=True)
+    time_ms = models.PositiveIntegerField(null=True, blank=True)
+    shown_order = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.UI)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "annotator"], name="annotation_unique"),
+            models.CheckConstraint(
+                condition=Q(skipped=True) | ~Q(ranking=[]), name="annotation_ranked_or_skipped"
+            ),
+        ]
+        indexes = [models.Index(fields=["annotator", "created_at"])]
+
+    def __str__(self):
+        return f"{self.annotator} on {self.prompt_id}"
+
+
+class AnnotationRevision(models.Model):
+    """Audit row: the full state of an annotation after each change, and who made it."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        UPDATED = "updated"
+        IMPORTED = "imported"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    state = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation_id", "id"]
+
+    def __str__(self):
+        return f"{self.action} {self.annotation_id} at {self.created_at:%Y-%m-%d %H:%M}"

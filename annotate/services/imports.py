@@ -1,0 +1,244 @@
+"""Import a JSONL file of prompts, completions and judgements into a project.
+
+Two passes keep memory bounded and the import atomic: the first parses and validates every
+line (collecting line-numbered errors, writing nothing); the second parses again and writes
+in batches inside one transaction. Re-importing a file changes nothing: prompts are matched by
+external id, judgements by (prompt, annotator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from annotate.db import allocate_ids, insert_rows
+from annotate.imports.formats import FORMATS
+from annotate.imports.reader import iter_json_lines
+from annotate.imports.records import LineError, PromptRecord, content_digest
+from annotate.judgements import JudgementError, JudgementRules, clean_judgement, clean_ranking
+from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
+from annotate.services.users import annotators_get_or_create
+
+Source = str | Path | BinaryIO
+
+
+class ImportFailed(Exception):
+    def __init__(self, errors: list[LineError], truncated: bool = False):
+        self.errors = errors
+        self.truncated = truncated
+        more = " (more errors not shown)" if truncated else ""
+        super().__init__("\n".join(str(e) for e in errors) + more)
+
+
+@dataclass
+class ImportResult:
+    lines: int = 0
+    prompts_created: int = 0
+    prompts_unchanged: int = 0
+    completions_created: int = 0
+    annotations_created: int = 0
+    annotations_unchanged: int = 0
+    annotators: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict:
+        data = {k: v for k, v in self.__dict__.items() if k != "annotators"}
+        data["annotators"] = len(self.annotators)
+        return data
+
+
+def _records(source: Source, fmt: str, annotator: str | None) -> Iterator[PromptRecord | LineError]:
+    """Parsed records in file order; a bad line yields its LineError and parsing goes on."""
+    parser = FORMATS[fmt]
+    for line_no, obj in iter_json_lines(source):
+        if isinstance(obj, LineError):
+            yield obj
+            continue
+        try:
+            records = list(parser(obj, annotator=annotator))
+        except LineError as exc:
+            exc.line = line_no
+            yield exc
+            continue
+        for record in records:
+            record.line = line_no
+            yield record
+
+
+def _validate_record(record: PromptRecord, rules: JudgementRules) -> None:
+    for i, annotation in enumerate(record.annotations):
+        try:
+            annotation.data = clean_judgement(annotation.data, record.completion_ids, rules)
+        except JudgementError as exc:
+            raise LineError(f"annotations[{i}].{exc.field}", exc.message, record.line) from exc
+    if record.gold_ranking is not None:
+        try:
+            record.gold_ranking = clean_ranking(record.gold_ranking, record.completion_ids, rules)
+        except JudgementError as exc:
+            raise LineError("gold_ranking", exc.message, record.line) from exc
+
+
+def _stored_digests(project: Project, external_ids: list[str]) -> dict[str, bytes]:
+    prompts = Prompt.objects.filter(project=project, external_id__in=external_ids).prefetch_related(
+        "completions"
+    )
+    return {
+        p.external_id: content_digest(
+            p.text, p.messages, [(c.external_id, c.text) for c in p.completions.all()]
+        )
+        for p in prompts
+    }
+
+
+def _check_file(project, source, fmt, annotator, rules, max_errors) -> list[LineError]:
+    errors: list[LineError] = []
+    seen: dict[str, tuple[int, bytes]] = {}
+    pending: dict[str, tuple[int, bytes]] = {}
+
+    def compare_with_database() -> None:
+        stored = _stored_digests(project, list(pending))
+        for external_id, digest in stored.items():
+            line, new = pending[external_id]
+            if digest != new:
+                errors.append(LineError(
+                    "completions", f"prompt {external_id!r} already exists with other content "
+                    "(import it under a new id, or edit it in the admin)", line))  # fmt: skip
+        pending.clear()
+
+    for record in _records(source, fmt, annotator):
+        if len(errors) >= max_errors:
+            break
+        if isinstance(record, LineError):
+            errors.append(record)
+            continue
+        try:
+            _validate_record(record, rules)
+        except LineError as exc:
+            errors.append(exc)
+            continue
+        digest = record.digest()
+        if record.external_id in seen:
+            first_line, first_digest = seen[record.external_id]
+            if first_digest != digest:
+                errors.append(LineError(
+                    "id", f"{record.external_id!r} is used on line {first_line} for another prompt",
+                    record.line))  # fmt: skip
+            continue
+        seen[record.external_id] = (record.line, digest)
+        pending[record.external_id] = (record.line, digest)
+        if len(pending) >= 2000:
+            compare_with_database()
+    if pending:
+        compare_with_database()
+    return errors
+
+
+def prompts_import(
+    *,
+    project: Project,
+    source: Source,
+    fmt: str = "rankwise",
+    annotator: str | None = None,
+    actor=None,
+    max_errors: int = 20,
+) -> ImportResult:
+    """Validate the whole file, then write it atomically; raise ImportFailed naming lines."""
+    if fmt not in FORMATS:
+        raise ImportFailed(
+            [LineError("format", f"unknown format {fmt!r}; use {', '.join(FORMATS)}")]
+        )
+    rules = JudgementRules.for_project(project)
+    errors = _check_file(project, source, fmt, annotator, rules, max_errors)
+    if errors:
+        raise ImportFailed(errors, truncated=len(errors) >= max_errors)
+
+    result = ImportResult()
+    batch_size = settings.RANKWISE_IMPORT_BATCH_SIZE
+    with transaction.atomic():
+        batch: list[PromptRecord] = []
+        done: set[str] = set()
+        for record in _records(source, fmt, annotator):
+            assert isinstance(record, PromptRecord), "validated in the first pass"
+            if record.external_id in done:
+                continue  # a repeated identical line
+            done.add(record.external_id)
+            _validate_record(record, rules)
+            batch.append(record)
+            if len(batch) >= batch_size:
+                _write_batch(project, batch, actor, result)
+                batch = []
+        if batch:
+            _write_batch(project, batch, actor, result)
+        result.lines = len(done)
+    return result
+
+
+def _write_batch(project: Project, batch: list[PromptRecord], actor, result: ImportResult) -> None:
+    now = timezone.now()
+    existing = dict(
+        Prompt.objects.filter(
+            project=project, external_id__in=[r.external_id for r in batch]
+        ).values_list("external_id", "id")
+    )
+    new = [r for r in batch if r.external_id not in existing]
+    result.prompts_unchanged += len(batch) - len(new)
+
+    prompt_ids = allocate_ids(Prompt, len(new))
+    insert_rows(
+        Prompt,
+        ["id", "project", "external_id", "text", "messages", "metadata", "is_gold",
+         "gold_ranking", "created_at"],
+        ((pid, project.pk, r.external_id, r.text, r.messages, r.metadata,
+          r.gold_ranking is not None, r.gold_ranking, now)
+         for pid, r in zip(prompt_ids, new, strict=True)),
+    )  # fmt: skip
+    completion_rows = [
+        (pid, c.external_id, pos, c.text, c.model_name, c.metadata)
+        for pid, r in zip(prompt_ids, new, strict=True)
+        for pos, c in enumerate(r.completions)
+    ]
+    insert_rows(
+        Completion, ["prompt", "external_id", "position", "text", "model_name", "metadata"],
+        completion_rows,
+    )  # fmt: skip
+    result.prompts_created += len(new)
+    result.completions_created += len(completion_rows)
+    existing.update({r.external_id: pid for pid, r in zip(prompt_ids, new, strict=True)})
+
+    wanted = [(existing[r.external_id], a) for r in batch for a in r.annotations]
+    if not wanted:
+        return
+    users = annotators_get_or_create({a.annotator for _, a in wanted}, project=project)
+    result.annotators.update(users)
+    already = set(
+        Annotation.objects.filter(prompt_id__in={pid for pid, _ in wanted}).values_list(
+            "prompt_id", "annotator_id"
+        )
+    )
+    fresh = [(pid, a) for pid, a in wanted if (pid, users[a.annotator]) not in already]
+    result.annotations_unchanged += len(wanted) - len(fresh)
+    annotation_ids = allocate_ids(Annotation, len(fresh))
+    rows = []
+    revisions = []
+    for aid, (pid, a) in zip(annotation_ids, fresh, strict=True):
+        d = a.data
+        rows.append((aid, pid, users[a.annotator], d["ranking"], d["ratings"], d["flags"],
+                     d["comment"], d["skipped"], d["skip_reason"], d["time_ms"], d["shown_order"],
+                     Annotation.Source.IMPORT, now, now))  # fmt: skip
+        revisions.append((aid, actor.pk if actor else None, AnnotationRevision.Action.IMPORTED,
+                          {"annotator": a.annotator, **d}, now))  # fmt: skip
+    insert_rows(
+        Annotation,
+        ["id", "prompt", "annotator", "ranking", "ratings", "flags", "comment", "skipped",
+         "skip_reason", "time_ms", "shown_order", "source", "created_at", "updated_at"],
+        rows,
+    )  # fmt: skip
+    insert_rows(
+        AnnotationRevision, ["annotation", "editor", "action", "state", "created_at"], revisions
+    )
+    result.annotations_created += len(fresh)
