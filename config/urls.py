@@ -11,7 +11,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("config.api_urls")),
     path("", include("annotate.urls")),
+    path("", include("agreement.urls")),
+    path("", include("training.urls")),
 ]
 
 if settings.DEBUG:

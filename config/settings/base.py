@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "agreement",
     "rewardmodel",
     "training",
+    "exports",
 ]
 
 MIDDLEWARE = [
