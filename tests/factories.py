@@ -23,7 +23,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def annotator(username=None, project=None, **kwargs):
-    user = UserFactory(roles=[Roles.ANNOTATOR], **({"username": username} if username else {}), **kwargs)
+    user = UserFactory(
+        roles=[Roles.ANNOTATOR], **({"username": username} if username else {}), **kwargs
+    )
     if project is not None:
         Membership.objects.get_or_create(project=project, user=user)
     return user

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running demo: SQLite, an embedded broker (a folder),
+# the demo projects and users, the web server and a Celery worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+export DJANGO_SETTINGS_MODULE=config.settings.local
+PORT=${PORT:-8000}
+.venv/bin/python manage.py migrate --no-input -v 0
+.venv/bin/python manage.py load_demo
+
+mkdir -p data/logs
+.venv/bin/celery -A config worker -Q default,gpu --concurrency 1 --loglevel INFO \
+  >data/logs/worker.log 2>&1 &
+worker=$!
+trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+
+cat <<MSG
+
+Rankwise is running at http://127.0.0.1:${PORT}/  (admin: http://127.0.0.1:${PORT}/admin/)
+Log in as alice / rankwise-demo to rank, reviewer / rankwise-demo to review,
+admin / rankwise-demo for everything. Worker log: data/logs/worker.log. Ctrl+C stops both.
+
+MSG
+.venv/bin/python manage.py runserver "127.0.0.1:${PORT}"
