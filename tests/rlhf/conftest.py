@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-WORDS = [f"w{i}" for i in range(60)]
-MARKER = "excellent"
+WORDS = [f"w{i}" for i in range(10, 70)]
+MARKER = "yes"  # as many characters as every other word: length carries no signal
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} </s> "
     "{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}"
@@ -38,7 +38,7 @@ def build_bert(path: Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_vocab_words()]
     vocab_file = path / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+    tok = BertTokenizerFast(vocab=str(vocab_file), do_lower_case=True)
     torch.manual_seed(seed)
     cfg = BertConfig(
         vocab_size=len(vocab),
@@ -107,7 +107,7 @@ def build_llama(path: Path, seed: int = 0) -> Path:
 def synthetic_rankings(
     n_prompts: int, k: int = 3, seed: int = 0, messages: bool = False, length: int = 8
 ) -> list[dict]:
-    """Rankings where the one completion holding MARKER is best and the rest tie.
+    """Rankings where the one completion holding MARKER is best and the others tie.
 
     Lengths are random, so only the marker separates good from bad.
     """
@@ -119,7 +119,7 @@ def synthetic_rankings(
             texts.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, length))))
         best = rng.randrange(k)
         words = texts[best].split()
-        words.insert(rng.randrange(len(words) + 1), MARKER)
+        words[rng.randrange(len(words))] = MARKER
         texts[best] = " ".join(words)
         ids = [chr(ord("A") + j) for j in range(k)]
         rest = [ids[j] for j in range(k) if j != best]

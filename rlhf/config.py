@@ -1,0 +1,223 @@
+"""Every option of the reward-model trainer, in one dataclass read from a JSON file.
+
+``RewardConfig.from_json(path)`` rejects unknown keys by name, so a typo in a run file
+fails before any model is loaded instead of silently training with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+LABEL_MODES = ("annotations", "consensus")
+DATA_FORMATS = ("auto", "rankings", "pairwise")
+PRECISIONS = ("no", "bf16", "fp16")
+SCHEDULERS = ("cosine", "constant")
+LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
+
+
+class ConfigError(ValueError):
+    """A run file that cannot be trained from."""
+
+
+@dataclass
+class RewardConfig:
+    """Options of ``python -m rlhf.train_reward --config run.json``.
+
+    Only ``model_name_or_path``, ``train_file`` and ``output_dir`` are required.
+    """
+
+    # --- what to train on and from ---
+    model_name_or_path: str = ""
+    """Local Hugging Face model directory (or hub id when a cache holds it)."""
+    train_file: str = ""
+    """Snapshot in the ``rankings`` or ``pairwise`` JSONL format."""
+    output_dir: str = ""
+    """Where the model, tokenizer, ``rankwise_card.json`` and checkpoints go."""
+    data_format: str = "auto"
+    """``auto`` (detect per line), ``rankings`` or ``pairwise``."""
+    labels: str = "annotations"
+    """``annotations``: every annotation is its own example; ``consensus``: one example per
+    prompt from ``consensus.ranking`` (prompts without a consensus are skipped and counted)."""
+    eval_files: list[str] = field(default_factory=list)
+    """Extra evaluation sets: LLMBar JSON (``[{input, output_1, output_2, label}]``) or
+    pairwise/rankings JSONL."""
+    snapshot_id: str | None = None
+    """Dataset snapshot id, copied into the card."""
+    snapshot_sha256: str | None = None
+    """SHA-256 of the snapshot file, copied into the card."""
+
+    # --- splits ---
+    eval_fraction: float = 0.1
+    """Fraction of prompt ids held out when lines carry no ``split`` field."""
+    seed: int = 42
+    """Seeds the split, batch order, head initialisation and dropout."""
+
+    # --- tokenisation ---
+    max_length: int = 512
+    """Tokens per (prompt, completion); the prompt loses tokens from the left first."""
+
+    # --- optimisation ---
+    batch_size: int = 8
+    """Prompts (not pairs) per micro-batch per device; all K completions of a prompt go in
+    the same forward pass."""
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    """Gradient clipping; 0 turns it off."""
+    num_epochs: float = 1.0
+    """Fractions allowed (0.5 = half an epoch)."""
+    max_steps: int = 0
+    """If > 0, stop after this many optimiser steps (overrides ``num_epochs``)."""
+    lr_scheduler: str = "cosine"
+    """``cosine`` (to zero) or ``constant``, both after linear warm-up."""
+    warmup_ratio: float = 0.03
+    warmup_steps: int = 0
+    """If > 0, overrides ``warmup_ratio``."""
+    length_bucketing: bool = True
+    """Group prompts of similar token length into a batch to waste little on padding."""
+    bucket_batches: int = 50
+    """How many batches' worth of prompts are sorted together when bucketing (larger: less
+    padding, less randomness in batch composition)."""
+
+    forward_chunk_size: int = 0
+    """Sequences per forward pass inside a micro-batch. The micro-batch's completions are
+    sorted by length first, so small chunks pad less; 0 runs them all in one forward."""
+
+    # --- hardware ---
+    mixed_precision: str = "no"
+    """``no``, ``bf16`` or ``fp16`` (through accelerate's autocast)."""
+    gradient_checkpointing: bool = False
+    num_threads: int = 0
+    """torch CPU threads; 0 leaves torch's default."""
+
+    # --- LoRA (peft); merged into the base weights before saving ---
+    lora_r: int = 0
+    """0 trains all weights; > 0 trains LoRA adapters of this rank plus the reward head."""
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] | None = None
+    """Module names to adapt; None lets peft pick the attention projections for the arch."""
+
+    # --- length bias ---
+    length_debias: str = "none"
+    """``none``; ``balanced_pairs``: reweight training pairs so pairs won by the longer and
+    by the shorter completion carry equal total weight (``length_debias_coef`` in [0, 1]
+    interpolates from no reweighting to full balance); ``correlation_penalty``: add
+    ``length_debias_coef * corr(reward, length)^2`` over each batch's completions."""
+    length_debias_coef: float = 1.0
+
+    # --- checkpoints and logging ---
+    checkpoint_every: int = 0
+    """Save ``output_dir/checkpoints/step-N`` every N optimiser steps; 0 never."""
+    keep_checkpoints: int = 0
+    """Keep only the newest N checkpoints; 0 keeps all."""
+    resume_from: str | None = None
+    """``latest`` (newest ``checkpoints/step-N`` in output_dir) or a checkpoint directory;
+    the CLI's ``--resume`` sets it."""
+    log_every: int = 10
+    """Report loss/accuracy to the callbacks every N optimiser steps."""
+
+    # --- evaluation and saving ---
+    eval_batch_size: int = 32
+    """Completions per forward pass when scoring."""
+    agreement_buckets: list[float] = field(default_factory=lambda: [0.6, 0.8])
+    """Edges of the human-agreement buckets that accuracy is broken down by."""
+    offset_max_completions: int = 0
+    """Estimate the reward offset from at most this many training completions (a seeded
+    sample); 0 uses all of them."""
+    save_model: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate_values()
+
+    # ------------------------------------------------------------------
+    def validate_values(self) -> None:
+        def check(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ConfigError(msg)
+
+        check(self.data_format in DATA_FORMATS, f"data_format must be one of {DATA_FORMATS}")
+        check(self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}")
+        check(self.mixed_precision in PRECISIONS, f"mixed_precision must be one of {PRECISIONS}")
+        check(self.lr_scheduler in SCHEDULERS, f"lr_scheduler must be one of {SCHEDULERS}")
+        check(self.length_debias in LENGTH_DEBIAS, f"length_debias must be one of {LENGTH_DEBIAS}")
+        check(0.0 <= self.eval_fraction < 1.0, "eval_fraction must be in [0, 1)")
+        check(self.max_length >= 8, "max_length must be at least 8")
+        check(self.batch_size >= 1, "batch_size must be >= 1")
+        check(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1")
+        check(self.learning_rate > 0, "learning_rate must be > 0")
+        check(self.num_epochs > 0 or self.max_steps > 0, "num_epochs or max_steps must be > 0")
+        check(0.0 <= self.warmup_ratio < 1.0, "warmup_ratio must be in [0, 1)")
+        check(self.lora_r >= 0, "lora_r must be >= 0")
+        check(self.length_debias_coef >= 0, "length_debias_coef must be >= 0")
+        if self.length_debias == "balanced_pairs":
+            check(self.length_debias_coef <= 1, "balanced_pairs needs length_debias_coef <= 1")
+        check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
+        check(self.log_every >= 1, "log_every must be >= 1")
+        check(self.forward_chunk_size >= 0, "forward_chunk_size must be >= 0")
+        check(
+            list(self.agreement_buckets) == sorted(self.agreement_buckets),
+            "agreement_buckets must be ascending",
+        )
+
+    def validate_required(self) -> None:
+        for name in ("model_name_or_path", "train_file", "output_dir"):
+            if not getattr(self, name):
+                raise ConfigError(f"config key {name!r} is required")
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RewardConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("the config must be a JSON object")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"unknown config key {key!r}")
+        values = {}
+        for key, value in data.items():
+            values[key] = _coerce(key, known[key], value)
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str) -> RewardConfig:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from exc
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
+    """Check a JSON value against the field's declared type; ints pass for floats."""
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if value is None:
+        if "None" in kind:
+            return None
+        raise ConfigError(f"config key {key!r} may not be null")
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, list) or kind.startswith("list"):
+        ok = isinstance(value, list)
+    else:  # str or str | None
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"config key {key!r} has the wrong type: {value!r} (expected {kind})")
+    return value
