@@ -1,0 +1,92 @@
+"""Read side of an export: a project's prompts with their completions, judgements and
+consensus, in chunks, in constant memory.
+
+Prompts stream from one ``.iterator(chunk_size=...)`` query; each chunk then fetches its
+completions and judgements in one query each, so memory holds one chunk whatever the project's
+size and the query count grows with chunks, not prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from annotate.models import Annotation, Completion, Project, Prompt
+from exports.consensus import Consensus, fallback_consensus
+from exports.lines import CompletionRow, JudgementRow, PromptBundle
+
+DEFAULT_CHUNK_SIZE = 500
+
+
+def prompt_count(*, project: Project, as_of: datetime) -> int:
+    return Prompt.objects.filter(project=project, created_at__lte=as_of).count()
+
+
+def project_is_conversational(*, project: Project, as_of: datetime) -> bool:
+    return Prompt.objects.filter(
+        project=project, created_at__lte=as_of, messages__isnull=False
+    ).exists()
+
+
+def prompt_bundles(
+    *, project: Project, as_of: datetime, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[list[PromptBundle]]:
+    """Chunks of PromptBundles in prompt id order; judgements in creation (id) order."""
+    prompts = (
+        Prompt.objects.filter(project=project, created_at__lte=as_of)
+        .order_by("id")
+        .values_list("id", "external_id", "text", "messages", "metadata", "gold_ranking")
+    )
+    chunk: list[PromptBundle] = []
+    for pid, external_id, text, messages, metadata, gold in prompts.iterator(chunk_size):
+        chunk.append(
+            PromptBundle(
+                id=pid,
+                external_id=external_id,
+                text=text,
+                messages=messages,
+                completions=[],
+                annotations=[],
+                metadata=metadata or {},
+                gold_ranking=gold,
+            )
+        )
+        if len(chunk) >= chunk_size:
+            yield _fill(chunk, as_of)
+            chunk = []
+    if chunk:
+        yield _fill(chunk, as_of)
+
+
+def _fill(chunk: list[PromptBundle], as_of: datetime) -> list[PromptBundle]:
+    by_id = {b.id: b for b in chunk}
+    completions = (
+        Completion.objects.filter(prompt_id__in=by_id)
+        .order_by("prompt_id", "position")
+        .values_list("prompt_id", "external_id", "text", "model_name", "metadata")
+    )
+    for pid, cid, text, model_name, metadata in completions:
+        by_id[pid].completions.append(CompletionRow(cid, text, model_name, metadata or {}))
+
+    annotations = (
+        Annotation.objects.filter(prompt_id__in=by_id, created_at__lte=as_of)
+        .order_by("prompt_id", "id")
+        .values_list(
+            "prompt_id", "annotator__username", "ranking", "ratings", "flags", "comment",
+            "skipped", "skip_reason", "time_ms", "shown_order", "created_at", "source",
+        )
+    )  # fmt: skip
+    for pid, *fields in annotations:
+        by_id[pid].annotations.append(JudgementRow(*fields))
+
+    for bundle in chunk:
+        bundle.consensus = _consensus(bundle)
+        bundle.reviewed = any(a.source == Annotation.Source.REVIEW for a in bundle.annotations)
+    return chunk
+
+
+def _consensus(bundle: PromptBundle) -> Consensus | None:
+    rankings = [a.ranking for a in bundle.annotations if not a.skipped and a.ranking]
+    if not rankings:
+        return None
+    return fallback_consensus(bundle.completion_ids, rankings)

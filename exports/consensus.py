@@ -1,0 +1,91 @@
+"""Per-prompt consensus as the export sees it: a ranking, an agreement score, pair probabilities.
+
+The agreement app owns the real consensus. Until it offers a selector, exports compute a simple,
+documented fallback from the prompt's rankings alone:
+
+* ``pair_probs["A>B"]``: the share of annotators who ranked A above B, a tie counting half,
+  over the annotators who placed both (a prompt with one annotation: 1, 0 or 0.5).
+* ``ranking``: completions by Borda score (sum of their pair probabilities), equal scores tied;
+  with one annotation this is exactly that annotation's ranking.
+* ``agreement``: pairwise agreement with ties: over every completion pair and every two
+  annotators who placed it, the share giving the same answer (>, < or =); ``None`` with fewer
+  than two rankings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+Ranking = list[list[str]]
+
+
+@dataclass(frozen=True)
+class Consensus:
+    ranking: Ranking
+    agreement: float | None
+    pair_probs: dict[str, float] = field(default_factory=dict)
+
+    def prob(self, better: str, worse: str) -> float | None:
+        """P(better is preferred to worse), from either orientation of the stored pair."""
+        p = self.pair_probs.get(f"{better}>{worse}")
+        if p is not None:
+            return float(p)
+        q = self.pair_probs.get(f"{worse}>{better}")
+        return None if q is None else 1.0 - float(q)
+
+    def as_json(self) -> dict:
+        return {
+            "ranking": self.ranking,
+            "agreement": None if self.agreement is None else round(self.agreement, 4),
+            "pair_probs": {k: round(v, 4) for k, v in self.pair_probs.items()},
+        }
+
+
+def positions(ranking: Ranking) -> dict[str, int]:
+    """Completion id -> index of its tie group (smaller is better)."""
+    return {cid: rank for rank, group in enumerate(ranking) for cid in group}
+
+
+def fallback_consensus(completion_ids: Sequence[str], rankings: Sequence[Ranking]) -> Consensus:
+    """The documented stand-in for the agreement app's consensus (see the module docstring)."""
+    if not rankings:
+        raise ValueError("a consensus needs at least one ranking")
+    placed = [positions(r) for r in rankings]
+    order = {cid: i for i, cid in enumerate(completion_ids)}
+    ranked_ids = [cid for cid in completion_ids if any(cid in p for p in placed)]
+
+    probs: dict[str, float] = {}
+    score = dict.fromkeys(ranked_ids, 0.0)
+    same = total = 0
+    for i, a in enumerate(ranked_ids):
+        for b in ranked_ids[i + 1 :]:
+            wins = losses = ties = 0
+            for p in placed:
+                if a in p and b in p:
+                    if p[a] < p[b]:
+                        wins += 1
+                    elif p[a] > p[b]:
+                        losses += 1
+                    else:
+                        ties += 1
+            n = wins + losses + ties
+            if n == 0:
+                continue
+            p_ab = (wins + 0.5 * ties) / n
+            probs[f"{a}>{b}"] = p_ab
+            score[a] += p_ab
+            score[b] += 1.0 - p_ab
+            same += _pairs(wins) + _pairs(losses) + _pairs(ties)
+            total += _pairs(n)
+
+    groups: dict[float, list[str]] = {}
+    for cid in ranked_ids:
+        groups.setdefault(round(score[cid], 9), []).append(cid)
+    ranking = [sorted(groups[s], key=order.__getitem__) for s in sorted(groups, reverse=True)]
+    agreement = same / total if total else None
+    return Consensus(ranking=ranking, agreement=agreement, pair_probs=probs)
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2

@@ -1,0 +1,226 @@
+"""From one prompt and its judgements to exported lines: plain data in, plain dicts out.
+
+No database here, so the rules of what a line holds (which pairs, which margin, which split)
+can be tested and benchmarked on their own. ``exports.bundles`` reads the rows; ``exports.sinks``
+writes the lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from exports.consensus import Consensus
+from exports.options import ExportOptions
+from exports.splits import split_for
+
+
+@dataclass
+class CompletionRow:
+    external_id: str
+    text: str
+    model_name: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class JudgementRow:
+    annotator: str
+    ranking: list[list[str]]
+    ratings: dict = field(default_factory=dict)
+    flags: dict = field(default_factory=dict)
+    comment: str = ""
+    skipped: bool = False
+    skip_reason: str = ""
+    time_ms: int | None = None
+    shown_order: list = field(default_factory=list)
+    created_at: datetime | None = None
+    source: str = ""
+
+
+@dataclass
+class PromptBundle:
+    id: int
+    external_id: str
+    text: str
+    messages: list[dict[str, str]] | None
+    completions: list[CompletionRow]
+    annotations: list[JudgementRow]  # every judgement up to the snapshot's data_as_of
+    metadata: dict = field(default_factory=dict)
+    gold_ranking: list[list[str]] | None = None
+    consensus: Consensus | None = None
+    reviewed: bool = False
+
+    @property
+    def completion_ids(self) -> list[str]:
+        return [c.external_id for c in self.completions]
+
+
+# Why a prompt was left out; the counts go into the snapshot's row_counts.
+EXCLUDED_NOT_IN_RANGE = "no_judgement_in_date_range"
+EXCLUDED_FLAGGED = "flagged"
+EXCLUDED_NOT_REVIEWED = "not_reviewed"
+EXCLUDED_LOW_AGREEMENT = "below_min_agreement"
+EXCLUDED_NO_CONSENSUS = "no_consensus"
+
+
+@dataclass
+class Selection:
+    """What of one prompt goes into the export, or why none of it does."""
+
+    judgements: list[JudgementRow]
+    split: str = ""
+    excluded: str | None = None
+
+
+def select(bundle: PromptBundle, options: ExportOptions) -> Selection:
+    dated = options.annotated_from is not None or options.annotated_to is not None
+    judgements = [a for a in bundle.annotations if not dated or options.in_date_range(a.created_at)]
+    if dated and not judgements:
+        return Selection([], excluded=EXCLUDED_NOT_IN_RANGE)
+    if options.exclude_flags:
+        banned = set(options.exclude_flags)
+        for a in bundle.annotations:
+            if any(banned.intersection(keys) for keys in a.flags.values()):
+                return Selection([], excluded=EXCLUDED_FLAGGED)
+    if options.only_reviewed and not bundle.reviewed:
+        return Selection([], excluded=EXCLUDED_NOT_REVIEWED)
+    if options.min_agreement is not None:
+        agreement = bundle.consensus.agreement if bundle.consensus else None
+        if agreement is None or agreement < options.min_agreement:
+            return Selection([], excluded=EXCLUDED_LOW_AGREEMENT)
+    if options.mode == "consensus" and not (bundle.consensus and bundle.consensus.ranking):
+        return Selection([], excluded=EXCLUDED_NO_CONSENSUS)
+
+    held = set(options.holdout_annotators)
+    if held and any(a.annotator in held and not a.skipped for a in judgements):
+        split = "test"
+    else:
+        split = split_for(options.seed, bundle.external_id, options.split)
+    return Selection(judgements, split)
+
+
+# --- pairwise ---------------------------------------------------------------------------------
+
+
+def _reply(text: str, conversational: bool) -> Any:
+    return [{"role": "assistant", "content": text}] if conversational else text
+
+
+def _prompt_value(bundle: PromptBundle, conversational: bool) -> Any:
+    if bundle.messages is not None:
+        return bundle.messages
+    if conversational:
+        # One snapshot holds one prompt type, or Arrow and TRL cannot load it as one column.
+        return [{"role": "user", "content": bundle.text}]
+    return bundle.text
+
+
+def _margin_weight(consensus: Consensus | None, better: str, worse: str) -> tuple[float, float]:
+    """margin = 2p - 1 and weight = max(p, 1 - p), p = P(better beats worse) by the consensus.
+
+    Unanimous pairs get margin 1 and weight 1, split votes margin 0 and weight 0.5; an
+    annotator's pair that goes against the majority gets a negative margin.
+    """
+    p = consensus.prob(better, worse) if consensus else None
+    if p is None:
+        return 0.0, 1.0
+    return round(2.0 * p - 1.0, 4), round(max(p, 1.0 - p), 4)
+
+
+def _tie_weight(consensus: Consensus | None, a: str, b: str) -> float:
+    """A tie is as credible as the consensus finds the pair close: 1 at p = 0.5."""
+    p = consensus.prob(a, b) if consensus else None
+    return 1.0 if p is None else round(1.0 - abs(2.0 * p - 1.0), 4)
+
+
+def ranking_pairs(ranking: list[list[str]], keep_ties: bool) -> Iterator[tuple[str, str, bool]]:
+    """(better, worse, tie) for every pair a tie-group ranking implies, best groups first."""
+    for i, upper in enumerate(ranking):
+        if keep_ties:
+            for j, a in enumerate(upper):
+                for b in upper[j + 1 :]:
+                    yield a, b, True
+        for lower in ranking[i + 1 :]:
+            for better in upper:
+                for worse in lower:
+                    yield better, worse, False
+
+
+def pairwise_rows(
+    bundle: PromptBundle, selection: Selection, options: ExportOptions, conversational: bool
+) -> Iterator[dict[str, Any]]:
+    """TRL preference rows: prompt, chosen, rejected, then Rankwise's own columns."""
+    prompt = _prompt_value(bundle, conversational)
+    texts = {c.external_id: c.text for c in bundle.completions}
+    consensus = bundle.consensus
+    agreement = None
+    if consensus is not None and consensus.agreement is not None:
+        agreement = round(consensus.agreement, 4)
+    keep_ties = options.ties == "keep"
+    per_annotator = options.mode == "all"
+    if per_annotator:
+        sources = [(a.annotator, a.ranking) for a in selection.judgements if not a.skipped]
+    else:
+        sources = [(None, consensus.ranking)]
+    for annotator, ranking in sources:
+        for better, worse, tie in ranking_pairs(ranking, keep_ties):
+            if tie:
+                margin, weight = 0.0, _tie_weight(consensus, better, worse)
+            else:
+                margin, weight = _margin_weight(consensus, better, worse)
+            row = {
+                "prompt": prompt,
+                "chosen": _reply(texts[better], conversational),
+                "rejected": _reply(texts[worse], conversational),
+                "prompt_id": bundle.external_id,
+                "margin": margin,
+                "weight": weight,
+                "agreement": agreement,
+            }
+            if per_annotator:
+                row["annotator"] = annotator
+            if keep_ties:
+                row["tie"] = tie
+            row["split"] = selection.split
+            yield row
+
+
+# --- rankings (the rankwise import format) ------------------------------------------------------
+
+
+def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
+    """One ``rankwise`` import line: import(export(x)) gives back x; ``consensus`` and ``split``
+    are extra keys the importer ignores."""
+    line: dict[str, Any] = {"id": bundle.external_id}
+    if bundle.messages is not None:
+        line["messages"] = bundle.messages
+    else:
+        line["prompt"] = bundle.text
+    line["completions"] = [
+        {"id": c.external_id, "text": c.text, "model": c.model_name, "metadata": c.metadata}
+        for c in bundle.completions
+    ]
+    line["metadata"] = bundle.metadata
+    if bundle.gold_ranking is not None:
+        line["gold_ranking"] = bundle.gold_ranking
+    line["annotations"] = [
+        {
+            "annotator": a.annotator,
+            "ranking": a.ranking,
+            "ratings": a.ratings,
+            "flags": a.flags,
+            "comment": a.comment,
+            "time_ms": a.time_ms,
+            "skipped": a.skipped,
+            "skip_reason": a.skip_reason,
+            "shown_order": a.shown_order,
+        }
+        for a in selection.judgements
+    ]
+    if bundle.consensus is not None:
+        line["consensus"] = bundle.consensus.as_json()
+    line["split"] = selection.split
+    return line

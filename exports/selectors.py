@@ -1,0 +1,32 @@
+"""Read-side queries of the exports app."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from annotate.constants import Roles
+from annotate.selectors import user_has_role
+from exports.models import DatasetSnapshot
+
+
+def snapshot_list_for_user(user) -> QuerySet[DatasetSnapshot]:
+    """Admins see every snapshot; everyone else those of the projects they are members of."""
+    snapshots = DatasetSnapshot.objects.select_related("project", "created_by")
+    if not user_has_role(user, Roles.ADMIN):
+        snapshots = snapshots.filter(project__memberships__user=user)
+    return snapshots.order_by("-id")
+
+
+def snapshot_get(*, snapshot_id: int) -> DatasetSnapshot | None:
+    return (
+        DatasetSnapshot.objects.select_related("project", "created_by")
+        .filter(pk=snapshot_id)
+        .first()
+    )
+
+
+def snapshot_ready_get(*, snapshot_id: int) -> DatasetSnapshot:
+    """The snapshot a training run reads; raises DoesNotExist unless it is ready."""
+    return DatasetSnapshot.objects.select_related("project").get(
+        pk=snapshot_id, status=DatasetSnapshot.Status.READY
+    )
