@@ -33,6 +33,20 @@ class Project(models.Model):
     overlap = models.PositiveSmallIntegerField(
         default=3, help_text="How many annotators judge each prompt."
     )
+    max_overlap = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Adaptive overlap ceiling: low-agreement prompts may be given to up to this many "
+        "annotators. Empty = overlap (adaptive overlap off).",
+    )
+    agreement_threshold = models.FloatField(
+        default=0.6, help_text="Prompts whose agreement falls below this get more annotators."
+    )
+    gold_rate = models.FloatField(
+        default=0.0,
+        help_text="Share of tasks (0..1) drawn from gold prompts, to check annotators "
+        "against a reference ranking.",
+    )
     claim_timeout_minutes = models.PositiveIntegerField(default=30)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects", blank=True
@@ -47,6 +61,13 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(claim_timeout_minutes__gte=1), name="project_claim_timeout_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_share"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_overlap__isnull=True) | Q(max_overlap__gte=1),
+                name="project_max_overlap_positive",
+            ),
         ]
 
     def __str__(self):
@@ -55,6 +76,11 @@ class Project(models.Model):
     @property
     def flag_keys(self) -> list[str]:
         return [flag["key"] for flag in self.flags or []]
+
+    @property
+    def overlap_ceiling(self) -> int:
+        """The most annotators any prompt of this project may get."""
+        return max(self.overlap, self.max_overlap or 0)
 
 
 class Membership(models.Model):
@@ -84,6 +110,16 @@ class Prompt(models.Model):
     gold_ranking = models.JSONField(
         null=True, blank=True, help_text="Reference ranking (tie groups of completion ids)."
     )
+    target_overlap = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Annotators wanted for this prompt; empty = the project's overlap. Raised for "
+        "low-agreement prompts, up to the project's max overlap.",
+    )
+    # Denormalised count of non-skipped annotations, so the work queue can walk an index in
+    # "closest to completion" order. The Annotation table stays the truth: the queue re-counts
+    # under the row lock and repairs it; bulk writers call prompt_counters_refresh().
+    submitted_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,10 +131,34 @@ class Prompt(models.Model):
             models.CheckConstraint(
                 condition=~Q(text="") | Q(messages__isnull=False), name="prompt_has_content"
             ),
+            models.CheckConstraint(
+                condition=Q(target_overlap__isnull=True) | Q(target_overlap__gte=1),
+                name="prompt_target_overlap_positive",
+            ),
+        ]
+        indexes = [
+            # The queue's main lane: prompts at the project's overlap, most-submitted first.
+            models.Index(
+                fields=["project", "is_gold", "-submitted_count", "id"],
+                condition=Q(target_overlap__isnull=True),
+                name="prompt_queue_idx",
+            ),
+            # The few prompts whose overlap was raised for low agreement.
+            models.Index(
+                fields=["project", "is_gold"],
+                condition=Q(target_overlap__isnull=False),
+                name="prompt_queue_raised_idx",
+            ),
         ]
 
     def __str__(self):
         return f"{self.project.slug}/{self.external_id}"
+
+    def overlap_target(self, project: Project | None = None) -> int:
+        """Annotators wanted for this prompt (pass the project to save a query)."""
+        if self.target_overlap is not None:
+            return self.target_overlap
+        return (project or self.project).overlap
 
     @property
     def is_conversation(self) -> bool:
@@ -198,3 +258,35 @@ class AnnotationRevision(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.annotation_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Claim(models.Model):
+    """The task an annotator holds in a project: at most one per (project, annotator).
+
+    A live claim (``expires_at`` in the future) reserves one of the prompt's overlap slots; an
+    expired one reserves nothing and is overwritten by the annotator's next claim, so expiry
+    needs no sweeper.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="claims")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="claims")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims"
+    )
+    # Completion external ids in the order this annotator is shown them (labels A, B, ...).
+    shown_order = models.JSONField(default=list)
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="claim_one_per_annotator"),
+        ]
+        indexes = [models.Index(fields=["prompt", "expires_at"], name="claim_prompt_live_idx")]
+
+    def __str__(self):
+        return f"{self.user} holds {self.prompt_id} until {self.expires_at:%H:%M}"
+
+    def is_live(self, now) -> bool:
+        return self.expires_at > now

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from datetime import datetime
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
 
 from annotate.constants import Roles
-from annotate.models import Project
+from annotate.models import Annotation, Project, Prompt
+
+
+def prompts_open_q(project: Project) -> Q:
+    """Regular prompts of ``project`` that still want annotations (claims aside)."""
+    return Q(project=project, is_gold=False) & (
+        Q(target_overlap__isnull=True, submitted_count__lt=project.overlap)
+        | Q(target_overlap__isnull=False, submitted_count__lt=F("target_overlap"))
+    )
 
 
 def user_has_role(user, role: str) -> bool:
@@ -27,3 +38,40 @@ def project_list_for_user(user) -> QuerySet[Project]:
             "prompts__annotations", filter=Q(prompts__annotations__skipped=False), distinct=True
         ),
     ).order_by("name")
+
+
+def annotation_list_for_annotator(*, user, project: Project | None = None) -> QuerySet[Annotation]:
+    """The user's own annotations, newest change first (never anyone else's: overlap is blind)."""
+    annotations = Annotation.objects.filter(annotator=user)
+    if project is not None:
+        annotations = annotations.filter(prompt__project=project)
+    return annotations.select_related("prompt", "prompt__project").order_by("-updated_at", "-id")
+
+
+def annotation_get_for_annotator(*, user, pk: int) -> Annotation | None:
+    return annotation_list_for_annotator(user=user).filter(pk=pk).first()
+
+
+def project_get_for_member(*, user, slug: str) -> Project | None:
+    """The project if ``user`` belongs to it (admins see every project)."""
+    return project_list_for_user(user).filter(slug=slug).first()
+
+
+def queue_progress(*, project: Project, user, now: datetime | None = None) -> dict:
+    """Counts for the annotator's progress line.
+
+    done_today and done_in_project count judgements and skips (both are finished tasks);
+    remaining_in_queue counts regular prompts that still want annotations and that this
+    annotator has not done (claims by others aside, so it may shrink faster than one's own work).
+    """
+    now = now or timezone.now()
+    mine = Annotation.objects.filter(annotator=user, prompt__project=project)
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    open_prompts = Prompt.objects.filter(prompts_open_q(project))
+    done_on_open = mine.filter(prompt__in=open_prompts).count()
+    return {
+        "done_today": mine.filter(created_at__gte=start_of_day).count(),
+        "done_in_project": mine.count(),
+        "skipped_in_project": mine.filter(skipped=True).count(),
+        "remaining_in_queue": max(0, open_prompts.count() - done_on_open),
+    }

@@ -1,0 +1,206 @@
+"""Writing judgements: submit a ranking, skip a prompt, edit one's own annotation.
+
+Every write validates with ``annotate.judgements.clean_judgement`` first (nothing is written for
+bad input), then takes the annotator's membership lock and the prompt's row lock (see
+``annotate.services.queue``) before checking the overlap, so concurrent submissions cannot
+overshoot it. Each change leaves an AnnotationRevision with the full state, and schedules the
+prompt's agreement recomputation once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import import_module
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotate import db
+from annotate.constants import Roles
+from annotate.judgements import JudgementError, JudgementRules, clean_judgement
+from annotate.models import Annotation, AnnotationRevision, Claim, Project, Prompt
+from annotate.selectors import user_has_role
+from annotate.services.queue import (
+    SubmissionRefused,
+    claim_release,
+    membership_lock,
+    overlap_check,
+    submitted_count,
+)
+
+__all__ = [
+    "JudgementError",
+    "SubmissionRefused",
+    "annotation_skip",
+    "annotation_update",
+    "ranking_submit",
+]
+
+JUDGEMENT_FIELDS = (
+    "ranking", "ratings", "flags", "comment", "skipped", "skip_reason", "time_ms", "shown_order",
+)  # fmt: skip
+
+
+def _agreement_schedule(prompt_id: int) -> None:
+    # The agreement app may not ship its scheduler yet; look it up until it lands.
+    try:
+        services = import_module("agreement.services")
+    except ModuleNotFoundError:
+        return
+    schedule = getattr(services, "prompt_agreement_schedule", None)
+    if schedule is not None:
+        schedule(prompt_id=prompt_id)
+
+
+def _after_commit(prompt_id: int) -> None:
+    transaction.on_commit(lambda: _agreement_schedule(prompt_id))
+
+
+def _completion_ids(prompt: Prompt) -> list[str]:
+    return list(prompt.completions.order_by("position").values_list("external_id", flat=True))
+
+
+def _state(annotation: Annotation) -> dict:
+    return {name: getattr(annotation, name) for name in JUDGEMENT_FIELDS}
+
+
+def _revision(annotation: Annotation, *, editor, action: str) -> None:
+    AnnotationRevision.objects.create(
+        annotation=annotation,
+        editor=editor,
+        action=action,
+        state={"annotator": annotation.annotator.get_username(), **_state(annotation)},
+    )
+
+
+def _prompt_lock(prompt: Prompt) -> Prompt:
+    locked = db.row_lock(Prompt.objects.filter(pk=prompt.pk))
+    if locked is None:
+        raise SubmissionRefused("no_prompt", "This prompt no longer exists.")
+    return locked
+
+
+def _check_prompt(project: Project, prompt: Prompt) -> None:
+    if prompt.project_id != project.pk:
+        raise SubmissionRefused(
+            "wrong_project", f"Prompt {prompt.external_id!r} is not in project {project.name!r}."
+        )
+
+
+def _annotation_create(
+    *, project: Project, prompt: Prompt, user, cleaned: dict, source: str, now: datetime
+) -> Annotation:
+    with transaction.atomic():
+        membership_lock(project=project, user=user)
+        locked = _prompt_lock(prompt)
+        if Annotation.objects.filter(prompt=locked, annotator=user).exists():
+            raise SubmissionRefused(
+                "already_annotated",
+                "You already judged this prompt; change it under My annotations.",
+            )
+        submitted = None
+        if not cleaned["skipped"]:
+            submitted = overlap_check(project=project, prompt=locked, user=user, now=now)
+        if not cleaned["shown_order"]:
+            held = Claim.objects.filter(project=project, user=user, prompt=locked).first()
+            cleaned["shown_order"] = list(held.shown_order) if held else []
+        annotation = Annotation.objects.create(
+            prompt=locked, annotator=user, source=source, **cleaned
+        )
+        _revision(annotation, editor=user, action=AnnotationRevision.Action.CREATED)
+        if submitted is not None:
+            locked.submitted_count = submitted + 1
+            locked.save(update_fields=["submitted_count"])
+        claim_release(project=project, user=user, prompt=locked)
+        _after_commit(locked.pk)
+    return annotation
+
+
+def ranking_submit(
+    *, project: Project, prompt: Prompt, user, data: dict, source: str = "ui"
+) -> Annotation:
+    """Store the annotator's ranking of ``prompt``.
+
+    ``data``: ranking (tie groups of completion ids, best first), ratings, flags, comment,
+    time_ms, shown_order. Raises JudgementError (naming the field) for bad input, and
+    SubmissionRefused with code ``not_member``, ``already_annotated``, ``overlap_full`` or
+    ``wrong_project``; nothing is written in either case.
+    """
+    _check_prompt(project, prompt)
+    if not isinstance(data, dict):
+        raise JudgementError("data", "must be an object")
+    judgement = {k: v for k, v in data.items() if k not in ("skipped", "skip_reason")}
+    cleaned = clean_judgement(
+        judgement, _completion_ids(prompt), JudgementRules.for_project(project)
+    )
+    return _annotation_create(
+        project=project, prompt=prompt, user=user, cleaned=cleaned, source=source,
+        now=timezone.now(),
+    )  # fmt: skip
+
+
+def annotation_skip(
+    *, project: Project, prompt: Prompt, user, reason: str, time_ms: int | None = None,
+    source: str = "ui",
+) -> Annotation:  # fmt: skip
+    """Record that the annotator skipped ``prompt`` (with a reason); they never get it again."""
+    _check_prompt(project, prompt)
+    cleaned = clean_judgement(
+        {"skipped": True, "skip_reason": reason, "time_ms": time_ms},
+        _completion_ids(prompt),
+        JudgementRules.for_project(project),
+    )
+    return _annotation_create(
+        project=project, prompt=prompt, user=user, cleaned=cleaned, source=source,
+        now=timezone.now(),
+    )  # fmt: skip
+
+
+def _may_edit(annotation: Annotation, user) -> bool:
+    if annotation.annotator_id == user.pk:
+        return True
+    return user_has_role(user, Roles.ADMIN) or user_has_role(user, Roles.REVIEWER)
+
+
+def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation:
+    """Change an annotation; fields missing from ``data`` keep their value.
+
+    Sending a ranking to a skipped annotation turns it into a judgement (which needs a free
+    overlap slot); sending ``skipped: true`` with a ``skip_reason`` withdraws a judgement.
+    Each change keeps the previous state in an AnnotationRevision; an unchanged submission
+    writes nothing.
+    """
+    if not _may_edit(annotation, user):
+        raise SubmissionRefused("not_yours", "You can only change your own annotations.")
+    if not isinstance(data, dict):
+        raise JudgementError("data", "must be an object")
+    unknown = sorted(set(data) - set(JUDGEMENT_FIELDS))
+    if unknown:
+        raise JudgementError(unknown[0], "is not a field of an annotation")
+    prompt = annotation.prompt
+    project = prompt.project
+    merged = {**_state(annotation), **data}
+    if "ranking" in data and "skipped" not in data:
+        merged["skipped"] = False
+    cleaned = clean_judgement(merged, _completion_ids(prompt), JudgementRules.for_project(project))
+    with transaction.atomic():
+        locked = _prompt_lock(prompt)
+        current = Annotation.objects.select_for_update().get(pk=annotation.pk)
+        changed = [name for name in JUDGEMENT_FIELDS if getattr(current, name) != cleaned[name]]
+        if not changed:
+            return current
+        becomes_judgement = current.skipped and not cleaned["skipped"]
+        if becomes_judgement:
+            # Counts as a new submission: the annotator's own slot was given up by the skip.
+            overlap_check(
+                project=project, prompt=locked, user=current.annotator, now=timezone.now()
+            )
+        for name in changed:
+            setattr(current, name, cleaned[name])
+        current.save(update_fields=[*changed, "updated_at"])
+        _revision(current, editor=user, action=AnnotationRevision.Action.UPDATED)
+        if "skipped" in changed:
+            locked.submitted_count = submitted_count(prompt_id=locked.pk)
+            locked.save(update_fields=["submitted_count"])
+        _after_commit(locked.pk)
+    return current
