@@ -23,6 +23,7 @@ from annotate.imports.reader import iter_json_lines
 from annotate.imports.records import LineError, PromptRecord, content_digest
 from annotate.judgements import JudgementError, JudgementRules, clean_judgement, clean_ranking
 from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
+from annotate.services.queue import prompt_counters_refresh
 from annotate.services.users import annotators_get_or_create
 
 Source = str | Path | BinaryIO
@@ -192,9 +193,10 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
     insert_rows(
         Prompt,
         ["id", "project", "external_id", "text", "messages", "metadata", "is_gold",
-         "gold_ranking", "created_at"],
+         "gold_ranking", "submitted_count", "created_at"],
         ((pid, project.pk, r.external_id, r.text, r.messages, r.metadata,
-          r.gold_ranking is not None, r.gold_ranking, now)
+          r.gold_ranking is not None, r.gold_ranking,
+          sum(not a.data["skipped"] for a in r.annotations), now)
          for pid, r in zip(prompt_ids, new, strict=True)),
     )  # fmt: skip
     completion_rows = [
@@ -208,6 +210,7 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
     )  # fmt: skip
     result.prompts_created += len(new)
     result.completions_created += len(completion_rows)
+    known_ids = set(existing.values())
     existing.update({r.external_id: pid for pid, r in zip(prompt_ids, new, strict=True)})
 
     wanted = [(existing[r.external_id], a) for r in batch for a in r.annotations]
@@ -242,3 +245,8 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
         AnnotationRevision, ["annotation", "editor", "action", "state", "created_at"], revisions
     )
     result.annotations_created += len(fresh)
+    # New prompts were written with their count; known prompts that gained judgements need
+    # the queue's counter recomputed so overlap stays exact.
+    touched = {pid for pid, _ in fresh if pid in known_ids}
+    if touched:
+        prompt_counters_refresh(prompt_ids=touched)

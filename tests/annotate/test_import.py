@@ -54,6 +54,7 @@ def test_rankwise_line_imports_prompt_completions_and_judgement():
     assert annotation.ratings == {"A": 7, "B": 2}
     assert annotation.flags == {"B": ["hallucination"]}
     assert annotation.time_ms == 41000 and annotation.source == "import"
+    assert prompt.submitted_count == 1
     alice = get_user_model().objects.get(username="alice")
     assert not alice.is_active and alice.groups.filter(name="annotator").exists()
     assert project.memberships.filter(user=alice).exists()
