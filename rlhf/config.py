@@ -90,6 +90,10 @@ class RewardConfig:
     """Sequences per forward pass inside a micro-batch. The micro-batch's completions are
     sorted by length first, so small chunks pad less; 0 runs them all in one forward."""
 
+    disable_dropout: bool = True
+    """Set every dropout probability to 0: the pair loss compares rewards from separate
+    forward passes, and dropout noise in each of them only blurs the gap."""
+
     # --- hardware ---
     mixed_precision: str = "no"
     """``no``, ``bf16`` or ``fp16`` (through accelerate's autocast)."""

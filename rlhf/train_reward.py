@@ -47,6 +47,7 @@ def latest_checkpoint(output_dir: str) -> str | None:
 
 
 def _load_model(config: RewardConfig):
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
@@ -54,6 +55,10 @@ def _load_model(config: RewardConfig):
         config.model_name_or_path, num_labels=1
     )
     ensure_pad_token(tokenizer, model)
+    if config.disable_dropout:
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False

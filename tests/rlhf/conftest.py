@@ -151,3 +151,14 @@ def bert_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def llama_dir(tmp_path_factory) -> Path:
     return build_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="session")
+def make_rankings():
+    """The synthetic_rankings helper, as a fixture (test modules here are not a package)."""
+    return synthetic_rankings
+
+
+@pytest.fixture(scope="session")
+def jsonl():
+    return write_jsonl
