@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from annotate.db import allocate_ids, insert_rows
 from annotate.imports.formats import FORMATS
@@ -71,12 +73,26 @@ def _records(source: Source, fmt: str, annotator: str | None) -> Iterator[Prompt
             yield record
 
 
+def _parse_created_at(value, field: str, line: int):
+    """Exports carry each judgement's time, so a round trip keeps it."""
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None:
+        raise LineError(field, "must be an ISO 8601 date-time", line)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+
+
 def _validate_record(record: PromptRecord, rules: JudgementRules) -> None:
     for i, annotation in enumerate(record.annotations):
+        created_at = _parse_created_at(
+            annotation.data.get("created_at"), f"annotations[{i}].created_at", record.line
+        )
         try:
             annotation.data = clean_judgement(annotation.data, record.completion_ids, rules)
         except JudgementError as exc:
             raise LineError(f"annotations[{i}].{exc.field}", exc.message, record.line) from exc
+        annotation.data["created_at"] = created_at
     if record.gold_ranking is not None:
         try:
             record.gold_ranking = clean_ranking(record.gold_ranking, record.completion_ids, rules)
@@ -237,9 +253,10 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
         d = a.data
         rows.append((aid, pid, users[a.annotator], d["ranking"], d["ratings"], d["flags"],
                      d["comment"], d["skipped"], d["skip_reason"], d["time_ms"], d["shown_order"],
-                     Annotation.Source.IMPORT, now, now))  # fmt: skip
+                     Annotation.Source.IMPORT, d["created_at"] or now, now))  # fmt: skip
+        state = {"annotator": a.annotator, **d, "created_at": (d["created_at"] or now).isoformat()}
         revisions.append((aid, actor.pk if actor else None, AnnotationRevision.Action.IMPORTED,
-                          {"annotator": a.annotator, **d}, now))  # fmt: skip
+                          state, now))  # fmt: skip
     insert_rows(
         Annotation,
         ["id", "prompt", "annotator", "ranking", "ratings", "flags", "comment", "skipped",

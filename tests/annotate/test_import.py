@@ -280,3 +280,40 @@ def test_import_command_exit_code_and_message(tmp_path):
     assert "prompts created 1" in out.getvalue()
     with pytest.raises(CommandError, match="no project 'nope'"):
         call_command("import_data", str(good), "--project", "nope")
+
+
+def test_judgement_time_is_kept_and_bad_times_are_errors():
+    project = ProjectFactory()
+    line = {
+        **PARROTS,
+        "annotations": [{**PARROTS["annotations"][0], "created_at": "2026-01-02T03:04:05+00:00"}],
+    }
+    prompts_import(project=project, source=jsonl(line))
+    assert Annotation.objects.get().created_at.isoformat() == "2026-01-02T03:04:05+00:00"
+    bad = {
+        **PARROTS,
+        "id": "p-2",
+        "annotations": [{**PARROTS["annotations"][0], "created_at": "yesterday"}],
+    }
+    with pytest.raises(
+        ImportFailed, match=r"line 1: annotations\[0\].created_at: must be an ISO 8601"
+    ):
+        prompts_import(project=project, source=jsonl(bad))
+
+
+def test_admin_upload_imports_and_reports_errors(admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    project = ProjectFactory()
+    url = f"/admin/annotate/project/{project.pk}/import/"
+    bad = SimpleUploadedFile(
+        "bad.jsonl", (json.dumps({**PARROTS, "completions": ["x"]}) + "\n").encode()
+    )
+    page = admin_client.post(url, {"file": bad, "format": "rankwise"})
+    assert page.status_code == 200
+    assert b"line 1: completions: 1 item, need 2 to 9" in page.content
+    assert Prompt.objects.count() == 0
+    good = SimpleUploadedFile("good.jsonl", (json.dumps(PARROTS) + "\n").encode())
+    done = admin_client.post(url, {"file": good, "format": "rankwise"})
+    assert done.status_code == 302
+    assert Prompt.objects.filter(project=project).count() == 1
