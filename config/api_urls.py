@@ -1,3 +1,20 @@
-from django.urls import path  # noqa: F401
+"""The REST API: ``/api/v1/...`` plus the OpenAPI schema and its offline viewers.
 
-urlpatterns: list = []
+Each app contributes ``<app>/api/urls.py`` (a plain ``urlpatterns`` list); they share the
+``api`` namespace, so names must be unique across apps (``reverse("api:snapshot-detail")``).
+To add an app's endpoints, append its module to ``V1_MODULES``.
+"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+V1_MODULES = ["annotate.api.urls", "exports.api.urls"]
+
+v1_patterns = [path("", include(module)) for module in V1_MODULES]
+
+urlpatterns = [
+    path("v1/", include((v1_patterns, "api"), namespace="api")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

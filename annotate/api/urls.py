@@ -1,0 +1,31 @@
+from django.urls import path
+
+from annotate.api.views import auth, projects, prompts
+
+P = "projects/<slug:slug>/"
+
+urlpatterns = [
+    path("auth/login/", auth.LoginView.as_view(), name="login"),
+    path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("me/", auth.MeView.as_view(), name="me"),
+    path("users/", auth.UserListView.as_view(), name="user-list"),
+    path("users/<str:username>/", auth.UserDetailView.as_view(), name="user-detail"),
+    path("users/<str:username>/token/", auth.UserTokenView.as_view(), name="user-token"),
+    path("projects/", projects.ProjectListView.as_view(), name="project-list"),
+    path(P, projects.ProjectDetailView.as_view(), name="project-detail"),
+    path(P + "members/", projects.ProjectMembersView.as_view(), name="project-members"),
+    path(
+        P + "members/<str:username>/",
+        projects.ProjectMemberView.as_view(),
+        name="project-member",
+    ),
+    path(P + "prompts/", prompts.PromptListView.as_view(), name="prompt-list"),
+    path(P + "prompts/import/", prompts.PromptImportView.as_view(), name="prompt-import"),
+    path(P + "prompts/<int:pk>/", prompts.PromptDetailView.as_view(), name="prompt-detail"),
+    path(P + "annotations/", prompts.AnnotationListView.as_view(), name="annotation-list"),
+    path(
+        P + "annotations/<int:pk>/",
+        prompts.AnnotationDetailView.as_view(),
+        name="annotation-detail",
+    ),
+]

@@ -1,0 +1,127 @@
+"""Projects and their members: members read, admins write."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.api import serializers as s
+from annotate.api.permissions import (
+    IsAuthenticated,
+    ProjectMember,
+    ProjectScopedMixin,
+    RolePermission,
+)
+from annotate.constants import Roles
+from annotate.models import Membership
+from annotate.selectors import project_list_for_user
+from annotate.services.project_admin import (
+    project_delete,
+    project_member_remove,
+    project_members_add,
+    project_setup,
+    project_update,
+)
+from config.api import ApiError, error_responses
+
+ANY_ROLE = Roles.ALL
+ADMIN_ONLY = (Roles.ADMIN,)
+
+
+class ProjectListView(APIView):
+    """Projects you are a member of (admins: all); admins create them."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_roles = {"GET": ANY_ROLE, "POST": ADMIN_ONLY}
+
+    @extend_schema(responses={200: s.ProjectSerializer(many=True), **error_responses(401, 403)},
+                   tags=["projects"])  # fmt: skip
+    def get(self, request):
+        projects = project_list_for_user(request.user)
+        return Response(s.ProjectSerializer(projects, many=True).data)
+
+    @extend_schema(
+        request=s.ProjectSerializer,
+        responses={201: s.ProjectSerializer, **error_responses(400, 401, 403)},
+        tags=["projects"],
+    )
+    def post(self, request):
+        data = s.ProjectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_setup(**data.validated_data)
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(ProjectScopedMixin, APIView):
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = {"GET": ANY_ROLE, "PATCH": ADMIN_ONLY, "DELETE": ADMIN_ONLY}
+
+    @extend_schema(responses={200: s.ProjectSerializer, **error_responses(401, 403, 404)},
+                   tags=["projects"])  # fmt: skip
+    def get(self, request, slug):
+        project = project_list_for_user(request.user).get(pk=self.project.pk)
+        return Response(s.ProjectSerializer(project).data)
+
+    @extend_schema(
+        request=s.ProjectSerializer,
+        responses={200: s.ProjectSerializer, **error_responses(400, 401, 403, 404)},
+        tags=["projects"],
+    )
+    def patch(self, request, slug):
+        data = s.ProjectSerializer(self.project, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        project = project_update(project=self.project, **data.validated_data)
+        return Response(s.ProjectSerializer(project).data)
+
+    @extend_schema(responses={204: None, **error_responses(401, 403, 404, 409)},
+                   tags=["projects"])  # fmt: skip
+    def delete(self, request, slug):
+        project_delete(project=self.project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProjectMembersView(ProjectScopedMixin, GenericAPIView):
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = {"GET": (Roles.REVIEWER,), "POST": ADMIN_ONLY}
+    serializer_class = s.MemberSerializer
+
+    def _members(self):
+        return (
+            Membership.objects.filter(project=self.project)
+            .select_related("user")
+            .prefetch_related("user__groups")
+            .order_by("user__username")
+        )
+
+    @extend_schema(responses={200: s.MemberSerializer(many=True), **error_responses(401, 403, 404)},
+                   tags=["projects"])  # fmt: skip
+    def get(self, request, slug):
+        return Response(s.MemberSerializer(self._members(), many=True).data)
+
+    @extend_schema(
+        request=s.MembersAddSerializer,
+        responses={200: s.MemberSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        tags=["projects"],
+    )
+    def post(self, request, slug):
+        data = s.MembersAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project_members_add(project=self.project, usernames=data.validated_data["usernames"])
+        return Response(s.MemberSerializer(self._members(), many=True).data)
+
+
+class ProjectMemberView(ProjectScopedMixin, APIView):
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = ADMIN_ONLY
+
+    @extend_schema(responses={204: None, **error_responses(401, 403, 404)}, tags=["projects"])
+    def delete(self, request, slug, username):
+        user = get_object_or_404(get_user_model(), username=username)
+        if not project_member_remove(project=self.project, user=user):
+            raise ApiError("not_found", f"{username} is not a member.", status_code=404)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,199 @@
+"""Shared pieces of the REST API: one error shape, pagination, and the schema bits for both.
+
+Every error response is ``{"error": code, "detail": message, "fields": {name: message}}`` with
+a 4xx status. Domain exceptions raised by services (a judgement that breaks a rule, a refused
+submission, an import with bad lines) are translated here, so views stay thin and a bad input
+never surfaces as a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from annotate.judgements import JudgementError
+
+logger = logging.getLogger(__name__)
+
+NON_FIELD = "non_field_errors"
+
+
+class ApiError(exceptions.APIException):
+    """Raise from a view for a 4xx with a specific code and field messages."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        fields: dict[str, str] | None = None,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+        extra: dict[str, Any] | None = None,
+    ):
+        super().__init__(detail=detail, code=code)
+        self.code = code
+        self.fields = fields or {}
+        self.status_code = status_code
+        self.extra = extra or {}
+
+
+def error_body(code: str, detail: str, fields: dict | None = None, **extra) -> dict:
+    return {"error": code, "detail": detail, "fields": fields or {}, **extra}
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, str]:
+    """DRF's nested error lists/dicts as {"field.sub[0]": "first message"}."""
+    out: dict[str, str] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = key if not prefix else f"{prefix}.{key}"
+            out.update(_flatten(value, name))
+    elif isinstance(errors, list):
+        if errors and all(not isinstance(e, (dict, list)) for e in errors):
+            out[prefix or NON_FIELD] = " ".join(str(e) for e in errors)
+        else:
+            for i, value in enumerate(errors):
+                if value:
+                    out.update(_flatten(value, f"{prefix}[{i}]"))
+    else:
+        out[prefix or NON_FIELD] = str(errors)
+    return out
+
+
+def _summary(fields: dict[str, str]) -> str:
+    if not fields:
+        return "Invalid input."
+    name, message = next(iter(fields.items()))
+    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+    return f"{name}: {message}{more}"
+
+
+_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ParseError: "parse_error",
+}
+
+
+def _domain_error(exc: Exception) -> ApiError | None:
+    """Map service-layer exceptions (by duck type where the module is another team's)."""
+    from annotate.services.imports import ImportFailed
+    from exports.options import ExportOptionsError
+
+    if isinstance(exc, JudgementError):
+        return ApiError("invalid_judgement", exc.message, fields={exc.field: exc.message})
+    if isinstance(exc, ExportOptionsError):
+        return ApiError("invalid_export", exc.message, fields={exc.field: exc.message})
+    if isinstance(exc, ImportFailed):
+        fields: dict[str, str] = {}
+        for err in exc.errors:
+            key = f"line {err.line}" if err.line is not None else err.field
+            message = f"{err.field}: {err.message}" if err.line is not None else err.message
+            fields[key] = f"{fields[key]}; {message}" if key in fields else message
+        more = " (more not shown)" if exc.truncated else ""
+        detail = f"Nothing was imported: {len(exc.errors)} line(s) have errors{more}."
+        errors = [{"line": e.line, "field": e.field, "message": e.message} for e in exc.errors]
+        return ApiError(
+            "invalid_import", detail, fields=fields,
+            extra={"errors": errors, "truncated": exc.truncated},
+        )  # fmt: skip
+    if type(exc).__name__ == "SubmissionRefused" and hasattr(exc, "code"):
+        message = getattr(exc, "message", str(exc))
+        return ApiError(str(exc.code), message, status_code=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            fields = {k: " ".join(str(m) for m in v) for k, v in exc.message_dict.items()}
+        else:
+            fields = {NON_FIELD: " ".join(exc.messages)}
+        return ApiError("invalid", _summary(fields), fields=fields)
+    if isinstance(exc, ProtectedError):
+        names = sorted({obj._meta.verbose_name for obj in exc.protected_objects})
+        return ApiError(
+            "protected",
+            f"Still referenced by {', '.join(names)}; delete those first.",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    return None
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every handled error in the one JSON shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    domain = _domain_error(exc)
+    if domain is not None:
+        exc = domain
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: let Django log it and answer 500
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, ApiError):
+        body = error_body(exc.code, str(exc.detail), exc.fields, **exc.extra)
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        body = error_body("invalid", _summary(fields), fields)
+    else:
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), None)
+        detail = exc.detail
+        if isinstance(detail, (list, dict)):
+            detail = _summary(_flatten(detail))
+        body = error_body(code or getattr(detail, "code", "error"), str(detail))
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="Machine-readable code, e.g. invalid, not_found.")
+    detail = serializers.CharField(help_text="Human-readable message.")
+    fields = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='Per-field messages, e.g. {"ranking": "unknown completion \'Z\'"} or '
+        '{"line 17": "completions: 1 item, need 2 to 9"}.',
+    )
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """extend_schema(responses=...) entries for the error statuses an endpoint can give."""
+    texts = {
+        400: "Invalid input; `fields` names each bad field.",
+        401: "Not authenticated.",
+        403: "Authenticated but not allowed (role).",
+        404: "Not found, or not visible to you (project membership).",
+        409: "Conflict with the current state.",
+        429: "Too many requests.",
+    }
+    return {c: OpenApiResponse(ErrorSerializer, description=texts.get(c, "")) for c in codes}
+
+
+class CursorPage(CursorPagination):
+    """Stable pages over big, growing lists: a page never repeats or skips rows on insert."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "-id"
+
+
+class OldestFirstCursorPage(CursorPage):
+    ordering = "id"

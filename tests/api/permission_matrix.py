@@ -1,0 +1,102 @@
+"""The table of every API endpoint and who may call it; test_permissions.py runs it per role.
+
+To cover a new endpoint, append an ``Endpoint`` (or extend ``ENDPOINTS`` from your own module:
+``ENDPOINTS += [...]`` before test_permissions is collected, or import this table in your own
+parametrized test). Expected statuses are derived, not listed:
+
+* anonymous: 401 (unless "anonymous" is in ``allowed``);
+* a role in ``allowed`` (admins are always allowed): ``ok``;
+* the outsider (every role but admin, member of another project only): 404 on project-scoped
+  endpoints (``scoped=True``: the project's existence does not leak), else as its roles say;
+  and whatever it gets, the response never contains the project's MARKER;
+* any other role: 403.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+ANY = frozenset({"annotator", "reviewer", "ml_engineer"})
+OUTSIDER_ROLES = ANY  # what tests/api/conftest.py gives the outsider
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: Callable  # world -> URL
+    allowed: frozenset = frozenset()
+    ok: int = 200
+    body: Callable | None = None  # world -> dict (JSON) or {"multipart": {...}}
+    scoped: bool = True  # the URL or object belongs to the world's project
+    extra_checks: tuple = field(default_factory=tuple)  # (response, world, role) -> None
+
+    def expected(self, role: str) -> int:
+        if role == "anonymous":
+            return self.ok if "anonymous" in self.allowed else 401
+        if role == "admin" or role in self.allowed:
+            return self.ok
+        if role == "outsider":
+            if self.scoped:
+                return 404
+            return self.ok if OUTSIDER_ROLES & self.allowed else 403
+        return 403
+
+
+def _import_file(world):
+    line = {"id": "imported-1", "prompt": "New prompt", "completions": ["a", "b"]}
+    return {"multipart": {"file": io.BytesIO(json.dumps(line).encode()), "format": "rankwise"}}
+
+
+P = "/api/v1/projects/{w.project.slug}/"
+
+
+def url(template: str) -> Callable:
+    return lambda w: template.format(w=w)
+
+
+ENDPOINTS: list[Endpoint] = [
+    # auth and users
+    Endpoint("me", "get", url("/api/v1/me/"), ANY, scoped=False),
+    Endpoint("login", "post", url("/api/v1/auth/login/"), ANY | {"anonymous"}, scoped=False,
+             body=lambda w: {"username": "out", "password": "pw-matrix"}),
+    Endpoint("logout", "post", url("/api/v1/auth/logout/"), ANY, ok=204, scoped=False),
+    Endpoint("user list", "get", url("/api/v1/users/"), scoped=False),
+    Endpoint("user create", "post", url("/api/v1/users/"), ok=201, scoped=False,
+             body=lambda w: {"username": "newbie", "roles": ["annotator"]}),
+    Endpoint("user detail", "get", url("/api/v1/users/ann/"), scoped=False),
+    Endpoint("user update", "patch", url("/api/v1/users/ann/"), scoped=False,
+             body=lambda w: {"roles": ["annotator", "reviewer"]}),
+    Endpoint("token issue", "post", url("/api/v1/users/ann2/token/"), ok=201, scoped=False),
+    Endpoint("token revoke", "delete", url("/api/v1/users/rev/token/"), ok=204, scoped=False),
+    # projects
+    Endpoint("project list", "get", url("/api/v1/projects/"), ANY, scoped=False),
+    Endpoint("project create", "post", url("/api/v1/projects/"), ok=201, scoped=False,
+             body=lambda w: {"name": "Fresh", "slug": "fresh"}),
+    Endpoint("project detail", "get", url(P), ANY),
+    Endpoint("project update", "patch", url(P), body=lambda w: {"instructions": "Be kind."}),
+    Endpoint("project delete", "delete", url(P), ok=204),
+    Endpoint("member list", "get", url(P + "members/"), {"reviewer"}),
+    Endpoint("member add", "post", url(P + "members/"),
+             body=lambda w: {"usernames": ["out"]}),
+    Endpoint("member remove", "delete", url(P + "members/ann2/"), ok=204),
+    # prompts and annotations
+    Endpoint("prompt list", "get", url(P + "prompts/"), {"reviewer"}),
+    Endpoint("prompt detail", "get", url(P + "prompts/{w.prompt.pk}/"), {"reviewer"}),
+    Endpoint("prompt import", "post", url(P + "prompts/import/"), ok=201, body=_import_file),
+    Endpoint("annotation list", "get", url(P + "annotations/"), {"reviewer"}),
+    Endpoint("annotation detail", "get", url(P + "annotations/{w.annotation.pk}/"),
+             {"reviewer"}),
+    # exports
+    Endpoint("snapshot list", "get", url("/api/v1/snapshots/?project={w.project.slug}"),
+             {"ml_engineer"}, scoped=False),
+    Endpoint("snapshot create", "post", url("/api/v1/snapshots/"), ok=202, scoped=False,
+             body=lambda w: {"project": w.project.slug, "format": "pairwise"}),
+    Endpoint("snapshot detail", "get", url("/api/v1/snapshots/{w.snapshot.pk}/"),
+             {"ml_engineer"}),
+    Endpoint("snapshot download", "get", url("/api/v1/snapshots/{w.snapshot.pk}/download/"),
+             {"ml_engineer"}),
+]  # fmt: skip
