@@ -75,3 +75,14 @@ def queue_progress(*, project: Project, user, now: datetime | None = None) -> di
         "skipped_in_project": mine.filter(skipped=True).count(),
         "remaining_in_queue": max(0, open_prompts.count() - done_on_open),
     }
+
+
+def project_stats(*, project: Project) -> dict:
+    """Cheap totals for a project page (no join over every annotation per prompt)."""
+    prompts = Prompt.objects.filter(project=project)
+    return {
+        "prompts": prompts.count(),
+        "gold_prompts": prompts.filter(is_gold=True).count(),
+        "judgements": Annotation.objects.filter(prompt__project=project, skipped=False).count(),
+        "complete_prompts": prompts.filter(is_gold=False).exclude(prompts_open_q(project)).count(),
+    }

@@ -1,9 +1,36 @@
+"""Pages and the ranking page's JSON endpoints (session auth + CSRF).
+
+Views parse, call one service or selector, and render. JSON errors have one shape:
+``{"error": {"field": ..., "message": ...}}`` (400, bad input, nothing saved) or
+``{"error": {"code": ..., "message": ...}}`` (403/409, refused by the queue's rules).
+"""
+
+from __future__ import annotations
+
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from annotate.selectors import project_list_for_user
+from annotate.judgements import JudgementError
+from annotate.models import Annotation, Claim, Project, Prompt
+from annotate.selectors import (
+    annotation_get_for_annotator,
+    annotation_list_for_annotator,
+    project_get_for_member,
+    project_list_for_user,
+    project_stats,
+    queue_progress,
+)
+from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
+from annotate.services.queue import SubmissionRefused, prompt_next_for_annotator
+from annotate.templatetags.rankwise_markdown import render_markdown
+
+REFUSAL_STATUS = {"not_member": 403, "not_yours": 403, "wrong_project": 404, "no_prompt": 404}
 
 
 @login_required
@@ -11,12 +38,239 @@ def home(request):
     return render(request, "annotate/home.html", {"projects": project_list_for_user(request.user)})
 
 
-@login_required
-def project_detail(request, slug):
-    project = project_list_for_user(request.user).filter(slug=slug).first()
+def _member_project(request, slug) -> Project:
+    project = project_get_for_member(user=request.user, slug=slug)
     if project is None:
         raise Http404("No such project")
-    return render(request, "annotate/project_detail.html", {"project": project})
+    return project
+
+
+@login_required
+def project_detail(request, slug):
+    project = _member_project(request, slug)
+    return render(
+        request,
+        "annotate/project_detail.html",
+        {
+            "project": project,
+            "stats": project_stats(project=project),
+            "progress": queue_progress(project=project, user=request.user),
+            "is_member": project.memberships.filter(user=request.user).exists(),
+        },
+    )
+
+
+def _rules(project: Project) -> dict:
+    scale = project.rating_scale or {}
+    return {
+        "ties_allowed": project.ties_allowed,
+        "require_all_placed": project.require_all_placed,
+        "rating": (
+            {"min": scale["min"], "max": scale["max"], "label": scale.get("label", "Rating")}
+            if scale.get("min") is not None and scale.get("max") is not None
+            else None
+        ),
+        "flags": [
+            {"key": f["key"], "label": f.get("label", f["key"])} for f in project.flags or []
+        ],
+    }
+
+
+def _task(prompt: Prompt, shown_order: list[str], *, expires_at=None) -> dict:
+    """What the ranking page shows; labels A, B, ... follow the annotator's shown order."""
+    completions = {c.external_id: c for c in prompt.completions.all()}
+    order = [cid for cid in shown_order if cid in completions] or list(completions)
+    if prompt.is_conversation:
+        shown = {
+            "kind": "chat",
+            "turns": [
+                {"role": str(m.get("role", "")), "html": render_markdown(str(m.get("content", "")))}
+                for m in prompt.messages
+            ],
+        }
+    else:
+        shown = {"kind": "text", "html": render_markdown(prompt.text)}
+    return {
+        "prompt_id": prompt.pk,
+        "prompt": shown,
+        "outputs": [
+            {"id": cid, "label": chr(ord("A") + i), "html": render_markdown(completions[cid].text)}
+            for i, cid in enumerate(order)
+        ],
+        "shown_order": order,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+
+
+def _claim_task(claim: Claim) -> dict:
+    return _task(claim.prompt, claim.shown_order, expires_at=claim.expires_at)
+
+
+def _json_body(request) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JudgementError("body", f"is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise JudgementError("body", "must be a JSON object")
+    return data
+
+
+def _error(exc: Exception) -> JsonResponse:
+    if isinstance(exc, JudgementError):
+        return JsonResponse({"error": {"field": exc.field, "message": exc.message}}, status=400)
+    assert isinstance(exc, SubmissionRefused)
+    return JsonResponse(
+        {"error": {"code": exc.code, "message": exc.message}},
+        status=REFUSAL_STATUS.get(exc.code, 409),
+    )
+
+
+@login_required
+def annotate_page(request, slug):
+    project = _member_project(request, slug)
+    return render(
+        request,
+        "annotate/annotate.html",
+        {
+            "project": project,
+            "mode": "queue",
+            "config": {
+                "mode": "queue",
+                "rules": _rules(project),
+                "urls": {
+                    "next": reverse("annotate:task-next", args=[slug]),
+                    "progress": reverse("annotate:progress", args=[slug]),
+                    "submit": reverse("annotate:task-submit", args=[slug, 0]),
+                    "skip": reverse("annotate:task-skip", args=[slug, 0]),
+                    "mine": reverse("annotate:my-annotations", args=[slug]),
+                },
+            },
+        },
+    )
+
+
+@login_required
+@require_POST
+def task_next(request, slug):
+    project = get_object_or_404(Project, slug=slug)
+    try:
+        claim = prompt_next_for_annotator(project=project, user=request.user)
+    except SubmissionRefused as exc:
+        return _error(exc)
+    return JsonResponse({"task": _claim_task(claim) if claim else None})
+
+
+def _prompt(project: Project, prompt_id: int) -> Prompt:
+    return get_object_or_404(Prompt, pk=prompt_id, project=project)
+
+
+@login_required
+@require_POST
+def task_submit(request, slug, prompt_id):
+    project = get_object_or_404(Project, slug=slug)
+    prompt = _prompt(project, prompt_id)
+    try:
+        annotation = ranking_submit(
+            project=project, prompt=prompt, user=request.user, data=_json_body(request)
+        )
+    except (JudgementError, SubmissionRefused) as exc:
+        return _error(exc)
+    return JsonResponse({"annotation_id": annotation.pk, "ranking": annotation.ranking}, status=201)
+
+
+@login_required
+@require_POST
+def task_skip(request, slug, prompt_id):
+    project = get_object_or_404(Project, slug=slug)
+    prompt = _prompt(project, prompt_id)
+    try:
+        data = _json_body(request)
+        annotation = annotation_skip(
+            project=project, prompt=prompt, user=request.user,
+            reason=data.get("reason") or "", time_ms=data.get("time_ms"),
+        )  # fmt: skip
+    except (JudgementError, SubmissionRefused) as exc:
+        return _error(exc)
+    return JsonResponse({"annotation_id": annotation.pk, "skipped": True}, status=201)
+
+
+@login_required
+@require_GET
+def progress(request, slug):
+    project = _member_project(request, slug)
+    return JsonResponse(queue_progress(project=project, user=request.user))
+
+
+def _ranking_labels(annotation: Annotation) -> str:
+    """The ranking as the annotator saw it: A > C = D > B, labels from their shown order."""
+    if annotation.skipped:
+        return ""
+    labels = {cid: chr(ord("A") + i) for i, cid in enumerate(annotation.shown_order)}
+    return " > ".join(
+        " = ".join(labels.get(cid, cid) for cid in group) for group in annotation.ranking
+    )
+
+
+@login_required
+def my_annotations(request, slug):
+    project = _member_project(request, slug)
+    annotations = list(annotation_list_for_annotator(user=request.user, project=project)[:500])
+    rows = [(a, _ranking_labels(a)) for a in annotations]
+    return render(request, "annotate/my_annotations.html", {"project": project, "rows": rows})
+
+
+@login_required
+def annotation_edit(request, pk):
+    annotation = annotation_get_for_annotator(user=request.user, pk=pk)
+    if annotation is None:
+        raise Http404("No such annotation of yours")
+    prompt = annotation.prompt
+    project = prompt.project
+    task = _task(prompt, annotation.shown_order)
+    task["existing"] = {
+        "ranking": annotation.ranking,
+        "ratings": annotation.ratings,
+        "flags": annotation.flags,
+        "comment": annotation.comment,
+        "skipped": annotation.skipped,
+        "skip_reason": annotation.skip_reason,
+        "time_ms": annotation.time_ms,
+    }
+    return render(
+        request,
+        "annotate/annotate.html",
+        {
+            "project": project,
+            "mode": "edit",
+            "annotation": annotation,
+            "config": {
+                "mode": "edit",
+                "rules": _rules(project),
+                "task": task,
+                "urls": {
+                    "update": reverse("annotate:annotation-update", args=[annotation.pk]),
+                    "mine": reverse("annotate:my-annotations", args=[project.slug]),
+                },
+            },
+        },
+    )
+
+
+@login_required
+@require_POST
+def annotation_update_view(request, pk):
+    annotation = annotation_get_for_annotator(user=request.user, pk=pk)
+    if annotation is None:
+        raise Http404("No such annotation of yours")
+    try:
+        data = _json_body(request)
+        updated = annotation_update(annotation=annotation, user=request.user, data=data)
+    except (JudgementError, SubmissionRefused) as exc:
+        return _error(exc)
+    return JsonResponse(
+        {"annotation_id": updated.pk, "revisions": updated.revisions.count()}, status=200
+    )
 
 
 def healthz(request):

@@ -1,0 +1,241 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from annotate.models import Annotation, AnnotationRevision, Claim
+from annotate.services.annotations import ranking_submit
+from tests.factories import ProjectFactory, PromptFactory, annotator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project():
+    return ProjectFactory(
+        slug="demo", overlap=2, instructions="Rank **best** first.\n\n<script>alert(1)</script>"
+    )
+
+
+@pytest.fixture
+def alice(project):
+    return annotator("alice", project)
+
+
+def login(client, user):
+    # UserFactory sets the password after saving and does not save again, so the session
+    # hash of the in-memory user would not match the stored one: log in the stored user.
+    user.refresh_from_db()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def client_alice(client, alice):
+    return login(client, alice)
+
+
+def post_json(client, url, data=None):
+    return client.post(url, json.dumps(data or {}), content_type="application/json")
+
+
+def next_task(client, slug="demo"):
+    response = post_json(client, reverse("annotate:task-next", args=[slug]))
+    assert response.status_code == 200, response.content
+    return response.json()["task"]
+
+
+def test_pages_need_login(client, project):
+    for url in (
+        reverse("annotate:annotate", args=["demo"]),
+        reverse("annotate:task-next", args=["demo"]),
+        reverse("annotate:my-annotations", args=["demo"]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_project_page_links_to_annotating_and_shows_progress(client_alice, project):
+    PromptFactory(project=project, k=2)
+    page = client_alice.get(reverse("annotate:project-detail", args=["demo"])).content.decode()
+    assert reverse("annotate:annotate", args=["demo"]) in page
+    assert reverse("annotate:my-annotations", args=["demo"]) in page
+    assert "remaining in the queue: <strong>1</strong>" in page
+    assert "<strong>best</strong>" in page and "<script>alert(1)</script>" not in page
+
+
+def test_ranking_page_embeds_rules_and_sanitised_instructions(client_alice, project):
+    page = client_alice.get(reverse("annotate:annotate", args=["demo"])).content.decode()
+    config = json.loads(
+        page.split('id="rankwise-config" type="application/json">')[1].split("</script>")[0]
+    )
+    assert config["rules"]["ties_allowed"] is True
+    assert config["rules"]["rating"] == {"min": 1, "max": 7, "label": "Overall quality"}
+    assert len(config["rules"]["flags"]) == 9
+    assert "<script>alert(1)</script>" not in page
+    assert "static/js/ranking.js" in page
+
+
+def test_next_returns_the_claimed_task_with_labels_in_shown_order(client_alice, project):
+    prompt = PromptFactory(project=project, k=4, text="Say <b>hi</b>")
+    task = next_task(client_alice)
+    claim = Claim.objects.get()
+    assert task["prompt_id"] == prompt.pk
+    assert task["shown_order"] == claim.shown_order
+    assert [o["id"] for o in task["outputs"]] == claim.shown_order
+    assert [o["label"] for o in task["outputs"]] == ["A", "B", "C", "D"]
+    assert task["prompt"] == {"kind": "text", "html": "<p>Say &lt;b&gt;hi&lt;/b&gt;</p>"}
+    assert next_task(client_alice)["prompt_id"] == prompt.pk  # the held task again
+
+
+def test_chat_prompts_come_as_turns(client_alice, project):
+    PromptFactory(
+        project=project, k=2, text="",
+        messages=[{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}],
+    )  # fmt: skip
+    task = next_task(client_alice)
+    assert task["prompt"]["kind"] == "chat"
+    assert [t["role"] for t in task["prompt"]["turns"]] == ["user", "assistant"]
+
+
+def test_completion_html_is_escaped_not_executed(client_alice, project):
+    prompt = PromptFactory(project=project, k=2)
+    prompt.completions.filter(external_id="A").update(
+        text="<script>alert('x')</script> <img src=x onerror=alert(1)> **bold** `<i>`"
+    )
+    task = next_task(client_alice)
+    html = next(o["html"] for o in task["outputs"] if o["id"] == "A")
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<strong>bold</strong>" in html and "<code>&lt;i&gt;</code>" in html
+
+
+def test_queue_empty_gives_null_task(client_alice, project):
+    assert next_task(client_alice) is None
+
+
+def test_non_member_gets_403_from_next(client, project):
+    login(client, annotator("outsider"))
+    response = post_json(client, reverse("annotate:task-next", args=["demo"]))
+    assert response.status_code == 403 and b"CSRF" in response.content
+    assert not Claim.objects.exists()
+    assert response.json()["error"]["code"] == "not_member"
+    assert client.get(reverse("annotate:annotate", args=["demo"])).status_code == 404
+
+
+def test_submit_round_trip(client_alice, alice, project):
+    prompt = PromptFactory(project=project, k=3)
+    task = next_task(client_alice)
+    data = {
+        "ranking": [["C"], ["A", "B"]], "ratings": {"C": 7}, "flags": {"A": ["opinion"]},
+        "comment": "ok", "time_ms": 1234, "shown_order": task["shown_order"],
+    }  # fmt: skip
+    url = reverse("annotate:task-submit", args=["demo", prompt.pk])
+    response = post_json(client_alice, url, data)
+    assert response.status_code == 201, response.content
+    annotation = Annotation.objects.get(pk=response.json()["annotation_id"])
+    assert annotation.annotator == alice and annotation.ranking == [["C"], ["A", "B"]]
+    assert annotation.flags == {"A": ["opinion"]} and annotation.time_ms == 1234
+    again = post_json(client_alice, url, data)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_annotated"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[1, 2]", "body"),
+        (json.dumps({"ranking": [["A"]]}).encode(), "ranking"),
+        (json.dumps({"ranking": [["A"], ["B"]], "ratings": {"A": 8}}).encode(), "ratings"),
+    ],
+)
+def test_submit_errors_name_the_field(client_alice, project, body, field):
+    prompt = PromptFactory(project=project, k=2)
+    url = reverse("annotate:task-submit", args=["demo", prompt.pk])
+    response = client_alice.post(url, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
+    assert not Annotation.objects.exists()
+
+
+def test_submit_to_a_prompt_of_another_project_is_404(client_alice, project):
+    other = PromptFactory(k=2)
+    url = reverse("annotate:task-submit", args=["demo", other.pk])
+    assert post_json(client_alice, url, {"ranking": [["A"], ["B"]]}).status_code == 404
+
+
+def test_csrf_is_enforced_on_the_json_endpoints(project, alice):
+    from django.test import Client
+
+    client = login(Client(enforce_csrf_checks=True), alice)
+    response = post_json(client, reverse("annotate:task-next", args=["demo"]))
+    assert response.status_code == 403 and b"CSRF" in response.content
+    assert not Claim.objects.exists()
+
+
+def test_skip_endpoint(client_alice, project):
+    prompt = PromptFactory(project=project, k=2)
+    url = reverse("annotate:task-skip", args=["demo", prompt.pk])
+    missing = post_json(client_alice, url, {"reason": ""})
+    assert missing.status_code == 400 and missing.json()["error"]["field"] == "skip_reason"
+    response = post_json(client_alice, url, {"reason": "not English", "time_ms": 50})
+    assert response.status_code == 201
+    skip = Annotation.objects.get()
+    assert skip.skipped and skip.skip_reason == "not English" and skip.time_ms == 50
+
+
+def test_progress_counts(client_alice, alice, project):
+    prompts = [PromptFactory(project=project, k=2) for _ in range(3)]
+    ranking_submit(project=project, prompt=prompts[0], user=alice, data={"ranking": ["A", "B"]})
+    data = client_alice.get(reverse("annotate:progress", args=["demo"])).json()
+    assert data["done_today"] == 1 and data["done_in_project"] == 1
+    assert data["remaining_in_queue"] == 2
+
+
+def test_my_annotations_lists_only_mine_with_my_labels(client_alice, alice, project):
+    prompt = PromptFactory(project=project, k=3)
+    mine = ranking_submit(
+        project=project, prompt=prompt, user=alice,
+        data={"ranking": [["C"], ["A", "B"]], "shown_order": ["C", "B", "A"]},
+    )  # fmt: skip
+    bob = annotator("bob", project)
+    theirs = ranking_submit(
+        project=project, prompt=prompt, user=bob, data={"ranking": ["A", "B", "C"]}
+    )
+    page = client_alice.get(reverse("annotate:my-annotations", args=["demo"])).content.decode()
+    assert f'data-annotation="{mine.pk}"' in page and f'data-annotation="{theirs.pk}"' not in page
+    # shown order C, B, A -> labels A, B, C: ranking C > A = B reads A > C = B
+    assert "A &gt; C = B" in page
+
+
+def test_edit_page_is_blind_to_other_annotators(client_alice, alice, project):
+    prompt = PromptFactory(project=project, k=2)
+    bob = annotator("bob", project)
+    theirs = ranking_submit(
+        project=project, prompt=prompt, user=bob, data={"ranking": ["B", "A"], "comment": "secret"}
+    )
+    assert (
+        client_alice.get(reverse("annotate:annotation-edit", args=[theirs.pk])).status_code == 404
+    )
+    update = reverse("annotate:annotation-update", args=[theirs.pk])
+    assert post_json(client_alice, update, {"comment": "mine"}).status_code == 404
+    mine = ranking_submit(project=project, prompt=prompt, user=alice, data={"ranking": ["A", "B"]})
+    page = client_alice.get(reverse("annotate:annotation-edit", args=[mine.pk])).content.decode()
+    assert "secret" not in page
+    config = json.loads(
+        page.split('id="rankwise-config" type="application/json">')[1].split("</script>")[0]
+    )
+    assert config["task"]["existing"]["ranking"] == [["A"], ["B"]]
+
+
+def test_update_endpoint_keeps_history(client_alice, alice, project):
+    prompt = PromptFactory(project=project, k=2)
+    mine = ranking_submit(project=project, prompt=prompt, user=alice, data={"ranking": ["A", "B"]})
+    url = reverse("annotate:annotation-update", args=[mine.pk])
+    bad = post_json(client_alice, url, {"ranking": [["A", "Q"]]})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "ranking"
+    response = post_json(client_alice, url, {"ranking": [["B"], ["A"]], "time_ms": 10})
+    assert response.status_code == 200 and response.json()["revisions"] == 2
+    assert AnnotationRevision.objects.filter(annotation=mine, action="updated").count() == 1
+    mine.refresh_from_db()
+    assert mine.ranking == [["B"], ["A"]]
