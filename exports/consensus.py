@@ -5,8 +5,9 @@ documented fallback from the prompt's rankings alone:
 
 * ``pair_probs["A>B"]``: the share of annotators who ranked A above B, a tie counting half,
   over the annotators who placed both (a prompt with one annotation: 1, 0 or 0.5).
-* ``ranking``: completions by Borda score (sum of their pair probabilities), equal scores tied;
-  with one annotation this is exactly that annotation's ranking.
+* ``ranking``: completions by Copeland score (pairwise majorities won, a 50/50 pair counting
+  half), then by Borda score (sum of pair probabilities); equal on both means tied. With one
+  annotation this is exactly that annotation's ranking.
 * ``agreement``: pairwise agreement with ties: over every completion pair and every two
   annotators who placed it, the share giving the same answer (>, < or =); ``None`` with fewer
   than two rankings.
@@ -56,7 +57,8 @@ def fallback_consensus(completion_ids: Sequence[str], rankings: Sequence[Ranking
     ranked_ids = [cid for cid in completion_ids if any(cid in p for p in placed)]
 
     probs: dict[str, float] = {}
-    score = dict.fromkeys(ranked_ids, 0.0)
+    borda = dict.fromkeys(ranked_ids, 0.0)
+    copeland = dict.fromkeys(ranked_ids, 0.0)
     same = total = 0
     for i, a in enumerate(ranked_ids):
         for b in ranked_ids[i + 1 :]:
@@ -74,14 +76,17 @@ def fallback_consensus(completion_ids: Sequence[str], rankings: Sequence[Ranking
                 continue
             p_ab = (wins + 0.5 * ties) / n
             probs[f"{a}>{b}"] = p_ab
-            score[a] += p_ab
-            score[b] += 1.0 - p_ab
+            borda[a] += p_ab
+            borda[b] += 1.0 - p_ab
+            won = 1.0 if p_ab > 0.5 else 0.5 if p_ab == 0.5 else 0.0
+            copeland[a] += won
+            copeland[b] += 1.0 - won
             same += _pairs(wins) + _pairs(losses) + _pairs(ties)
             total += _pairs(n)
 
-    groups: dict[float, list[str]] = {}
+    groups: dict[tuple[float, float], list[str]] = {}
     for cid in ranked_ids:
-        groups.setdefault(round(score[cid], 9), []).append(cid)
+        groups.setdefault((copeland[cid], round(borda[cid], 9)), []).append(cid)
     ranking = [sorted(groups[s], key=order.__getitem__) for s in sorted(groups, reverse=True)]
     agreement = same / total if total else None
     return Consensus(ranking=ranking, agreement=agreement, pair_probs=probs)

@@ -62,9 +62,12 @@ def snapshots_root() -> Path:
 
 
 def snapshot_create(
-    *, project: Project, fmt: str, options: dict | None = None, user=None
+    *, project: Project, fmt: str, options: dict | None = None, user=None, enqueue: bool = True
 ) -> DatasetSnapshot:
-    """Check the settings, record a pending snapshot and queue its build after commit."""
+    """Check the settings, record a pending snapshot and queue its build after commit.
+
+    ``enqueue=False`` leaves the build to the caller (``export_data`` builds in-process).
+    """
     if fmt not in FORMATS:
         raise ExportOptionsError("format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
     cleaned = clean_options(project, options)
@@ -74,9 +77,10 @@ def snapshot_create(
         settings=cleaned.as_json(),
         created_by=user if user is not None and user.is_authenticated else None,
     )
-    from exports.tasks import snapshot_build_task  # the task module imports this one
+    if enqueue:
+        from exports.tasks import snapshot_build_task  # the task module imports this one
 
-    transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk))
+        transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk))
     return snapshot
 
 

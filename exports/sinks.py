@@ -138,7 +138,9 @@ class HfSink:
         splits = datasets.DatasetDict(
             {s: datasets.Dataset.from_file(str(self._arrow_path(s))) for s in SPLITS}
         )
-        splits.save_to_disk(str(self.folder / "hf"))
+        # An empty split would get no shard file at all, and load_from_disk then fails on it.
+        shards = {s: 1 if splits[s].num_rows == 0 else None for s in SPLITS}
+        splits.save_to_disk(str(self.folder / "hf"), num_shards=shards)
         del splits  # release the memory maps before the arrow files are removed
 
     def abort(self) -> None:
