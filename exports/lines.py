@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from exports.consensus import Consensus
@@ -191,6 +191,10 @@ def pairwise_rows(
 # --- rankings (the rankwise import format) ------------------------------------------------------
 
 
+def _stamp(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
 def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
     """One ``rankwise`` import line: import(export(x)) gives back x; ``consensus`` and ``split``
     are extra keys the importer ignores."""
@@ -217,6 +221,7 @@ def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
             "skipped": a.skipped,
             "skip_reason": a.skip_reason,
             "shown_order": a.shown_order,
+            "created_at": _stamp(a.created_at),
         }
         for a in selection.judgements
     ]

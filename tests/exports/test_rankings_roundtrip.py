@@ -26,7 +26,7 @@ ORIGINAL = [
                 "ratings": {"A": 7, "B": 4, "C": 4, "D": 1},
                 "flags": {"D": ["hallucination"]}, "comment": "D is made up",
                 "time_ms": 41000, "skipped": False, "skip_reason": "",
-                "shown_order": ["B", "A", "D", "C"],
+                "shown_order": ["B", "A", "D", "C"], "created_at": "2025-03-04T05:06:07+00:00",
             },
             {
                 "annotator": "bob", "ranking": [["C"], ["A"], ["B"], ["D"]], "ratings": {},
@@ -75,7 +75,14 @@ EXTRA_KEYS = {"consensus", "split"}
 
 
 def strip(line):
-    return {k: v for k, v in line.items() if k not in EXTRA_KEYS}
+    """The line without export-only keys, and without import-time stamps it did not have."""
+    line = {k: v for k, v in line.items() if k not in EXTRA_KEYS}
+    line["annotations"] = [
+        a if a["created_at"] == "2025-03-04T05:06:07+00:00" else
+        {k: v for k, v in a.items() if k != "created_at"}
+        for a in line["annotations"]
+    ]  # fmt: skip
+    return line
 
 
 def test_import_of_export_gives_back_the_original(build):
@@ -116,6 +123,12 @@ def test_rankings_carry_consensus_and_counts(build):
 def test_date_range_keeps_only_judgements_in_range(build):
     project = ProjectFactory()
     import_lines(project, ORIGINAL)
-    snapshot = build(project, "rankings", annotated_to="2000-01-01")
-    assert snapshot.row_counts["rows"] == 0
-    assert snapshot.row_counts["excluded_prompts"] == {"no_judgement_in_date_range": 3}
+    snapshot = build(project, "rankings", annotated_to="2025-03-05")
+    lines = read_jsonl(snapshot.path)
+    # only alice's judgement of text-1 carries an old date; the rest were imported today
+    assert [(line["id"], [a["annotator"] for a in line["annotations"]]) for line in lines] == [
+        ("text-1", ["alice"])
+    ]
+    assert snapshot.row_counts["excluded_prompts"] == {"no_judgement_in_date_range": 2}
+    later = build(project, "rankings", annotated_from="2025-03-05")
+    assert [a["annotator"] for a in read_jsonl(later.path)[0]["annotations"]] == ["bob", "carol"]
