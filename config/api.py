@@ -91,8 +91,9 @@ _CODES = {
 
 
 def _domain_error(exc: Exception) -> ApiError | None:
-    """Map service-layer exceptions (by duck type where the module is another team's)."""
+    """Map service-layer exceptions to API errors."""
     from annotate.services.imports import ImportFailed
+    from annotate.services.queue import SubmissionRefused
     from exports.options import ExportOptionsError
 
     if isinstance(exc, JudgementError):
@@ -112,9 +113,8 @@ def _domain_error(exc: Exception) -> ApiError | None:
             "invalid_import", detail, fields=fields,
             extra={"errors": errors, "truncated": exc.truncated},
         )  # fmt: skip
-    if type(exc).__name__ == "SubmissionRefused" and hasattr(exc, "code"):
-        message = getattr(exc, "message", str(exc))
-        return ApiError(str(exc.code), message, status_code=status.HTTP_409_CONFLICT)
+    if isinstance(exc, SubmissionRefused):
+        return ApiError(exc.code, exc.message, status_code=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             fields = {k: " ".join(str(m) for m in v) for k, v in exc.message_dict.items()}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotate.api.views import auth, projects, prompts
+from annotate.api.views import auth, projects, prompts, tasks
 
 P = "projects/<slug:slug>/"
 
@@ -28,4 +28,10 @@ urlpatterns = [
         prompts.AnnotationDetailView.as_view(),
         name="annotation-detail",
     ),
+    path(P + "tasks/next/", tasks.NextTaskView.as_view(), name="task-next"),
+    path(P + "tasks/<int:prompt_id>/submit/", tasks.SubmitView.as_view(), name="task-submit"),
+    path(P + "tasks/<int:prompt_id>/skip/", tasks.SkipView.as_view(), name="task-skip"),
+    path(P + "my/annotations/", tasks.MyAnnotationListView.as_view(), name="my-annotations"),
+    path(P + "my/annotations/<int:pk>/", tasks.MyAnnotationView.as_view(), name="my-annotation"),
+    path(P + "my/progress/", tasks.ProgressView.as_view(), name="my-progress"),
 ]

@@ -73,6 +73,9 @@ class World:
         self.annotation = Annotation.objects.create(
             prompt=self.prompt, annotator=self.second_annotator, ranking=[["A"], ["B"], ["C"]]
         )
+        self.own_annotation = Annotation.objects.create(  # the annotator role's own judgement
+            prompt=self.prompt, annotator=self.users["annotator"], ranking=[["B"], ["A"], ["C"]]
+        )
         tokens = [Token(user=u, key=Token.generate_key()) for u in self.users.values()]
         Token.objects.bulk_create(tokens)
         self.tokens = {role: t.key for role, t in zip(self.users, tokens, strict=True)}

@@ -33,8 +33,11 @@ class Endpoint:
     body: Callable | None = None  # world -> dict (JSON) or {"multipart": {...}}
     scoped: bool = True  # the URL or object belongs to the world's project
     extra_checks: tuple = field(default_factory=tuple)  # (response, world, role) -> None
+    overrides: dict = field(default_factory=dict)  # role -> status, where the rule differs
 
     def expected(self, role: str) -> int:
+        if role in self.overrides:
+            return self.overrides[role]
         if role == "anonymous":
             return self.ok if "anonymous" in self.allowed else 401
         if role == "admin" or role in self.allowed:
@@ -90,6 +93,22 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("annotation list", "get", url(P + "annotations/"), {"reviewer"}),
     Endpoint("annotation detail", "get", url(P + "annotations/{w.annotation.pk}/"),
              {"reviewer"}),
+    Endpoint("annotation review", "patch", url(P + "annotations/{w.annotation.pk}/"),
+             {"reviewer"}, body=lambda w: {"comment": "checked"}),
+    # the annotator flow; the world's admin is no member, and the queue refuses non-members
+    Endpoint("next task", "post", url(P + "tasks/next/"), {"annotator"},
+             overrides={"admin": 409}),
+    Endpoint("submit", "post", url(P + "tasks/{w.open_prompt.pk}/submit/"), {"annotator"},
+             ok=201, body=lambda w: {"ranking": [["B"], ["A"], ["C"]]},
+             overrides={"admin": 409}),
+    Endpoint("skip", "post", url(P + "tasks/{w.open_prompt.pk}/skip/"), {"annotator"},
+             ok=201, body=lambda w: {"reason": "cannot judge"}, overrides={"admin": 409}),
+    Endpoint("my annotations", "get", url(P + "my/annotations/"), {"annotator"}),
+    # only one's own annotation is found: the admin gets 404 for the annotator's
+    Endpoint("my annotation edit", "patch", url(P + "my/annotations/{w.own_annotation.pk}/"),
+             {"annotator"}, body=lambda w: {"comment": "on second thought"},
+             overrides={"admin": 404}),
+    Endpoint("my progress", "get", url(P + "my/progress/"), {"annotator"}),
     # exports
     Endpoint("snapshot list", "get", url("/api/v1/snapshots/?project={w.project.slug}"),
              {"ml_engineer"}, scoped=False),

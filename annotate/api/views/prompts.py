@@ -18,6 +18,7 @@ from annotate.api.permissions import (
     ProjectScopedMixin,
     RolePermission,
 )
+from annotate.api.views.tasks import JudgementPatchSerializer, annotation_patch
 from annotate.constants import Roles
 from annotate.models import Annotation, Prompt
 from annotate.services.imports import prompts_import
@@ -177,14 +178,25 @@ class AnnotationDetailView(ProjectScopedMixin, GenericAPIView):
     required_roles = READERS
     serializer_class = s.AnnotationDetailSerializer
 
-    @extend_schema(responses={200: s.AnnotationDetailSerializer, **error_responses(401, 403, 404)},
-                   tags=["annotations"])  # fmt: skip
-    def get(self, request, slug, pk):
-        annotation = get_object_or_404(
+    def _annotation(self, pk):
+        return get_object_or_404(
             Annotation.objects.select_related("prompt", "annotator").prefetch_related(
                 "revisions__editor"
             ),
             pk=pk,
             prompt__project=self.project,
         )
-        return Response(s.AnnotationDetailSerializer(annotation).data)
+
+    @extend_schema(responses={200: s.AnnotationDetailSerializer, **error_responses(401, 403, 404)},
+                   tags=["annotations"])  # fmt: skip
+    def get(self, request, slug, pk):
+        return Response(s.AnnotationDetailSerializer(self._annotation(pk)).data)
+
+    @extend_schema(
+        request=JudgementPatchSerializer,
+        responses={200: s.AnnotationSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["annotations"],
+        description="A reviewer's correction; the previous state is kept as a revision.",
+    )
+    def patch(self, request, slug, pk):
+        return annotation_patch(request, self._annotation(pk))

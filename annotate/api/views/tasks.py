@@ -1,0 +1,202 @@
+"""The annotator flow for custom front-ends: next task, submit, skip, my annotations, progress.
+
+Thin wrappers over the work queue (``annotate.services.queue``) and the judgement services
+(``annotate.services.annotations``): they parse, call one service and render. A rule the queue
+refuses comes back as 409 with the queue's code (``already_annotated``, ``overlap_full``,
+``not_member``, ...); a bad judgement as 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.response import Response
+
+from annotate.api import serializers as s
+from annotate.api.permissions import (
+    IsAuthenticated,
+    ProjectMember,
+    ProjectScopedMixin,
+    RolePermission,
+)
+from annotate.constants import Roles
+from annotate.models import Annotation, Prompt
+from annotate.selectors import annotation_list_for_annotator, queue_progress
+from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
+from annotate.services.queue import prompt_next_for_annotator
+from config.api import CursorPage, error_responses
+
+ANNOTATORS = (Roles.ANNOTATOR,)
+
+
+class TaskCompletionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    text = serializers.CharField()
+
+
+class TaskSerializer(serializers.Serializer):
+    """A claimed prompt as the annotator sees it: outputs in their shown order, no model names."""
+
+    prompt_id = serializers.IntegerField(source="prompt.pk")
+    external_id = serializers.CharField(source="prompt.external_id")
+    text = serializers.CharField(source="prompt.text")
+    messages = s.MessagesField(source="prompt.messages", allow_null=True)
+    completions = serializers.SerializerMethodField()
+    shown_order = serializers.ListField(child=serializers.CharField())
+    claimed_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+    def get_completions(self, claim) -> TaskCompletionSerializer(many=True):
+        texts = {c.external_id: c.text for c in claim.prompt.completions.all()}
+        order = claim.shown_order or list(texts)
+        return [{"id": cid, "text": texts[cid]} for cid in order if cid in texts]
+
+
+class JudgementInputSerializer(serializers.Serializer):
+    """Types only; the rules (ids, ties, scale, flags) are checked by the judgement service."""
+
+    ranking = s.RankingField(help_text="Tie groups of completion ids, best first.")
+    ratings = s.RatingsField(required=False)
+    flags = s.FlagsField(required=False)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    time_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    shown_order = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class JudgementPatchSerializer(JudgementInputSerializer):
+    ranking = s.RankingField(required=False)
+    skipped = serializers.BooleanField(required=False)
+    skip_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why you skip (required).")
+    time_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
+class ProgressSerializer(serializers.Serializer):
+    done_today = serializers.IntegerField()
+    done_in_project = serializers.IntegerField()
+    skipped_in_project = serializers.IntegerField()
+    remaining_in_queue = serializers.IntegerField()
+
+
+class AnnotatorView(ProjectScopedMixin, GenericAPIView):
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = ANNOTATORS
+
+    def prompt(self) -> Prompt:
+        return get_object_or_404(Prompt, pk=self.kwargs["prompt_id"], project=self.project)
+
+
+class NextTaskView(AnnotatorView):
+    serializer_class = TaskSerializer
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: TaskSerializer,
+            204: OpenApiResponse(description="Nothing left for you in this project."),
+            **error_responses(401, 403, 404, 409),
+        },
+        tags=["annotator"],
+        description="Claims your next prompt (or returns the one you hold) until the "
+        "project's claim timeout.",
+    )
+    def post(self, request, slug):
+        claim = prompt_next_for_annotator(project=self.project, user=request.user)
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(TaskSerializer(claim).data)
+
+
+class SubmitView(AnnotatorView):
+    serializer_class = JudgementInputSerializer
+
+    @extend_schema(
+        request=JudgementInputSerializer,
+        responses={201: s.AnnotationSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["annotator"],
+    )
+    def post(self, request, slug, prompt_id):
+        data = JudgementInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation = ranking_submit(
+            project=self.project, prompt=self.prompt(), user=request.user,
+            data=data.validated_data, source=Annotation.Source.API,
+        )  # fmt: skip
+        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class SkipView(AnnotatorView):
+    serializer_class = SkipSerializer
+
+    @extend_schema(
+        request=SkipSerializer,
+        responses={201: s.AnnotationSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["annotator"],
+    )
+    def post(self, request, slug, prompt_id):
+        data = SkipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation = annotation_skip(
+            project=self.project, prompt=self.prompt(), user=request.user,
+            reason=data.validated_data["reason"], time_ms=data.validated_data.get("time_ms"),
+            source=Annotation.Source.API,
+        )  # fmt: skip
+        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class MyAnnotationListView(ProjectScopedMixin, ListAPIView):
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = ANNOTATORS
+    serializer_class = s.AnnotationSerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Annotation.objects.none()
+        return annotation_list_for_annotator(user=self.request.user, project=self.project)
+
+    @extend_schema(
+        responses={200: s.AnnotationSerializer(many=True), **error_responses(401, 403, 404)},
+        tags=["annotator"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+def annotation_patch(request, annotation) -> Response:
+    data = JudgementPatchSerializer(data=request.data, partial=True)
+    data.is_valid(raise_exception=True)
+    annotation = annotation_update(
+        annotation=annotation, user=request.user, data=data.validated_data
+    )
+    return Response(s.AnnotationSerializer(annotation).data)
+
+
+class MyAnnotationView(AnnotatorView):
+    serializer_class = JudgementPatchSerializer
+
+    @extend_schema(
+        request=JudgementPatchSerializer,
+        responses={200: s.AnnotationSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["annotator"],
+        description="Change your annotation; fields left out keep their value.",
+    )
+    def patch(self, request, slug, pk):
+        annotation = get_object_or_404(
+            annotation_list_for_annotator(user=request.user, project=self.project), pk=pk
+        )
+        return annotation_patch(request, annotation)
+
+
+class ProgressView(AnnotatorView):
+    serializer_class = ProgressSerializer
+
+    @extend_schema(responses={200: ProgressSerializer, **error_responses(401, 403, 404)},
+                   tags=["annotator"])  # fmt: skip
+    def get(self, request, slug):
+        return Response(queue_progress(project=self.project, user=request.user))
