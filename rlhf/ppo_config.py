@@ -1,0 +1,222 @@
+"""Everything a PPO run can be told, in one dataclass that round-trips through JSON.
+
+A run file is a JSON object whose keys are field names below; a key that is not a field is an
+error naming it (a typo such as ``"kl_coeff"`` must not silently fall back to a default).
+Every problem raises :class:`rlhf.config.ConfigError` (a ValueError), like the reward trainer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlhf.config import ConfigError
+
+
+@dataclass
+class PPOConfig:
+    # --- models ------------------------------------------------------------------------------
+    # The SFT policy: an HF causal LM directory (its tokenizer is used for prompts and rollouts).
+    policy: str = ""
+    # A reward model directory written by rlhf.train_reward; scored through rlhf.scoring.
+    # Optional only when train_ppo() is handed a reward_fn (tests, scripted rewards).
+    reward_model: str | None = None
+    # Where the value model comes from: "reward_model" (the RM's backbone and score head, as in
+    # the N+ reproduction; needs a decoder RM with the policy's vocabulary), "policy" (the SFT
+    # backbone with a fresh scalar head), or "auto" (the RM when it qualifies, else the policy).
+    value_model_init: str = "auto"
+    # LoRA on the policy: the reference model is then the same weights with adapters disabled.
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] | None = None  # None: every linear layer but the LM head
+    bf16: bool = False  # bf16 autocast for training; frozen models are loaded in bf16
+    gradient_checkpointing: bool = False
+    num_threads: int = 0  # torch CPU threads; 0 leaves torch's default
+
+    # --- data --------------------------------------------------------------------------------
+    # JSONL: {"prompt": str} | {"messages": [...]} | a Rankwise rankings line | a JSON string.
+    prompts_path: str = ""
+    # Fixed prompts for evaluation; without a file, num_eval_prompts are held out of prompts_path.
+    eval_prompts_path: str | None = None
+    num_eval_prompts: int = 8
+    max_prompt_length: int = 256  # longer prompts (in tokens, template included) are dropped
+    # PPO-ptx (InstructGPT eq. 2): LM loss on this plain-text file, weighted by ptx_coef.
+    ptx_path: str | None = None
+    ptx_coef: float = 0.0
+    ptx_block_size: int = 128
+    ptx_batch_size: int = 4
+
+    # --- rollout -----------------------------------------------------------------------------
+    total_steps: int = 100  # PPO iterations: one rollout batch + its PPO epochs each
+    batch_size: int = 16  # prompts per rollout, per process
+    max_new_tokens: int = 64
+    temperature: float = 0.7  # sampling and log-prob temperature (they must agree)
+    top_p: float = 1.0
+    # Subtracted from the RM score of a response that hit max_new_tokens without EOS.
+    missing_eos_penalty: float | None = None
+
+    # --- reward --------------------------------------------------------------------------------
+    kl_coef: float = 0.02  # beta in r = score - beta * KL(pi || ref)
+    kl_estimator: str = "k1"  # per-token estimator used in the reward: k1, k2 or k3
+    adaptive_kl: bool = False  # Ziegler et al.: steer kl_coef towards kl_target
+    kl_target: float = 6.0  # nats per sequence
+    kl_horizon: int = 10000
+    whiten_rewards: bool = False
+
+    # --- PPO update ----------------------------------------------------------------------------
+    ppo_epochs: int = 4
+    mini_batch_size: int = 8  # sequences per optimiser step (divides batch_size)
+    micro_batch_size: int = 4  # sequences per forward pass (divides mini_batch_size)
+    gamma: float = 1.0
+    lam: float = 0.95
+    clip_range: float = 0.2
+    clip_range_value: float = 0.2
+    vf_coef: float = 0.1
+    learning_rate: float = 3e-6
+    lr_scheduler: str = "linear"  # "linear" (decay to 0 over total_steps) or "constant"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    adam_eps: float = 1e-5
+    max_grad_norm: float = 1.0
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    output_dir: str = ""
+    seed: int = 42
+    num_samples_logged: int = 4  # sample responses sent to callbacks.on_samples per step
+    save_every: int = 0  # checkpoint every N steps (0: no intermediate checkpoints)
+    keep_checkpoints: int = 2  # older step-N directories are deleted
+    resume: bool = False  # continue from the latest output_dir/checkpoints/step-N
+
+    # --- lineage, copied into rankwise_card.json --------------------------------------------
+    snapshot_id: str | None = None
+    snapshot_sha256: str | None = None
+    reward_model_run_id: str | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a PPO config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown PPO config key(s): {', '.join(map(repr, unknown))}")
+        hints = typing.get_type_hints(cls)
+        for key, value in data.items():
+            _check_type(key, value, hints[key])
+        config = cls(**data)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> PPOConfig:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON: {e}") from e
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=2)
+
+    def validate(self) -> None:
+        """Raise ConfigError on settings that cannot work, naming the field."""
+        for name in ("policy", "prompts_path", "output_dir"):
+            if not getattr(self, name):
+                raise ConfigError(f"PPO config: {name!r} is required")
+        positive = [
+            "total_steps", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
+            "max_new_tokens", "max_prompt_length", "lora_r", "kl_horizon", "ptx_block_size",
+            "ptx_batch_size",
+        ]  # fmt: skip
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"PPO config: {name!r} must be > 0, got {getattr(self, name)}")
+        for name in ("num_eval_prompts", "save_every", "keep_checkpoints", "warmup_steps",
+                     "num_samples_logged", "num_threads"):  # fmt: skip
+            if getattr(self, name) < 0:
+                raise ConfigError(f"PPO config: {name!r} must be >= 0, got {getattr(self, name)}")
+        if self.batch_size % self.mini_batch_size:
+            raise ConfigError("PPO config: 'mini_batch_size' must divide 'batch_size'")
+        if self.mini_batch_size % self.micro_batch_size:
+            raise ConfigError("PPO config: 'micro_batch_size' must divide 'mini_batch_size'")
+        if self.batch_size < 2:
+            raise ConfigError("PPO config: 'batch_size' must be >= 2 to whiten advantages")
+        if self.temperature <= 0:
+            raise ConfigError("PPO config: 'temperature' must be > 0 (PPO needs sampling)")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("PPO config: 'top_p' must be in (0, 1]")
+        if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
+            raise ConfigError("PPO config: 'gamma' and 'lam' must be in [0, 1]")
+        for name in ("clip_range", "clip_range_value", "learning_rate", "adam_eps"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"PPO config: {name!r} must be > 0")
+        for name in ("kl_coef", "vf_coef", "ptx_coef", "max_grad_norm", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"PPO config: {name!r} must be >= 0")
+        if self.adaptive_kl and self.kl_target <= 0:
+            raise ConfigError("PPO config: 'kl_target' must be > 0 with adaptive_kl")
+        choices = {
+            "value_model_init": ("auto", "reward_model", "policy"),
+            "kl_estimator": ("k1", "k2", "k3"),
+            "lr_scheduler": ("linear", "constant"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"PPO config: {name!r} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
+        if self.ptx_coef > 0 and not self.ptx_path:
+            raise ConfigError("PPO config: 'ptx_coef' > 0 needs 'ptx_path'")
+        if self.value_model_init == "reward_model" and not self.reward_model:
+            raise ConfigError("PPO config: value_model_init='reward_model' needs 'reward_model'")
+
+
+def _check_type(key: str, value: Any, hint: Any) -> None:
+    if not _matches(value, hint):
+        raise ConfigError(
+            f"PPO config: {key!r} must be {_describe(hint)}, got {type(value).__name__} {value!r}"
+        )
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is Any:
+        return True
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # JSON writes 1.0 as 1
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))
