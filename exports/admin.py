@@ -1,0 +1,124 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from annotate.models import Project
+from exports.models import DatasetSnapshot
+from exports.options import MODES, TIE_POLICIES, ExportOptionsError
+from exports.services import (
+    SnapshotNotReady,
+    snapshot_create,
+    snapshot_delete,
+    snapshot_recreate,
+    snapshot_verify,
+)
+
+
+class ExportForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"))
+    format = forms.ChoiceField(choices=DatasetSnapshot.Format.choices)
+    mode = forms.ChoiceField(choices=[(m, m) for m in MODES])
+    min_agreement = forms.FloatField(required=False, min_value=0, max_value=1)
+    exclude_flags = forms.CharField(required=False, help_text="comma-separated flag keys")
+    only_reviewed = forms.BooleanField(required=False)
+    annotated_from = forms.DateTimeField(required=False)
+    annotated_to = forms.DateTimeField(required=False, help_text="exclusive")
+    ties = forms.ChoiceField(choices=[(t, t) for t in TIE_POLICIES])
+    seed = forms.IntegerField(min_value=0, initial=0)
+    train = forms.FloatField(min_value=0, max_value=1, initial=0.9)
+    validation = forms.FloatField(min_value=0, max_value=1, initial=0.05)
+    test = forms.FloatField(min_value=0, max_value=1, initial=0.05)
+    holdout_annotators = forms.CharField(required=False, help_text="comma-separated usernames")
+
+
+@admin.register(DatasetSnapshot)
+class DatasetSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "format", "status", "progress_percent", "rows_written",
+                    "short_sha", "created_by", "created_at"]  # fmt: skip
+    list_filter = ["status", "format", "project"]
+    list_select_related = ["project", "created_by"]
+    search_fields = ["sha256", "project__slug"]
+    actions = ["verify", "export_again"]
+    # Snapshots are immutable: every field is read-only and there is no change form to save.
+    readonly_fields = [f.name for f in DatasetSnapshot._meta.fields]
+    change_list_template = "admin/exports/datasetsnapshot/change_list.html"
+
+    @admin.display(description="progress")
+    def progress_percent(self, obj):
+        return f"{obj.progress:.0%}"
+
+    @admin.display(description="sha256")
+    def short_sha(self, obj):
+        return format_html("<code>{}</code>", obj.sha256[:12]) if obj.sha256 else "-"
+
+    def has_add_permission(self, request):
+        return False  # new snapshots come from the export form (see get_urls)
+
+    def has_change_permission(self, request, obj=None):
+        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+
+    def get_urls(self):
+        new = path("new/", self.admin_site.admin_view(self.export_view), name="exports_new")
+        return [new, *super().get_urls()]
+
+    def export_view(self, request):
+        if not self.has_view_permission(request) or not request.user.has_perm(
+            "exports.add_datasetsnapshot"
+        ):
+            return redirect("admin:exports_datasetsnapshot_changelist")
+        form = ExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            options = {
+                key: data[key]
+                for key in ("mode", "min_agreement", "exclude_flags", "only_reviewed",
+                            "annotated_from", "annotated_to", "ties", "seed",
+                            "holdout_annotators")
+            }  # fmt: skip
+            options["split"] = {k: data[k] for k in ("train", "validation", "test")}
+            try:
+                snapshot = snapshot_create(
+                    project=data["project"], fmt=data["format"], options=options,
+                    user=request.user,
+                )  # fmt: skip
+            except ExportOptionsError as exc:
+                name = exc.field if exc.field in form.fields else None
+                form.add_error(name, exc.message)
+            else:
+                messages.success(request, f"Snapshot {snapshot.pk} queued.")
+                return redirect(reverse("admin:exports_datasetsnapshot_change", args=[snapshot.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New dataset export",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/exports/datasetsnapshot/new.html", context)
+
+    @admin.action(description="Verify files against their SHA-256")
+    def verify(self, request, queryset):
+        for snapshot in queryset:
+            try:
+                problems = snapshot_verify(snapshot=snapshot)
+            except SnapshotNotReady as exc:
+                messages.warning(request, str(exc))
+                continue
+            if problems:
+                messages.error(request, f"Snapshot {snapshot.pk}: " + "; ".join(problems))
+            else:
+                messages.success(request, f"Snapshot {snapshot.pk}: intact.")
+
+    @admin.action(description="Export again with the same settings (a new snapshot)")
+    def export_again(self, request, queryset):
+        for snapshot in queryset:
+            new = snapshot_recreate(snapshot=snapshot, user=request.user)
+            messages.success(request, f"Snapshot {new.pk} queued (settings of {snapshot.pk}).")
+
+    def delete_model(self, request, obj):
+        snapshot_delete(snapshot=obj)
+
+    def delete_queryset(self, request, queryset):
+        for snapshot in queryset:
+            snapshot_delete(snapshot=snapshot)
