@@ -101,14 +101,23 @@ def _validate_record(record: PromptRecord, rules: JudgementRules) -> None:
 
 
 def _stored_digests(project: Project, external_ids: list[str]) -> dict[str, bytes]:
-    prompts = Prompt.objects.filter(project=project, external_id__in=external_ids).prefetch_related(
-        "completions"
-    )
+    # Plain tuples, not model instances: a re-import compares every prompt of the file.
+    prompts = {
+        pid: (external_id, text, messages)
+        for pid, external_id, text, messages in Prompt.objects.filter(
+            project=project, external_id__in=external_ids
+        ).values_list("id", "external_id", "text", "messages")
+    }
+    completions: dict[int, list[tuple[str, str]]] = {pid: [] for pid in prompts}
+    for pid, cid, text in (
+        Completion.objects.filter(prompt_id__in=prompts)
+        .order_by("prompt_id", "position")
+        .values_list("prompt_id", "external_id", "text")
+    ):
+        completions[pid].append((cid, text))
     return {
-        p.external_id: content_digest(
-            p.text, p.messages, [(c.external_id, c.text) for c in p.completions.all()]
-        )
-        for p in prompts
+        external_id: content_digest(text, messages, completions[pid])
+        for pid, (external_id, text, messages) in prompts.items()
     }
 
 
