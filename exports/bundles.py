@@ -29,9 +29,12 @@ def project_is_conversational(*, project: Project, as_of: datetime) -> bool:
 
 
 def prompt_bundles(
-    *, project: Project, as_of: datetime, chunk_size: int = DEFAULT_CHUNK_SIZE
+    *, project: Project, as_of: datetime, chunk_size: int = DEFAULT_CHUNK_SIZE, full: bool = True
 ) -> Iterator[list[PromptBundle]]:
-    """Chunks of PromptBundles in prompt id order; judgements in creation (id) order."""
+    """Chunks of PromptBundles in prompt id order; judgements in creation (id) order.
+
+    ``full=False`` reads only what pairs need (ranking, flags, skipped, author, date, source).
+    """
     prompts = (
         Prompt.objects.filter(project=project, created_at__lte=as_of)
         .order_by("id")
@@ -52,13 +55,13 @@ def prompt_bundles(
             )
         )
         if len(chunk) >= chunk_size:
-            yield _fill(chunk, as_of)
+            yield _fill(chunk, as_of, full)
             chunk = []
     if chunk:
-        yield _fill(chunk, as_of)
+        yield _fill(chunk, as_of, full)
 
 
-def _fill(chunk: list[PromptBundle], as_of: datetime) -> list[PromptBundle]:
+def _fill(chunk: list[PromptBundle], as_of: datetime, full: bool) -> list[PromptBundle]:
     by_id = {b.id: b for b in chunk}
     completions = (
         Completion.objects.filter(prompt_id__in=by_id)
@@ -68,16 +71,27 @@ def _fill(chunk: list[PromptBundle], as_of: datetime) -> list[PromptBundle]:
     for pid, cid, text, model_name, metadata in completions:
         by_id[pid].completions.append(CompletionRow(cid, text, model_name, metadata or {}))
 
-    annotations = (
-        Annotation.objects.filter(prompt_id__in=by_id, created_at__lte=as_of)
-        .order_by("prompt_id", "id")
-        .values_list(
+    annotations = Annotation.objects.filter(prompt_id__in=by_id, created_at__lte=as_of).order_by(
+        "prompt_id", "id"
+    )
+    if full:
+        rows = annotations.values_list(
             "prompt_id", "annotator__username", "ranking", "ratings", "flags", "comment",
             "skipped", "skip_reason", "time_ms", "shown_order", "created_at", "source",
-        )
-    )  # fmt: skip
-    for pid, *fields in annotations:
-        by_id[pid].annotations.append(JudgementRow(*fields))
+        )  # fmt: skip
+        for pid, *fields in rows:
+            by_id[pid].annotations.append(JudgementRow(*fields))
+    else:
+        # Pairs need no ratings, comments or display order: do not fetch and decode them.
+        rows = annotations.values_list(
+            "prompt_id", "annotator__username", "ranking", "flags", "skipped", "created_at",
+            "source",
+        )  # fmt: skip
+        for pid, name, ranking, flags, skipped, created_at, source in rows:
+            judgement = JudgementRow(
+                name, ranking, flags=flags, skipped=skipped, created_at=created_at, source=source
+            )
+            by_id[pid].annotations.append(judgement)
 
     for bundle in chunk:
         bundle.consensus = _consensus(bundle)

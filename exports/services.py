@@ -186,7 +186,11 @@ def _write(snapshot: DatasetSnapshot, work: Path, chunk_size: int) -> tuple[Buil
     stats = BuildStats()
     done = 0
     try:
-        for chunk in bundles.prompt_bundles(project=project, as_of=as_of, chunk_size=chunk_size):
+        full = snapshot.format == DatasetSnapshot.Format.RANKINGS
+        chunks = bundles.prompt_bundles(
+            project=project, as_of=as_of, chunk_size=chunk_size, full=full
+        )
+        for chunk in chunks:
             for bundle in chunk:
                 selection = lines.select(bundle, options)
                 if selection.excluded:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -25,7 +25,8 @@ COPY_CHUNK = 1 << 20
 
 
 def canonical_line(row: dict[str, Any]) -> bytes:
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    """Compact UTF-8 JSON, keys in insertion order: the bytes the content hash is taken over."""
+    return orjson.dumps(row) + b"\n"
 
 
 def file_sha256(path: Path) -> str:
