@@ -12,7 +12,6 @@ directory plus ``rankwise_card.json``. Options: :class:`rlhf.config.RewardConfig
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -116,11 +115,25 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
 
     config.validate_required()
     config.validate_values()
-    cb = callbacks or RunCallbacks()
+    driver = callbacks or RunCallbacks()
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accum = config.gradient_accumulation_steps
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision, gradient_accumulation_steps=accum
+    )
     world, rank = accelerator.num_processes, accelerator.process_index
+    # Only the main process reports; the others stay quiet but follow its stop decision.
+    cb = driver if accelerator.is_main_process else RunCallbacks()
+
+    def stop_requested() -> bool:
+        stop = [driver.should_stop() if accelerator.is_main_process else False]
+        if world > 1:
+            from accelerate.utils import broadcast_object_list
+
+            broadcast_object_list(stop)
+        return bool(stop[0])
+
     set_seed(config.seed)
     os.makedirs(config.output_dir, exist_ok=True)
 
@@ -150,12 +163,16 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
             config.length_bucketing,
             config.bucket_batches,
         )
-        if world > 1 and len(batches) % world:
-            batches += batches[: world - len(batches) % world]  # every rank gets as many
+        # Every rank runs the same number of whole accumulation groups: DDP and FSDP hang
+        # otherwise, and accelerate's accumulate() syncs on a fixed cadence. The shortfall is
+        # filled by repeating the epoch's first batches.
+        unit = world * accum
+        short = -len(batches) % unit
+        batches += [batches[i % len(batches)] for i in range(short)]
         return batches[rank::world]
 
     local_per_epoch = len(epoch_batches(0))
-    steps_per_epoch = math.ceil(local_per_epoch / config.gradient_accumulation_steps)
+    steps_per_epoch = local_per_epoch // accum
     total_steps = config.max_steps or math.ceil(config.num_epochs * steps_per_epoch)
     warmup = config.warmup_steps or math.ceil(config.warmup_ratio * total_steps)
 
@@ -229,23 +246,20 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
     device = accelerator.device
     tokens = pads = comparisons = 0
     run_loss = run_hits = run_pairs = 0.0
-    t_train = time.monotonic()
+    t_train, cpu_train = time.monotonic(), time.process_time()
     t_log, comps_log = t_train, 0
     epoch = start_epoch
     while global_step < total_steps:
         batches = epoch_batches(epoch)
-        groups = [
-            batches[s : s + config.gradient_accumulation_steps]
-            for s in range(0, len(batches), config.gradient_accumulation_steps)
-        ]
+        groups = [batches[s : s + accum] for s in range(0, len(batches), accum)]
         first = start_in_epoch if epoch == start_epoch else 0
         for step_in_epoch in range(first, len(groups)):
             if global_step >= total_steps:
                 break
-            if cb.should_stop():
+            if stop_requested():
                 raise StopRequested(f"stop requested before step {global_step + 1}")
             group = groups[step_in_epoch]
-            for m, idx in enumerate(group):
+            for idx in group:
                 batch = make_batch(
                     [train[i] for i in idx],
                     [train_enc[i] for i in idx],
@@ -253,15 +267,19 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
                     config.forward_chunk_size,
                     [pair_weights[i] for i in idx] if pair_weights is not None else None,
                 ).to(device)
-                sync = m == len(group) - 1
-                ctx = contextlib.nullcontext() if sync else accelerator.no_sync(module)
-                with ctx:
+                # accumulate() skips the gradient all-reduce and the optimiser step until the
+                # group's last micro-batch and scales the loss by 1/accum (DeepSpeed included).
+                with accelerator.accumulate(module):
                     rewards = batch_rewards(module, batch)
                     loss, gap = preference_loss(rewards, batch)
                     if config.length_debias == "correlation_penalty":
                         corr = length_correlation(rewards, batch.lengths)
                         loss = loss + config.length_debias_coef * corr * corr
-                    accelerator.backward(loss / len(group))
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and config.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(module.parameters(), config.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
                 tokens += batch.n_tokens
                 pads += batch.n_pad
                 comparisons += len(gap)
@@ -269,11 +287,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
                 run_loss += loss.item() / len(group)
                 run_hits += float((gap > 0).sum())
                 run_pairs += len(gap)
-            if config.max_grad_norm > 0:
-                accelerator.clip_grad_norm_(module.parameters(), config.max_grad_norm)
-            optimizer.step()
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
             global_step += 1
 
             if global_step % config.log_every == 0 or global_step == total_steps:
@@ -297,6 +311,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
                 save_checkpoint(epoch + at_end, 0 if at_end else step_in_epoch + 1)
         epoch += 1
     train_seconds = time.monotonic() - t_train
+    train_cpu_seconds = time.process_time() - cpu_train
     accelerator.wait_for_everyone()
 
     # ---- reward offset: training completions average zero ----
@@ -334,6 +349,8 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
         "steps": global_step,
         "epochs": config.num_epochs if not config.max_steps else global_step / steps_per_epoch,
         "train_seconds": train_seconds,
+        # CPU time of this process: on a shared machine, less noisy than wall time.
+        "train_cpu_seconds": train_cpu_seconds,
         "comparisons_seen": comparisons * world,
         "comparisons_per_s": comparisons * world / max(1e-9, train_seconds),
         "padding_fraction": pads / max(1, tokens),
@@ -414,8 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     except StopRequested as exc:
         print(f"stopped: {exc}", file=sys.stderr)
         return 130
-    summary = {k: result[k] for k in ("metrics", "training", "reward_offset", "output_dir")}
-    print(json.dumps(summary, indent=2, default=str))
+    if os.environ.get("RANK", "0") == "0":  # one summary, not one per process
+        summary = {k: result[k] for k in ("metrics", "training", "reward_offset", "output_dir")}
+        print(json.dumps(summary, indent=2, default=str))
     return 0
 
 

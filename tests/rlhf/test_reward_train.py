@@ -255,3 +255,34 @@ def test_cli_reports_bad_config_key_and_bad_data_line(
         == 2
     )
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_gradient_accumulation_matches_a_larger_batch(tmp_path, bert_dir, make_rankings, jsonl):
+    train_file = jsonl(tmp_path / "t.jsonl", make_rankings(24, k=3, seed=9))
+    # Without bucketing, batches are consecutive runs of one seeded shuffle, so two
+    # micro-batches of 2 hold exactly the prompts of one batch of 4.
+    # A larger Adam epsilon keeps gradients that are zero up to rounding (the reward head's
+    # bias cancels in every pair) from being blown up to full-size steps of random sign.
+    common = dict(max_steps=3, length_bucketing=False, max_grad_norm=0.0, adam_epsilon=1e-4)
+    big = _config(bert_dir, train_file, tmp_path / "big", batch_size=4, **common)
+    acc = _config(
+        bert_dir,
+        train_file,
+        tmp_path / "acc",
+        batch_size=2,
+        gradient_accumulation_steps=2,
+        **common,
+    )
+    assert train_reward(big)["training"]["steps"] == train_reward(acc)["training"]["steps"] == 3
+    a, b, start = _weights(big.output_dir), _weights(acc.output_dir), _weights(bert_dir)
+    moved = (
+        (
+            a["bert.embeddings.word_embeddings.weight"]
+            - start["bert.embeddings.word_embeddings.weight"]
+        )
+        .abs()
+        .max()
+    )
+    assert moved > 1e-4
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
