@@ -1,6 +1,10 @@
 """Read side of an export: a project's prompts with their completions, judgements and
 consensus, in chunks, in constant memory.
 
+Consensus comes from the agreement app's stored PromptConsensus rows, with the newest reviewer
+Adjudication overriding the ranking; a prompt the agreement app has not computed yet gets the
+fallback of ``exports.consensus``. "Reviewed" means adjudicated (or judged in review).
+
 Prompts stream from one ``.iterator(chunk_size=...)`` query; each chunk then fetches its
 completions and judgements in one query each, so memory holds one chunk whatever the project's
 size and the query count grows with chunks, not prompts.
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from agreement.models import Adjudication, PromptConsensus
 from annotate.models import Annotation, Completion, Project, Prompt
 from exports.consensus import Consensus, fallback_consensus
 from exports.lines import CompletionRow, JudgementRow, PromptBundle
@@ -93,14 +98,43 @@ def _fill(chunk: list[PromptBundle], as_of: datetime, full: bool) -> list[Prompt
             )
             by_id[pid].annotations.append(judgement)
 
+    stored = {
+        pid: Consensus(ranking=ranking, agreement=agreement, pair_probs=probs or {})
+        for pid, ranking, probs, agreement in PromptConsensus.objects.filter(
+            prompt_id__in=by_id
+        ).values_list("prompt_id", "ranking", "pair_probs", "agreement")
+    }
+    adjudicated: dict[int, list[list[str]]] = {}
+    rows = Adjudication.objects.filter(prompt_id__in=by_id, created_at__lte=as_of)
+    for pid, ranking in rows.order_by("prompt_id", "-created_at", "-id").values_list(
+        "prompt_id", "ranking"
+    ):
+        adjudicated.setdefault(pid, ranking)  # the newest adjudication of each prompt wins
+
     for bundle in chunk:
-        bundle.consensus = _consensus(bundle)
-        bundle.reviewed = any(a.source == Annotation.Source.REVIEW for a in bundle.annotations)
+        consensus = stored.get(bundle.id) or _fallback(bundle)
+        if bundle.id in adjudicated:
+            consensus = _adjudicated(consensus, adjudicated[bundle.id], bundle)
+        bundle.consensus = consensus
+        bundle.reviewed = bundle.id in adjudicated or any(
+            a.source == Annotation.Source.REVIEW for a in bundle.annotations
+        )
     return chunk
 
 
-def _consensus(bundle: PromptBundle) -> Consensus | None:
+def _fallback(bundle: PromptBundle) -> Consensus | None:
+    """Until the agreement app has computed a prompt, a consensus from its rankings alone."""
     rankings = [a.ranking for a in bundle.annotations if not a.skipped and a.ranking]
     if not rankings:
         return None
     return fallback_consensus(bundle.completion_ids, rankings)
+
+
+def _adjudicated(consensus: Consensus | None, ranking, bundle: PromptBundle) -> Consensus:
+    """A reviewer's ranking overrides the computed order; the annotators' probabilities and
+    agreement stay as they are (they describe the annotators, not the reviewer)."""
+    if consensus is None:
+        return Consensus(ranking=ranking, agreement=None, pair_probs={})
+    return Consensus(
+        ranking=ranking, agreement=consensus.agreement, pair_probs=consensus.pair_probs
+    )

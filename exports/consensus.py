@@ -1,7 +1,8 @@
 """Per-prompt consensus as the export sees it: a ranking, an agreement score, pair probabilities.
 
-The agreement app owns the real consensus. Until it offers a selector, exports compute a simple,
-documented fallback from the prompt's rankings alone:
+The agreement app owns the real consensus (its PromptConsensus rows, read by ``exports.bundles``).
+For a prompt it has not computed yet, exports use a simple, documented fallback from the
+prompt's rankings alone:
 
 * ``pair_probs["A>B"]``: the share of annotators who ranked A above B, a tie counting half,
   over the annotators who placed both (a prompt with one annotation: 1, 0 or 0.5).

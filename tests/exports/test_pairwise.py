@@ -159,3 +159,35 @@ def test_hf_dataset_dict_and_parquet(project, build):
         assert dd[split].to_list() == expected
         table = pq.read_table(hf.folder / "parquet" / f"{split}.parquet")
         assert table.to_pylist() == expected
+
+
+def test_stored_consensus_and_adjudications_are_used(project, build, admin_user):
+    from django.utils import timezone
+
+    from agreement.models import Adjudication, PromptConsensus
+    from annotate.models import Prompt
+
+    agree = Prompt.objects.get(project=project, external_id="agree")
+    PromptConsensus.objects.create(
+        prompt=agree, project=project, ranking=[["B"], ["A"], ["C"]],
+        pair_probs={"A>B": 0.2, "A>C": 0.7, "B>C": 0.9}, scores={}, agreement=0.95,
+        n_judgements=3, computed_at=timezone.now(),
+    )  # fmt: skip
+    tied = Prompt.objects.get(project=project, external_id="tied")
+    Adjudication.objects.create(prompt=tied, reviewer=admin_user, ranking=[["C"], ["A"], ["B"]])
+
+    rows = read_jsonl(build(project, "pairwise", mode="consensus").path)
+    agree_rows = [r for r in rows if r["prompt_id"] == "agree"]
+    assert [(r["chosen"][-1], r["rejected"][-1]) for r in agree_rows] == [
+        ("B", "A"),
+        ("B", "C"),
+        ("A", "C"),
+    ]
+    assert agree_rows[0]["margin"] == pytest.approx(0.6) and agree_rows[0]["agreement"] == 0.95
+    tied_rows = [(r["chosen"][-1], r["rejected"][-1]) for r in rows if r["prompt_id"] == "tied"]
+    assert tied_rows == [("C", "A"), ("C", "B"), ("A", "B")]  # the reviewer's order
+
+    reviewed = build(project, "pairwise", only_reviewed=True)
+    assert {r["prompt_id"] for r in read_jsonl(reviewed.path)} == {"tied"}
+    strict = build(project, "pairwise", min_agreement=0.9)
+    assert {r["prompt_id"] for r in read_jsonl(strict.path)} == {"agree"}
