@@ -1,0 +1,83 @@
+"""Read-side queries of the training app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from annotate.constants import Roles
+from annotate.selectors import user_has_role
+from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
+
+
+def user_can_train(user) -> bool:
+    """Training spends GPU hours: ML engineers and admins only."""
+    return user_has_role(user, Roles.ML_ENGINEER) or user_has_role(user, Roles.ADMIN)
+
+
+def training_run_list(*, kind: str | None = None, status: str | None = None) -> QuerySet:
+    runs = TrainingRun.objects.select_related(
+        "created_by", "snapshot", "reward_model", "prompt_project"
+    ).defer("log_tail", "card", "resolved_config")
+    if kind:
+        runs = runs.filter(kind=kind)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-id")
+
+
+def training_run_get(pk: int) -> TrainingRun | None:
+    return (
+        TrainingRun.objects.select_related(
+            "created_by", "snapshot", "reward_model", "prompt_project"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def training_run_metric_points(run: TrainingRun, *, after: int = 0) -> QuerySet:
+    """Progress reports in order; ``after`` (a point id) lets a poller fetch only new ones."""
+    return TrainingMetric.objects.filter(run=run, id__gt=after).order_by("id")
+
+
+def training_run_samples(run: TrainingRun) -> QuerySet:
+    return TrainingSample.objects.filter(run=run).order_by("step", "id")
+
+
+def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[TrainingSample]]]:
+    grouped: dict[int, list[TrainingSample]] = {}
+    for sample in training_run_samples(run):
+        grouped.setdefault(sample.step, []).append(sample)
+    return sorted(grouped.items())
+
+
+def heartbeat_stale_after() -> timedelta:
+    return timedelta(minutes=float(getattr(settings, "TRAINING_HEARTBEAT_STALE_MINUTES", 10)))
+
+
+def training_runs_stale(*, now=None, stale_after: timedelta | None = None) -> QuerySet:
+    """Running runs whose worker has not written for ``stale_after``: presumed dead."""
+    cutoff = (now or timezone.now()) - (stale_after or heartbeat_stale_after())
+    return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+
+
+def policy_list() -> QuerySet:
+    return Policy.objects.select_related("training_run", "reward_model").order_by("-id")
+
+
+def policy_get(pk: int) -> Policy | None:
+    return Policy.objects.filter(pk=pk).first()
+
+
+def generation_job_list() -> QuerySet:
+    return GenerationJob.objects.select_related("project", "policy").order_by("-id")
+
+
+def generation_job_get(pk: int) -> GenerationJob | None:
+    return GenerationJob.objects.select_related("project", "policy").filter(pk=pk).first()

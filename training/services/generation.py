@@ -1,0 +1,226 @@
+"""Generate for ranking: a policy writes K completions for new prompts, which are imported into
+a project as ranking tasks (the next round of annotation).
+
+Prompts come as a list in the request, not from existing prompts: a prompt row without
+completions cannot be completed in place (the import refuses to change an existing prompt's
+completions), and a list lets the caller bring fresh prompts for each round.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import string
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
+from annotate.models import Prompt
+from annotate.selectors import project_list_for_user
+from training.configs import base_model_check
+from training.models import GenerationJob, Policy
+
+MAX_PROMPTS = 1000
+ROLES = ("system", "user", "assistant")
+
+
+def _clean_prompts(raw: Any) -> list[dict]:
+    """``[str | {id?, prompt | messages}]`` -> ``[{id?, prompt | messages}]``."""
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError({"prompts": ["must be a non-empty list"]})
+    if len(raw) > MAX_PROMPTS:
+        raise ValidationError({"prompts": [f"{len(raw)} prompts; at most {MAX_PROMPTS} a job"]})
+    out: list[dict] = []
+    for i, item in enumerate(raw):
+        where = f"prompts[{i}]"
+        if isinstance(item, str):
+            item = {"prompt": item}
+        if not isinstance(item, dict) or ("prompt" in item) == ("messages" in item):
+            raise ValidationError(
+                {where: ["a string, or an object with exactly one of prompt or messages"]}
+            )
+        unknown = set(item) - {"id", "prompt", "messages"}
+        if unknown:
+            raise ValidationError({f"{where}.{sorted(unknown)[0]}": ["unknown key"]})
+        row: dict[str, Any] = {}
+        if "id" in item:
+            if not isinstance(item["id"], str) or not item["id"].strip() or len(item["id"]) > 200:
+                raise ValidationError({f"{where}.id": ["must be a string of 1-200 characters"]})
+            row["id"] = item["id"].strip()
+        if "prompt" in item:
+            if not isinstance(item["prompt"], str) or not item["prompt"].strip():
+                raise ValidationError({f"{where}.prompt": ["must be a non-empty string"]})
+            row["prompt"] = item["prompt"]
+        else:
+            messages = item["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise ValidationError({f"{where}.messages": ["must be a non-empty list"]})
+            for j, m in enumerate(messages):
+                if not (isinstance(m, dict) and m.get("role") in ROLES
+                        and isinstance(m.get("content"), str)):  # fmt: skip
+                    raise ValidationError(
+                        {f"{where}.messages[{j}]": [f"needs role ({', '.join(ROLES)}) and content"]}
+                    )
+            if messages[-1]["role"] == "assistant":
+                raise ValidationError(
+                    {f"{where}.messages": ["must end with a turn the policy answers, not the "
+                                           "assistant's"]}
+                )  # fmt: skip
+            row["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+        out.append(row)
+    ids = [r["id"] for r in out if "id" in r]
+    if len(set(ids)) != len(ids):
+        raise ValidationError({"prompts": ["prompt ids must be unique"]})
+    return out
+
+
+def _model_source(policy_id, training_run_id, model_path, model_name) -> tuple:
+    given = [v is not None for v in (policy_id, training_run_id, model_path)]
+    if sum(given) != 1:
+        raise ValidationError(
+            {"policy": ["give exactly one of policy, training_run or model_path"]}
+        )
+    if policy_id is not None:
+        policy = Policy.objects.filter(pk=policy_id).first()
+        if policy is None:
+            raise ValidationError({"policy": [f"no policy {policy_id}"]})
+        return policy, policy.path, model_name or policy.name
+    if training_run_id is not None:
+        policy = Policy.objects.filter(training_run_id=training_run_id).first()
+        if policy is None:
+            raise ValidationError(
+                {"training_run": [f"run {training_run_id} has registered no policy (a PPO run "
+                                  "registers one when it succeeds)"]}
+            )  # fmt: skip
+        return policy, policy.path, model_name or policy.name
+    base_model_check(model_path, "model_path")
+    return None, model_path, model_name or Path(model_path).resolve().name
+
+
+@transaction.atomic
+def generation_job_start(
+    *,
+    user,
+    project_id: int,
+    prompts: Any,
+    k: int = 4,
+    policy_id: int | None = None,
+    training_run_id: int | None = None,
+    model_path: str | None = None,
+    model_name: str = "",
+    max_new_tokens: int = 256,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> GenerationJob:
+    project = project_list_for_user(user).filter(pk=project_id).first()
+    if project is None:
+        raise ValidationError({"project": [f"no project {project_id} among yours"]})
+    if not MIN_COMPLETIONS <= k <= MAX_COMPLETIONS:
+        raise ValidationError({"k": [f"must be {MIN_COMPLETIONS} to {MAX_COMPLETIONS}"]})
+    if max_new_tokens < 1:
+        raise ValidationError({"max_new_tokens": ["must be >= 1"]})
+    if temperature <= 0:
+        raise ValidationError({"temperature": ["must be > 0: K greedy samples would be equal"]})
+    if not 0 < top_p <= 1:
+        raise ValidationError({"top_p": ["must be in (0, 1]"]})
+    rows = _clean_prompts(prompts)
+    policy, path, name = _model_source(policy_id, training_run_id, model_path, model_name)
+    taken = set(
+        Prompt.objects.filter(
+            project=project, external_id__in=[r["id"] for r in rows if "id" in r]
+        ).values_list("external_id", flat=True)
+    )
+    if taken:
+        raise ValidationError(
+            {"prompts": [f"ids already in the project: {', '.join(sorted(taken)[:5])}"]}
+        )
+    job = GenerationJob.objects.create(
+        project=project, policy=policy, model_path=path, model_name=name[:200], prompts=rows,
+        k=k, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
+        created_by=user, celery_task_id=str(uuid.uuid4()),
+    )  # fmt: skip
+    from training import tasks
+
+    job_id, task_id = job.pk, job.celery_task_id
+    transaction.on_commit(
+        lambda: tasks.generation_job_execute.apply_async(args=[job_id], task_id=task_id)
+    )
+    return job
+
+
+def _claim(job_id: int) -> GenerationJob | None:
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != GenerationJob.Status.QUEUED:
+            return None  # a redelivered message for a job that already ran or is running
+        job.status = GenerationJob.Status.RUNNING
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "started_at"])
+        return job
+
+
+def generation_import_lines(job: GenerationJob, completions: list[list[str]]) -> bytes:
+    """The generated data as a rankwise import file."""
+    out = io.StringIO()
+    for n, (row, texts) in enumerate(zip(job.prompts, completions, strict=True)):
+        line: dict[str, Any] = {"id": row.get("id") or f"gen{job.pk}-{n}"}
+        line.update({k: row[k] for k in ("prompt", "messages") if k in row})
+        line["completions"] = [
+            {"id": string.ascii_uppercase[j], "text": text, "model": job.model_name}
+            for j, text in enumerate(texts)
+        ]
+        line["metadata"] = {
+            "generation_job": job.pk,
+            "generator": job.model_name,
+            "temperature": job.temperature,
+            "top_p": job.top_p,
+            "seed": job.seed,
+        }
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return out.getvalue().encode("utf-8")
+
+
+def generation_job_execute(*, job_id: int) -> str:
+    """Generate, then import; the import is atomic, so a failure adds no prompt."""
+    from annotate.services.imports import prompts_import
+
+    job = _claim(job_id)
+    if job is None:
+        return "skipped"
+    try:
+        from rlhf.generate import generate_completions
+        from training.artifacts import artifact_path_resolve
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        prompts = [row.get("messages") or row["prompt"] for row in job.prompts]
+        completions = generate_completions(
+            str(artifact_path_resolve(job.model_path)),
+            prompts,
+            k=job.k,
+            max_new_tokens=job.max_new_tokens,
+            temperature=job.temperature,
+            top_p=job.top_p,
+            seed=job.seed,
+        )
+        data = generation_import_lines(job, completions)
+        result = prompts_import(
+            project=job.project, source=io.BytesIO(data), fmt="rankwise", actor=job.created_by
+        )
+    except Exception as exc:
+        job.status = GenerationJob.Status.FAILED
+        job.error = f"{type(exc).__name__}: {exc}"[:4000]
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        return job.status
+    job.status = GenerationJob.Status.SUCCEEDED
+    job.result = result.as_dict()
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "result", "finished_at"])
+    return job.status
