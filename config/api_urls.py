@@ -8,7 +8,12 @@ To add an app's endpoints, append its module to ``V1_MODULES``.
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-V1_MODULES = ["annotate.api.urls", "exports.api.urls"]
+V1_MODULES = [
+    "annotate.api.urls",
+    "exports.api.urls",
+    "training.api_urls",
+    "rewardmodel.api_urls",
+]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]
 

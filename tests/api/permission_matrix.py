@@ -119,3 +119,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("snapshot download", "get", url("/api/v1/snapshots/{w.snapshot.pk}/download/"),
              {"ml_engineer"}),
 ]  # fmt: skip
+
+# The training and reward-model endpoints (their objects are built on first use).
+from tests.training.permission_rows import TRAINING_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += TRAINING_ENDPOINTS

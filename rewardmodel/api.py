@@ -1,0 +1,95 @@
+"""/api/v1/reward-models/: the registry, and scoring with a registered model."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.api.permissions import RolePermission
+from annotate.constants import Roles
+from config.api import ApiError, CursorPage, error_responses
+from rewardmodel import selectors, services
+from rewardmodel.scorers import ScoringUnavailable
+from rewardmodel.serializers import (
+    RewardModelSerializer,
+    ScoreRequestSerializer,
+    ScoreResponseSerializer,
+)
+
+TAG = ["reward models"]
+
+
+class RewardModelApi(APIView):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_roles = (Roles.ML_ENGINEER,)
+
+
+def _model_or_404(pk: int):
+    reward_model = selectors.reward_model_get(pk)
+    if reward_model is None:
+        raise ApiError("not_found", f"No reward model {pk}.", status_code=404)
+    return reward_model
+
+
+class RewardModelListApi(RewardModelApi, ListAPIView):
+    serializer_class = RewardModelSerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self):
+        return selectors.reward_model_list()
+
+    @extend_schema(
+        tags=TAG,
+        summary="Registered reward models, newest first",
+        responses={200: RewardModelSerializer(many=True), **error_responses(401, 403)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RewardModelDetailApi(RewardModelApi):
+    @extend_schema(
+        tags=TAG,
+        summary="One reward model: metrics, card, path",
+        responses={200: RewardModelSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        return Response(RewardModelSerializer(_model_or_404(pk)).data)
+
+
+class RewardModelScoreApi(RewardModelApi):
+    @extend_schema(
+        tags=TAG,
+        summary="Score completions of a prompt (or a batch of prompts)",
+        description=(
+            'Body: `{"prompt": str | [{role, content}], "completions": [str]}` or '
+            '`{"items": [{prompt, completions}, ...]}`. Rewards are offset-corrected '
+            "(training completions average 0); higher is better. The model is loaded once "
+            "per server process and kept in a small LRU cache."
+        ),
+        request=ScoreRequestSerializer,
+        responses={200: ScoreResponseSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, pk: int):
+        reward_model = _model_or_404(pk)
+        data = ScoreRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            scores = services.reward_model_score(
+                reward_model=reward_model, items=data.validated_data["items"]
+            )
+        except ScoringUnavailable as exc:
+            raise ApiError(
+                "scoring_unavailable", str(exc), status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+            ) from exc
+        return Response(
+            {
+                "reward_model": reward_model.pk,
+                "scores": scores[0],
+                "items": [{"scores": s} for s in scores],
+            }
+        )

@@ -1,0 +1,275 @@
+"""/api/v1/training-runs/, /api/v1/policies/, /api/v1/generations/: parse, call a service,
+render."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.api.permissions import RolePermission
+from annotate.constants import Roles
+from config.api import ApiError, CursorPage, error_responses
+from training import selectors, services
+from training.models import GenerationJob, Policy, TrainingRun
+from training.serializers import (
+    GenerationJobCreateSerializer,
+    GenerationJobSerializer,
+    PolicySerializer,
+    TrainingMetricSerializer,
+    TrainingMetricsResponseSerializer,
+    TrainingRunCreateSerializer,
+    TrainingRunListSerializer,
+    TrainingRunSerializer,
+    TrainingSampleSerializer,
+)
+
+TAG = ["training"]
+
+
+class TrainingApi(APIView):
+    """Training spends GPU time: ML engineers (and admins) only, for reading too."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_roles = (Roles.ML_ENGINEER,)
+
+
+def _run_or_404(pk: int) -> TrainingRun:
+    run = selectors.training_run_get(pk)
+    if run is None:
+        raise ApiError("not_found", f"No training run {pk}.", status_code=404)
+    return run
+
+
+def _conflict(exc: Exception) -> ApiError:
+    return ApiError("conflict", str(exc), status_code=status.HTTP_409_CONFLICT)
+
+
+class TrainingRunListApi(TrainingApi, ListAPIView):
+    serializer_class = TrainingRunListSerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self):
+        return selectors.training_run_list(
+            kind=self.request.query_params.get("kind"),
+            status=self.request.query_params.get("status"),
+        )
+
+    @extend_schema(
+        tags=TAG,
+        summary="List training runs, newest first",
+        parameters=[
+            OpenApiParameter("kind", str, enum=TrainingRun.Kind.values),
+            OpenApiParameter("status", str, enum=TrainingRun.Status.values),
+        ],
+        responses={200: TrainingRunListSerializer(many=True), **error_responses(401, 403)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=TAG,
+        summary="Start a reward-model or PPO run",
+        description=(
+            "Validates the trainer config (unknown keys are 400 naming `config.<key>`), the "
+            "snapshot / reward model / prompt set and the base model, then queues the run on "
+            "the GPU queue. Answers 202 with the queued run; poll its detail for progress."
+        ),
+        request=TrainingRunCreateSerializer,
+        responses={202: TrainingRunSerializer, **error_responses(400, 401, 403)},
+    )
+    def post(self, request):
+        data = TrainingRunCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        run = services.training_run_start(
+            user=request.user,
+            kind=v["kind"],
+            name=v["name"],
+            base_model=v["base_model"],
+            config=v["config"],
+            snapshot_id=v["snapshot"],
+            reward_model_id=v["reward_model"],
+            prompt_project_id=v["prompt_project"],
+        )
+        run = selectors.training_run_get(run.pk)
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingRunDetailApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="One run: status, progress, config, log tail, result, card",
+        responses={200: TrainingRunSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        return Response(TrainingRunSerializer(_run_or_404(pk)).data)
+
+
+class TrainingRunMetricsApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="The run's metric time series (one point per progress report)",
+        parameters=[
+            OpenApiParameter(
+                "after", int, description="Only points with a larger id (for polling)."
+            )
+        ],
+        responses={200: TrainingMetricsResponseSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        run = _run_or_404(pk)
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            raise ApiError("invalid", "after: must be a point id", fields={"after": "not an id"})
+        points = selectors.training_run_metric_points(run, after=int(after))
+        return Response(
+            {
+                "run": run.pk,
+                "status": run.status,
+                "progress": TrainingRunSerializer().get_progress(run),
+                "points": TrainingMetricSerializer(points, many=True).data,
+            }
+        )
+
+
+class TrainingRunSamplesApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="PPO: responses to the fixed evaluation prompts, at the start and each checkpoint",
+        responses={200: TrainingSampleSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        run = _run_or_404(pk)
+        return Response(
+            TrainingSampleSerializer(selectors.training_run_samples(run), many=True).data
+        )
+
+
+class TrainingRunCancelApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="Cancel a run",
+        description="A queued run is cancelled at once; a running one stops before its next "
+        "step. 409 if it has already finished.",
+        request=None,
+        responses={202: TrainingRunSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    def post(self, request, pk: int):
+        run = _run_or_404(pk)
+        try:
+            run = services.training_run_cancel(run=run, user=request.user)
+        except services.RunStateError as exc:
+            raise _conflict(exc) from exc
+        return Response(
+            TrainingRunSerializer(selectors.training_run_get(run.pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class TrainingRunResumeApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="Resume a failed or cancelled run from its last checkpoint",
+        request=None,
+        responses={202: TrainingRunSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    def post(self, request, pk: int):
+        run = _run_or_404(pk)
+        try:
+            run = services.training_run_resume(run=run, user=request.user)
+        except services.RunStateError as exc:
+            raise _conflict(exc) from exc
+        return Response(
+            TrainingRunSerializer(selectors.training_run_get(run.pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PolicyListApi(TrainingApi, ListAPIView):
+    serializer_class = PolicySerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self):
+        return selectors.policy_list()
+
+    @extend_schema(
+        tags=TAG,
+        summary="Registered policies (PPO outputs)",
+        responses={200: PolicySerializer(many=True), **error_responses(401, 403)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PolicyDetailApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="One registered policy",
+        responses={200: PolicySerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        return Response(PolicySerializer(get_object_or_404(Policy, pk=pk)).data)
+
+
+class GenerationJobListApi(TrainingApi, ListAPIView):
+    serializer_class = GenerationJobSerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self):
+        return selectors.generation_job_list()
+
+    @extend_schema(
+        tags=TAG,
+        summary="Generate-for-ranking jobs",
+        responses={200: GenerationJobSerializer(many=True), **error_responses(401, 403)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=TAG,
+        summary="Generate K completions per new prompt and import them as ranking tasks",
+        description=(
+            "The policy (a registered policy, a PPO run's policy, or a local model directory) "
+            "samples K completions for each listed prompt on the GPU queue; the result is "
+            "imported into the project in the rankwise format, with the policy's name as the "
+            "completions' model. 202 with the queued job."
+        ),
+        request=GenerationJobCreateSerializer,
+        responses={202: GenerationJobSerializer, **error_responses(400, 401, 403)},
+    )
+    def post(self, request):
+        data = GenerationJobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        job = services.generation_job_start(
+            user=request.user,
+            project_id=v["project"],
+            prompts=v["prompts"],
+            k=v["k"],
+            policy_id=v["policy"],
+            training_run_id=v["training_run"],
+            model_path=v["model_path"],
+            model_name=v["model_name"],
+            max_new_tokens=v["max_new_tokens"],
+            temperature=v["temperature"],
+            top_p=v["top_p"],
+            seed=v["seed"],
+        )
+        job = selectors.generation_job_get(job.pk)
+        return Response(GenerationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class GenerationJobDetailApi(TrainingApi):
+    @extend_schema(
+        tags=TAG,
+        summary="One generate-for-ranking job",
+        responses={200: GenerationJobSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        return Response(GenerationJobSerializer(get_object_or_404(GenerationJob, pk=pk)).data)
