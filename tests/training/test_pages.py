@@ -1,0 +1,49 @@
+import pytest
+
+from annotate.constants import Roles
+from tests.training.helpers import snapshot_make, user_with
+from training.models import TrainingMetric, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run():
+    run = TrainingRun.objects.create(
+        kind="reward_model", name="my-rm", snapshot=snapshot_make(), base_model="/m",
+        status="running", step=3, total_steps=6, config={"max_steps": 6},
+        log_tail="step 3 done", artifact_path="runs/1",
+    )  # fmt: skip
+    TrainingMetric.objects.create(run=run, step=3, values={"loss": 0.5})
+    return run
+
+
+def test_engineer_sees_the_list_and_the_live_run_page(client, run):
+    client.force_login(user_with(Roles.ML_ENGINEER))
+    html = client.get("/training/runs/").content.decode()
+    assert "my-rm" in html and f"/training/runs/{run.pk}/" in html
+    response = client.get(f"/training/runs/{run.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'data-run-url="/api/v1/training-runs/{run.pk}/"' in html
+    assert f'data-metrics-url="/api/v1/training-runs/{run.pk}/metrics"' in html
+    assert 'data-keys="loss"' in html and 'data-keys="accuracy"' in html
+    assert "step 3 done" in html and "&quot;max_steps&quot;: 6" in html
+    assert "training/run.js" in html
+
+
+@pytest.mark.parametrize("role", [Roles.ANNOTATOR, Roles.REVIEWER])
+def test_other_roles_get_403(client, run, role):
+    client.force_login(user_with(role))
+    assert client.get("/training/runs/").status_code == 403
+    assert client.get(f"/training/runs/{run.pk}/").status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client, run):
+    response = client.get(f"/training/runs/{run.pk}/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_unknown_run_is_404(client):
+    client.force_login(user_with(Roles.ADMIN))
+    assert client.get("/training/runs/999999/").status_code == 404
