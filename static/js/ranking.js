@@ -211,7 +211,7 @@
   function renderBoard(outputs) {
     el.board.replaceChildren();
     const k = outputs.length;
-    el.board.style.setProperty("--buckets", String(k + 1));
+    el.board.style.setProperty("--ranks", String(k));
     for (let rank = 0; rank <= k; rank += 1) {
       const bucket = node("div", {
         className: rank === 0 ? "bucket unranked" : "bucket",
@@ -409,8 +409,8 @@
       update();
       return;
     }
-    showStatus("Saved. Here is the next task.");
-    await loadNext(true);
+    await loadNext();
+    if (el.error.hidden) showStatus(state.task ? "Saved. Here is the next task." : "Saved.");
   }
 
   function openSkip() {
@@ -448,14 +448,12 @@
       update();
       return;
     }
-    showStatus("Skipped. Here is the next task.");
-    await loadNext(true);
+    await loadNext();
+    if (el.error.hidden) showStatus(state.task ? "Skipped. Here is the next task." : "Skipped.");
   }
 
-  async function loadNext(keepStatus = false) {
-    if (!keepStatus) {
-      el.status.hidden = true;
-    }
+  async function loadNext() {
+    el.status.hidden = true;
     el.error.hidden = true;
     const { ok, data } = await call("POST", urls.next);
     refreshProgress();
@@ -567,6 +565,9 @@
     confirmSkip();
   });
   el.skipDialog.addEventListener("cancel", () => clock.resume());
+  el.skipReason.addEventListener("input", () => {
+    if (el.skipReason.value.trim()) el.skipError.hidden = true;
+  });
 
   if (editing) {
     renderTask(config.task);
