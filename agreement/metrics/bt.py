@@ -1,0 +1,234 @@
+"""Batched Bradley-Terry fits: many small (K <= 9) problems solved together.
+
+P(i beats j) = sigmoid(s_i - s_j). Each ordered pair gets `prior` virtual wins each way (prior=0.5
+is one virtual tie per pair), which keeps the maximum finite under perfect separation and pulls
+sparsely compared completions towards the middle. The log-likelihood is then strictly concave up
+to a common shift, so Newton's method converges in a handful of steps; the shift is pinned by
+adding the all-ones matrix to the (graph-Laplacian) negative Hessian, which leaves the step
+unchanged because the gradient always sums to zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+
+from agreement.metrics.ranking import preference_signs
+from agreement.metrics.records import JudgementArrays
+
+DEFAULT_PRIOR = 0.5
+TIE_TOL = 1e-6
+# Problems per Newton batch, in [K*K, N] cells: small batches keep every temporary in cache,
+# which measured ~4x faster than 1M-cell batches on the 2-core dev machine.
+_CELLS_PER_CHUNK = 64_000
+
+
+def pair_wins(sign: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Preference signs [N, M] -> (wins of i over j, wins of j over i); a tie is half of each."""
+    tie = 0.5 * ((sign == 0) & valid)
+    return (sign > 0) + tie, (sign < 0) + tie
+
+
+def group_sum(
+    group: np.ndarray, values: np.ndarray, weight: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """[n_groups, X] sum of weight * values[N, X] over the rows of each group."""
+    n = values.shape[0]
+    agg = sp.csr_matrix((weight, (group, np.arange(n))), shape=(n_groups, n))
+    return np.asarray(agg @ values)
+
+
+def _incidence(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pair rows (ci, cj), the [K, M] signed incidence matrix B (gradient = B r) and the
+    [K*K, M] matrix C whose column m is vec(b_m b_m^T) (Laplacian = C h)."""
+    ci, cj = np.triu_indices(k, 1)
+    m = ci.size
+    b = np.zeros((k, m))
+    b[ci, np.arange(m)] = 1.0
+    b[cj, np.arange(m)] = -1.0
+    c = (b[:, None, :] * b[None, :, :]).reshape(k * k, m)
+    return ci, cj, b, c
+
+
+def _solve_spd(a: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve a[:, :, n] x[:, n] = rhs[:, n] for every n, in place. a is [K, K, N], symmetric
+    positive definite, so Gaussian elimination needs no pivoting; with the problem index last,
+    each step is one contiguous vector operation, far cheaper than N tiny LAPACK calls."""
+    k = a.shape[0]
+    for j in range(k):
+        inv = 1.0 / a[j, j]
+        for i in range(j + 1, k):
+            f = a[i, j] * inv
+            a[i, j + 1 :] -= f * a[j, j + 1 :]
+            rhs[i] -= f * rhs[j]
+    for j in range(k - 1, -1, -1):
+        for m in range(j + 1, k):
+            rhs[j] -= a[j, m] * rhs[m]
+        rhs[j] /= a[j, j]
+    return rhs
+
+
+def _newton(w_ij, w_ji, present, init, tol, max_iter, max_step=4.0):
+    """Newton iterations on [M, N] / [K, N] arrays (problem index last, see _solve_spd)."""
+    k, n_prob = present.shape
+    ci, cj, b, c = _incidence(k)
+    n = w_ij + w_ji
+    eye = np.eye(k, dtype=bool)[:, :, None]
+    # The all-ones block pins the common shift; padded completions get an identity row so their
+    # score stays 0 (they are dropped afterwards).
+    pin = ((present[:, None, :] & present[None, :, :]) | ((~present)[:, None, :] & eye)).astype(
+        float
+    )
+    s = np.where(present, init, 0.0)
+    converged = np.zeros(n_prob, dtype=bool)
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported to the caller
+        p = expit(s[ci] - s[cj])
+        grad = b @ (w_ij - n * p)
+        lap = (c @ (n * p * (1.0 - p))).reshape(k, k, n_prob)
+        lap += pin
+        step = _solve_spd(lap, grad)
+        size = np.abs(step).max(axis=0)
+        step *= np.minimum(1.0, max_step / np.maximum(size, 1e-300))
+        s += step
+        converged |= size < tol
+        if converged.all():
+            break
+    return s, converged, iterations
+
+
+def fit_pairs(
+    w_ij: np.ndarray,
+    w_ji: np.ndarray,
+    present: np.ndarray,
+    *,
+    prior: float = DEFAULT_PRIOR,
+    init: np.ndarray | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 50,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Fit N problems given per completion pair (i < j, numpy triu order) the weighted wins of i
+    over j and of j over i, each [N, M]. present [N, K] marks real completions.
+
+    Returns (scores [N, K]: log-strengths centred on 0 over present completions, NaN elsewhere;
+    converged [N]; the most Newton iterations any batch needed).
+    """
+    present = np.asarray(present, dtype=bool)
+    n_prob, k = present.shape
+    ci, cj = np.triu_indices(k, 1)
+    both = present[:, ci] & present[:, cj]
+    init = np.zeros((n_prob, k)) if init is None else np.nan_to_num(init)
+    scores = np.full((n_prob, k), np.nan)
+    converged = np.zeros(n_prob, dtype=bool)
+    iterations = 0
+    chunk = max(1, _CELLS_PER_CHUNK // max(1, k * k))
+    for lo in range(0, n_prob, chunk):
+        sl = slice(lo, lo + chunk)
+        # Virtual wins only between real completions, so padding stays disconnected.
+        pr = (prior * both[sl]).T
+        pres = present[sl].T
+        s, conv, its = _newton(w_ij[sl].T + pr, w_ji[sl].T + pr, pres, init[sl].T, tol, max_iter)
+        s = s.T
+        cnt = np.maximum(present[sl].sum(axis=1, keepdims=True), 1)
+        s = s - np.where(present[sl], s, 0.0).sum(axis=1, keepdims=True) / cnt
+        scores[sl] = np.where(present[sl], s, np.nan)
+        converged[sl] = conv
+        iterations = max(iterations, its)
+    return scores, converged, iterations
+
+
+def fit_bradley_terry(
+    wins: np.ndarray,
+    present: np.ndarray,
+    *,
+    prior: float = DEFAULT_PRIOR,
+    init: np.ndarray | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 50,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Same as fit_pairs, from a [N, K, K] tensor: wins[n, i, j] = weighted wins of i over j."""
+    wins = np.asarray(wins, dtype=float)
+    ci, cj = np.triu_indices(wins.shape[1], 1)
+    return fit_pairs(
+        wins[:, ci, cj],
+        wins[:, cj, ci],
+        present,
+        prior=prior,
+        init=init,
+        tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def score_signs(scores: np.ndarray, tie_tol: float = TIE_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """Preference signs over completion pairs implied by scores (ties within tie_tol)."""
+    ci, cj = np.triu_indices(scores.shape[1], 1)
+    diff = scores[:, ci] - scores[:, cj]  # positive when i is stronger
+    valid = np.isfinite(diff)
+    sign = np.where(valid & (np.abs(diff) > tie_tol), np.sign(np.nan_to_num(diff)), 0)
+    return sign.astype(np.int8), valid
+
+
+def tie_groups(scores: np.ndarray, tie_tol: float = TIE_TOL) -> np.ndarray:
+    """[N, K] tie-group index (0 = best) from scores; -1 where the score is NaN.
+
+    Sorted neighbours closer than tie_tol share a group, so a group is a chain of near-equal
+    scores; with converged fits exact ties differ by ~1e-12 and real gaps by far more.
+    """
+    filled = np.where(np.isfinite(scores), scores, -np.inf)
+    order = np.argsort(-filled, axis=1, kind="stable")
+    ordered = np.take_along_axis(filled, order, axis=1)
+    gap = np.zeros(ordered.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        gap[:, 1:] = (ordered[:, :-1] - ordered[:, 1:]) > tie_tol
+    grp_sorted = np.cumsum(gap, axis=1)
+    groups = np.empty_like(grp_sorted)
+    np.put_along_axis(groups, order, grp_sorted, axis=1)
+    return np.where(np.isfinite(scores), groups, -1)
+
+
+def loo_agreement(
+    arrays: JudgementArrays,
+    row_weight: np.ndarray,
+    *,
+    prior: float = DEFAULT_PRIOR,
+    tie_tol: float = TIE_TOL,
+    signs=None,
+    init: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: (agreements, comparisons) with the Bradley-Terry consensus of the *other*
+    annotators of its prompt, weighted by row_weight, over completion pairs that both the row
+    and that consensus order strictly; rows whose prompt has no other ranking get 0 / 0. The
+    third item is the [R, K] leave-one-out scores, to warm-start the next call via init.
+    """
+    agree = np.zeros(arrays.n_rows)
+    total = np.zeros(arrays.n_rows)
+    scores_out = np.full((arrays.n_rows, arrays.k_max), np.nan)
+    sign, valid = preference_signs(arrays.rank) if signs is None else signs
+    rows = np.flatnonzero(arrays.ranked)
+    counts = np.bincount(arrays.row_prompt[rows], minlength=arrays.n_prompts)
+    rows = rows[counts[arrays.row_prompt[rows]] >= 2]
+    if rows.size == 0:
+        return agree, total, scores_out
+    p = arrays.row_prompt[rows]
+    w = np.asarray(row_weight, dtype=float)[rows]
+    own_ij, own_ji = pair_wins(sign[rows], valid[rows])
+    m = own_ij.shape[1]
+    prompt_total = group_sum(p, np.hstack([own_ij, own_ji]), w, arrays.n_prompts)[p]
+    others_ij = prompt_total[:, :m] - w[:, None] * own_ij
+    others_ji = prompt_total[:, m:] - w[:, None] * own_ji
+    scores, _, _ = fit_pairs(
+        others_ij,
+        others_ji,
+        arrays.completion_mask[p],
+        prior=prior,
+        init=None if init is None else init[rows],
+    )
+    scores_out[rows] = scores
+    c_sign, c_valid = score_signs(scores, tie_tol)
+    own, own_valid = sign[rows], valid[rows]
+    strict = own_valid & c_valid & (own != 0) & (c_sign != 0)
+    agree[rows] = (strict & (own == c_sign)).sum(axis=1)
+    total[rows] = strict.sum(axis=1)
+    return agree, total, scores_out
