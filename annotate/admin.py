@@ -6,7 +6,16 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from annotate.imports.formats import FORMATS
-from annotate.models import Annotation, AnnotationRevision, Completion, Membership, Project, Prompt
+from annotate.judgements import JudgementError, JudgementRules, clean_ranking
+from annotate.models import (
+    Annotation,
+    AnnotationRevision,
+    Claim,
+    Completion,
+    Membership,
+    Project,
+    Prompt,
+)
 from annotate.services.imports import ImportFailed, prompts_import
 
 
@@ -24,7 +33,9 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "overlap", "ties_allowed", "require_all_placed", "created_at"]
+    list_display = [
+        "name", "slug", "overlap", "max_overlap", "gold_rate", "ties_allowed", "created_at",
+    ]  # fmt: skip
     list_filter = ["ties_allowed", "require_all_placed"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
@@ -83,12 +94,36 @@ class CompletionInline(admin.TabularInline):
     fields = ["external_id", "position", "model_name", "text"]
 
 
+class PromptAdminForm(forms.ModelForm):
+    class Meta:
+        model = Prompt
+        fields = [
+            "project", "external_id", "text", "messages", "metadata", "is_gold", "gold_ranking",
+            "target_overlap",
+        ]  # fmt: skip
+
+    def clean_gold_ranking(self):
+        ranking = self.cleaned_data.get("gold_ranking")
+        if ranking in (None, "", []) or self.instance.pk is None:
+            return ranking or None
+        ids = list(self.instance.completions.values_list("external_id", flat=True))
+        try:
+            return clean_ranking(ranking, ids, JudgementRules.for_project(self.instance.project))
+        except JudgementError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "project", "short_text", "is_gold", "created_at"]
+    form = PromptAdminForm
+    list_display = [
+        "external_id", "project", "short_text", "is_gold", "submitted_count", "target_overlap",
+        "created_at",
+    ]  # fmt: skip
     list_filter = ["project", "is_gold"]
     search_fields = ["external_id", "text"]
     list_select_related = ["project"]
+    readonly_fields = ["submitted_count"]
     inlines = [CompletionInline]
     actions = ["mark_gold", "unmark_gold"]
 
@@ -143,3 +178,13 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     search_fields = ["user__username"]
     raw_id_fields = ["user"]
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    list_display = ["prompt", "user", "project", "claimed_at", "expires_at"]
+    list_filter = ["project"]
+    search_fields = ["user__username", "prompt__external_id"]
+    raw_id_fields = ["prompt", "user"]
+    list_select_related = ["prompt", "user", "project"]
+    readonly_fields = ["claimed_at", "shown_order"]
