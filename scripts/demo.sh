@@ -11,7 +11,7 @@ PORT=${PORT:-8000}
 .venv/bin/python manage.py load_demo
 
 mkdir -p data/logs
-.venv/bin/celery -A config worker -Q default,gpu --concurrency 1 --loglevel INFO \
+.venv/bin/celery -A config worker -B -Q default,gpu --concurrency 1 --loglevel INFO \
   >data/logs/worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT INT TERM

@@ -29,5 +29,7 @@ DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py makemigra
   || { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
 DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY="check-deploy-$(date +%s)-a-long-random-enough-value-for-the-check" \
   ALLOWED_HOSTS=rankwise.example.org .venv/bin/python manage.py check --deploy --fail-level WARNING
+echo "==> OpenAPI schema (valid, no warnings)"
+DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py spectacular --validate --fail-on-warn >/dev/null
 echo "==> pytest (database: ${DATABASE_URL:-sqlite default}; broker: ${REDIS_URL:-embedded})"
 exec .venv/bin/pytest "$@"

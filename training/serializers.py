@@ -49,7 +49,7 @@ class TrainingRunCreateSerializer(StrictSerializer):
         return value
 
 
-class ProgressSerializer(serializers.Serializer):
+class TrainingProgressSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
     fraction = serializers.FloatField()
@@ -73,7 +73,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    def get_progress(self, run) -> ProgressSerializer:
+    def get_progress(self, run) -> TrainingProgressSerializer:
         return {
             "step": run.step,
             "total_steps": run.total_steps,
@@ -109,7 +109,7 @@ class TrainingMetricSerializer(serializers.ModelSerializer):
 class TrainingMetricsResponseSerializer(serializers.Serializer):
     run = serializers.IntegerField()
     status = serializers.CharField()
-    progress = ProgressSerializer()
+    progress = TrainingProgressSerializer()
     points = TrainingMetricSerializer(many=True)
 
 

@@ -139,6 +139,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Training tasks are acks_late and can run for days: Redis must not redeliver a message
+    # that is still being worked on (the default visibility timeout is one hour).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7 * 24 * 3600)
+    }
 # Results live in the database rows the tasks update (progress, status), not in Celery.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -149,6 +155,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic upkeep (run `celery -A config beat`, or a worker with -B in the demo): runs whose
+# worker died stop looking "running" and are re-queued from their checkpoint or failed.
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-training-runs": {
+        "task": "training.maintenance.training_runs_reap_stale",
+        "schedule": 300.0,
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -182,6 +197,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SnapshotFormatEnum": "exports.models.DatasetSnapshot.Format",
         "ImportFormatEnum": "annotate.imports.formats.FORMATS",
+        # Several models have a `status` field with different choices; name each enum.
+        "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+        "GenerationJobStatusEnum": "training.models.GenerationJob.Status",
+        "SnapshotStatusEnum": "exports.models.DatasetSnapshot.Status",
     },
 }
 
