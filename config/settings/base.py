@@ -196,6 +196,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "ENUM_NAME_OVERRIDES": {
         "SnapshotFormatEnum": "exports.models.DatasetSnapshot.Format",
+        "SnapshotStatusEnum": "exports.models.DatasetSnapshot.Status",
         "ImportFormatEnum": "annotate.imports.formats.FORMATS",
         # Several models have a `status` field with different choices; name each enum.
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",

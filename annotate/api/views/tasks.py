@@ -76,7 +76,7 @@ class SkipSerializer(serializers.Serializer):
     time_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
 
-class ProgressSerializer(serializers.Serializer):
+class QueueProgressSerializer(serializers.Serializer):
     done_today = serializers.IntegerField()
     done_in_project = serializers.IntegerField()
     skipped_in_project = serializers.IntegerField()
@@ -194,9 +194,9 @@ class MyAnnotationView(AnnotatorView):
 
 
 class ProgressView(AnnotatorView):
-    serializer_class = ProgressSerializer
+    serializer_class = QueueProgressSerializer
 
-    @extend_schema(responses={200: ProgressSerializer, **error_responses(401, 403, 404)},
+    @extend_schema(responses={200: QueueProgressSerializer, **error_responses(401, 403, 404)},
                    tags=["annotator"])  # fmt: skip
     def get(self, request, slug):
         return Response(queue_progress(project=self.project, user=request.user))
