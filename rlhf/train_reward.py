@@ -59,7 +59,11 @@ def _load_model(config: RewardConfig):
             if isinstance(m, torch.nn.Dropout):
                 m.p = 0.0
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # Non-reentrant checkpointing works with DDP and frozen (LoRA) inputs.
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable({"use_reentrant": False})
         model.config.use_cache = False
     if config.lora_r > 0:
         from peft import LoraConfig, TaskType, get_peft_model
@@ -119,6 +123,13 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
     accum = config.gradient_accumulation_steps
+    # accelerate keeps mixed precision and accumulation settings in process-wide singletons;
+    # a long-lived worker that trains twice with different settings must start afresh.
+    # The distributed state (PartialState) is kept.
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     accelerator = Accelerator(
         mixed_precision=config.mixed_precision, gradient_accumulation_steps=accum
     )

@@ -286,3 +286,27 @@ def test_gradient_accumulation_matches_a_larger_batch(tmp_path, bert_dir, make_r
     assert moved > 1e-4
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+
+
+def test_bf16_autocast_with_gradient_checkpointing(tmp_path, bert_dir, make_rankings, jsonl):
+    train_file = jsonl(tmp_path / "t.jsonl", make_rankings(16, k=3, seed=10))
+    cfg = _config(
+        bert_dir,
+        train_file,
+        tmp_path / "o",
+        mixed_precision="bf16",
+        gradient_checkpointing=True,
+        max_steps=2,
+        log_every=1,
+        save_model=False,
+    )
+    losses = []
+
+    class Record(RunCallbacks):
+        def on_progress(self, step, total, metrics):
+            losses.append(metrics["loss"])
+
+    result = train_reward(cfg, Record())
+    assert result["training"]["steps"] == 2 and len(losses) == 2
+    assert all(0 < loss < 10 for loss in losses)
+    assert result["metrics"]["validation"]["n_pairs"] == 8
