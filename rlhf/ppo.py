@@ -53,7 +53,14 @@ from rlhf.ppo_rollout import (
     make_rollout,
     sampling_config,
 )
-from rlhf.ppo_update import lr_factor, ppo_update, reduce_metrics, sample_dicts, step_metrics
+from rlhf.ppo_update import (
+    json_safe,
+    lr_factor,
+    ppo_update,
+    reduce_metrics,
+    sample_dicts,
+    step_metrics,
+)
 
 
 def train_ppo(
@@ -201,9 +208,11 @@ def train_ppo(
             sums = accelerator.reduce(sums, reduction="sum")
             samples = gather_object(samples)
         result = {"eval_score": (sums[0] / sums[2]).item(), "eval_kl": (sums[1] / sums[2]).item()}
+        result = json_safe(result)
         if is_main:
             callbacks.on_samples(step, samples)
-        log(f"eval at step {step}: score {result['eval_score']:.4f} kl {result['eval_kl']:.3f}")
+        shown = " ".join(f"{k}={'nan' if v is None else f'{v:.4f}'}" for k, v in result.items())
+        log(f"eval at step {step}: {shown}")
         return result
 
     # ---- the loop --------------------------------------------------------------------------
@@ -238,6 +247,7 @@ def train_ppo(
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         metrics = reduce_metrics(accelerator, metrics)
         kl_ctl.update(metrics["kl"], config.batch_size * world)
+        metrics = json_safe(metrics)
         checkpoint_now = config.save_every and step % config.save_every == 0
         if step == config.total_steps or checkpoint_now:
             ev = evaluate(step)

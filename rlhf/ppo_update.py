@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -141,6 +142,14 @@ def reduce_metrics(accelerator, metrics: dict[str, float]) -> dict[str, float]:
     )
     values = accelerator.reduce(values, reduction="mean")
     return dict(zip(keys, values.tolist(), strict=True))
+
+
+def json_safe(metrics: dict[str, float]) -> dict[str, float | None]:
+    """NaN/inf become None: the run page stores metrics as JSON, which has no NaN."""
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in metrics.items()
+    }
 
 
 def sample_dicts(r: Rollout, split: str, n: int) -> list[dict[str, Any]]:
