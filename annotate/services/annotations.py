@@ -25,6 +25,7 @@ from annotate.services.queue import (
     claim_release,
     membership_lock,
     overlap_check,
+    prompt_tally,
     submitted_count,
 )
 
@@ -93,14 +94,14 @@ def _annotation_create(
     with transaction.atomic():
         membership_lock(project=project, user=user)
         locked = _prompt_lock(prompt)
-        if Annotation.objects.filter(prompt=locked, annotator=user).exists():
+        tally = prompt_tally(prompt_id=locked.pk, now=now, user=user)
+        if tally.user_done:
             raise SubmissionRefused(
                 "already_annotated",
                 "You already judged this prompt; change it under My annotations.",
             )
-        submitted = None
         if not cleaned["skipped"]:
-            submitted = overlap_check(project=project, prompt=locked, user=user, now=now)
+            overlap_check(project=project, prompt=locked, user=user, now=now, tally=tally)
         if not cleaned["shown_order"]:
             held = Claim.objects.filter(project=project, user=user, prompt=locked).first()
             cleaned["shown_order"] = list(held.shown_order) if held else []
@@ -108,8 +109,8 @@ def _annotation_create(
             prompt=locked, annotator=user, source=source, **cleaned
         )
         _revision(annotation, editor=user, action=AnnotationRevision.Action.CREATED)
-        if submitted is not None:
-            locked.submitted_count = submitted + 1
+        if not cleaned["skipped"]:
+            locked.submitted_count = tally.submitted + 1
             locked.save(update_fields=["submitted_count"])
         claim_release(project=project, user=user, prompt=locked)
         _after_commit(locked.pk)
@@ -192,8 +193,10 @@ def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation
         becomes_judgement = current.skipped and not cleaned["skipped"]
         if becomes_judgement:
             # Counts as a new submission: the annotator's own slot was given up by the skip.
+            now = timezone.now()
+            tally = prompt_tally(prompt_id=locked.pk, now=now, user=current.annotator)
             overlap_check(
-                project=project, prompt=locked, user=current.annotator, now=timezone.now()
+                project=project, prompt=locked, user=current.annotator, now=now, tally=tally
             )
         for name in changed:
             setattr(current, name, cleaned[name])

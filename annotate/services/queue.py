@@ -21,15 +21,26 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotate import db
-from annotate.models import Annotation, Claim, Membership, Project, Prompt
+from annotate.models import Annotation, Claim, Completion, Membership, Project, Prompt
 
 # How many locked candidates one request may reject (stale counter, raced claim) before
 # re-querying; each rejection also repairs the counter, so the next query is accurate.
@@ -55,11 +66,32 @@ def membership_lock(*, project: Project, user) -> Membership:
     return membership
 
 
-def live_claims_count(*, prompt_id: int, now: datetime, exclude_user=None) -> int:
-    claims = Claim.objects.filter(prompt_id=prompt_id, expires_at__gt=now)
-    if exclude_user is not None:
-        claims = claims.exclude(user=exclude_user)
-    return claims.count()
+@dataclass(frozen=True)
+class Tally:
+    submitted: int  # non-skipped annotations
+    live_claims: int  # unexpired claims, not counting the user's own
+    user_done: bool  # the user annotated or skipped it
+
+
+def _count(queryset) -> Subquery:
+    counted = queryset.order_by().values("prompt").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def prompt_tally(*, prompt_id: int, now: datetime, user) -> Tally:
+    """A prompt's counts from the tables, in one query (call it holding the prompt's lock)."""
+    row = (
+        Prompt.objects.filter(pk=prompt_id)
+        .values_list(
+            _count(Annotation.objects.filter(prompt=OuterRef("pk"), skipped=False)),
+            _count(
+                Claim.objects.filter(prompt=OuterRef("pk"), expires_at__gt=now).exclude(user=user)
+            ),
+            Exists(Annotation.objects.filter(prompt=OuterRef("pk"), annotator=user)),
+        )
+        .first()
+    )
+    return Tally(*row) if row else Tally(0, 0, False)
 
 
 def submitted_count(*, prompt_id: int) -> int:
@@ -98,14 +130,7 @@ def prompt_counters_refresh(*, prompt_ids: Iterable[int] | None = None, project=
 
 
 def _live_claims_subquery(now: datetime):
-    live = (
-        Claim.objects.filter(prompt=OuterRef("pk"), expires_at__gt=now)
-        .order_by()
-        .values("prompt")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(live, output_field=IntegerField()), Value(0))
+    return _count(Claim.objects.filter(prompt=OuterRef("pk"), expires_at__gt=now))
 
 
 def _unseen(project: Project, user, *, gold: bool):
@@ -161,12 +186,12 @@ def _regular_pick(project: Project, user, now: datetime) -> Prompt | None:
 
 def _has_room(prompt: Prompt, project: Project, user, now: datetime) -> bool:
     """Re-check a locked prompt against the tables; repair its counter if it had drifted."""
-    actual = submitted_count(prompt_id=prompt.pk)
-    if actual != prompt.submitted_count:
-        prompt.submitted_count = actual
+    tally = prompt_tally(prompt_id=prompt.pk, now=now, user=user)
+    if tally.submitted != prompt.submitted_count:
+        prompt.submitted_count = tally.submitted
         prompt.save(update_fields=["submitted_count"])
-    room = prompt.overlap_target(project) - actual - live_claims_count(prompt_id=prompt.pk, now=now)
-    return room > 0
+    room = prompt.overlap_target(project) - tally.submitted - tally.live_claims
+    return room > 0 and not tally.user_done
 
 
 def _gold_pick(project: Project, user) -> Prompt | None:
@@ -175,23 +200,14 @@ def _gold_pick(project: Project, user) -> Prompt | None:
     return _unseen(project, user, gold=True).order_by("?").first()
 
 
-def _shuffled_ids(prompt: Prompt, rng: random.Random) -> list[str]:
-    ids = list(prompt.completions.order_by("position").values_list("external_id", flat=True))
+def _shown_order(prompt: Prompt, rng: random.Random) -> list[str]:
+    # Loads the completions into the prompt's prefetch cache: the caller renders them next.
+    prefetch_related_objects(
+        [prompt], Prefetch("completions", queryset=Completion.objects.order_by("position"))
+    )
+    ids = [c.external_id for c in prompt.completions.all()]
     rng.shuffle(ids)
     return ids
-
-
-def _held_claim(project: Project, user, now: datetime) -> Claim | None:
-    claim = (
-        Claim.objects.filter(project=project, user=user, expires_at__gt=now)
-        .select_related("prompt")
-        .first()
-    )
-    if claim is None:
-        return None
-    if Annotation.objects.filter(prompt_id=claim.prompt_id, annotator=user).exists():
-        return None  # answered through another path (the API): the claim is spent
-    return claim
 
 
 def prompt_next_for_annotator(
@@ -205,9 +221,15 @@ def prompt_next_for_annotator(
     rng = rng or random.Random()
     with transaction.atomic():
         membership_lock(project=project, user=user)
-        held = _held_claim(project, user, now)
-        if held is not None:
-            return held
+        # The one claim row of this annotator here, live or expired (reused below).
+        own = Claim.objects.filter(project=project, user=user).select_related("prompt").first()
+        if (
+            own is not None
+            and own.is_live(now)
+            # answered through another path (the API) meanwhile: the claim is spent
+            and not Annotation.objects.filter(prompt_id=own.prompt_id, annotator=user).exists()
+        ):
+            return own
         picks = [lambda: _regular_pick(project, user, now)]
         if project.gold_rate > 0:
             gold = [lambda: _gold_pick(project, user)]
@@ -219,17 +241,15 @@ def prompt_next_for_annotator(
                 break
         if prompt is None:
             return None
-        claim, _ = Claim.objects.update_or_create(
-            project=project,
-            user=user,
-            defaults={
-                "prompt": prompt,
-                "shown_order": _shuffled_ids(prompt, rng),
-                "claimed_at": now,
-                "expires_at": now + timedelta(minutes=project.claim_timeout_minutes),
-            },
-        )
+        claim = own or Claim(project=project, user=user)
         claim.prompt = prompt
+        claim.shown_order = _shown_order(prompt, rng)
+        claim.claimed_at = now
+        claim.expires_at = now + timedelta(minutes=project.claim_timeout_minutes)
+        if own is None:
+            claim.save()
+        else:
+            claim.save(update_fields=["prompt", "shown_order", "claimed_at", "expires_at"])
         return claim
 
 
@@ -238,17 +258,16 @@ def claim_release(*, project: Project, user, prompt: Prompt) -> None:
     Claim.objects.filter(project=project, user=user, prompt=prompt).delete()
 
 
-def overlap_check(*, project: Project, prompt: Prompt, user, now: datetime) -> int:
+def overlap_check(*, project: Project, prompt: Prompt, user, now: datetime, tally: Tally) -> None:
     """Raise SubmissionRefused if one more submission would exceed the prompt's overlap.
 
-    The caller holds the prompt's row lock. Returns the current submitted count. Others' live
+    The caller holds the prompt's row lock and passes its fresh ``prompt_tally``. Others' live
     claims count as taken: they were promised a slot before this late submission arrived.
     """
-    submitted = submitted_count(prompt_id=prompt.pk)
     if prompt.is_gold:
-        return submitted
+        return
     target = prompt.overlap_target(project)
-    others = live_claims_count(prompt_id=prompt.pk, now=now, exclude_user=user)
+    submitted, others = tally.submitted, tally.live_claims
     if submitted + others >= target:
         held = Claim.objects.filter(project=project, user=user, prompt=prompt).first()
         why = (
@@ -262,4 +281,3 @@ def overlap_check(*, project: Project, prompt: Prompt, user, now: datetime) -> i
             f"{submitted} submitted, {others} in progress by others). "
             "Nothing was saved; take the next task.",
         )
-    return submitted
