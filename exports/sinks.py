@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -78,12 +79,18 @@ def pairwise_schema(*, conversational: bool, per_annotator: bool, ties: bool) ->
     return pa.schema(fields)
 
 
-class HfSink:
-    """Parquet per split, streamed in batches; then a DatasetDict saved with save_to_disk.
+ARROW_SHARD = "data-00000-of-00001.arrow"  # the name save_to_disk gives a one-shard split
 
-    Layout under ``folder``: ``parquet/{train,validation,test}.parquet`` and ``hf/`` (load it
-    with ``datasets.load_from_disk``). Empty splits are written too, so the three keys always
-    exist.
+
+class HfSink:
+    """Parquet per split, plus a DatasetDict that ``datasets.load_from_disk`` opens offline.
+
+    Layout under ``folder``: ``parquet/{train,validation,test}.parquet`` and ``hf/``. Rows are
+    streamed in batches into both the Parquet files and, per split, the Arrow stream file that
+    ``save_to_disk`` would write (``hf/<split>/data-00000-of-00001.arrow``); the small metadata
+    files come from saving an empty DatasetDict of the same schema. A second pass through
+    ``save_to_disk`` would read every row back through a memory map, and the process's RSS
+    would grow with the export. Empty splits are written too, so the three keys always exist.
     """
 
     def __init__(self, folder: Path, schema: pa.Schema):
@@ -92,18 +99,18 @@ class HfSink:
         self._hash = hashlib.sha256()
         self.rows = 0
         (folder / "parquet").mkdir(parents=True, exist_ok=True)
-        (folder / ".arrow").mkdir(exist_ok=True)
+        for split in SPLITS:
+            (folder / "hf" / split).mkdir(parents=True, exist_ok=True)
         self._parquet = {s: pq.ParquetWriter(self.parquet_path(s), schema) for s in SPLITS}
-        # Arrow stream files let datasets memory-map each split without a cache copy.
-        self._arrow_files = {s: open(self._arrow_path(s), "wb") for s in SPLITS}  # noqa: SIM115
+        self._arrow_files = {s: open(self.arrow_path(s), "wb") for s in SPLITS}  # noqa: SIM115
         self._arrow = {s: pa.ipc.new_stream(self._arrow_files[s], schema) for s in SPLITS}
         self._batches: dict[str, list[dict]] = {s: [] for s in SPLITS}
 
     def parquet_path(self, split: str) -> Path:
         return self.folder / "parquet" / f"{split}.parquet"
 
-    def _arrow_path(self, split: str) -> Path:
-        return self.folder / ".arrow" / f"{split}.arrow"
+    def arrow_path(self, split: str) -> Path:
+        return self.folder / "hf" / split / ARROW_SHARD
 
     def write(self, row: dict[str, Any]) -> None:
         self._hash.update(canonical_line(row))
@@ -128,21 +135,26 @@ class HfSink:
             self._parquet[split].close()
             self._arrow[split].close()
             self._arrow_files[split].close()
-        self._save_dataset_dict()
-        shutil.rmtree(self.folder / ".arrow")
+        self._write_dataset_metadata()
         return self._hash.hexdigest()
 
-    def _save_dataset_dict(self) -> None:
+    def _write_dataset_metadata(self) -> None:
         import datasets  # heavy; only an hf export needs it
 
         datasets.disable_progress_bars()
-        splits = datasets.DatasetDict(
-            {s: datasets.Dataset.from_file(str(self._arrow_path(s))) for s in SPLITS}
+        meta = self.folder / ".hf-meta"
+        empty = datasets.DatasetDict(
+            {s: datasets.Dataset(self.schema.empty_table(), split=s) for s in SPLITS}
         )
-        # An empty split would get no shard file at all, and load_from_disk then fails on it.
-        shards = {s: 1 if splits[s].num_rows == 0 else None for s in SPLITS}
-        splits.save_to_disk(str(self.folder / "hf"), num_shards=shards)
-        del splits  # release the memory maps before the arrow files are removed
+        empty.save_to_disk(str(meta), num_shards=dict.fromkeys(SPLITS, 1))
+        shutil.move(meta / "dataset_dict.json", self.folder / "hf" / "dataset_dict.json")
+        for split in SPLITS:
+            state = json.loads((meta / split / "state.json").read_text())
+            if state.get("_data_files") != [{"filename": ARROW_SHARD}]:
+                raise RuntimeError(f"unexpected datasets layout: {state.get('_data_files')}")
+            for name in ("state.json", "dataset_info.json"):
+                shutil.move(meta / split / name, self.folder / "hf" / split / name)
+        shutil.rmtree(meta)
 
     def abort(self) -> None:
         for split in SPLITS:
