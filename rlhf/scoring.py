@@ -146,8 +146,13 @@ def encode_example(tokenizer, prompt: Prompt, completion: str, max_length: int) 
         if eos is not None and eos != pad and eos not in suffix:
             suffix = (*suffix, eos)
 
-    p = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    c = tokenizer(completion_text, add_special_tokens=False)["input_ids"] if completion_text else []
+    # verbose=False: over-long texts are expected here, they are truncated just below.
+    p = tokenizer(prompt_text, add_special_tokens=False, verbose=False)["input_ids"]
+    c = (
+        tokenizer(completion_text, add_special_tokens=False, verbose=False)["input_ids"]
+        if completion_text
+        else []
+    )
     bos = tokenizer.bos_token_id
     if not prefix and p and bos is not None and p[0] == bos:
         keep, p = [p[0]], p[1:]
