@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import permutations
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from agreement.metrics.annotators import gold_comparison
 from agreement.metrics.bt import (
     DEFAULT_PRIOR,
     TIE_TOL,
+    equal_weight_loo,
     fit_pairs,
     group_sum,
     loo_agreement,
@@ -37,7 +39,7 @@ from agreement.metrics.ranking import (
     NO_W,
     kendall_w,
     pair_table,
-    preference_signs,
+    signs_of,
 )
 from agreement.metrics.records import Judgement, JudgementArrays, Ranking, build_arrays, to_arrays
 
@@ -98,8 +100,15 @@ class ConsensusResult:
 
     def _entries(self, lo: int, hi: int) -> Iterator[dict[str, Any]]:
         # Converted to Python lists in bulk: per-prompt numpy calls would dominate at 100k prompts.
+        k_max = self.scores.shape[1]
+        ordered = list(permutations(range(k_max), 2))  # the order of permutations(ids, 2) below
+        oa, ob = (np.array([x[n] for x in ordered], dtype=np.int64) for n in (0, 1))
+        # Positions, in the K_max list, of the ordered pairs of a prompt with k completions.
+        subset = {
+            k: [t for t, (a, b) in enumerate(ordered) if a < k and b < k] for k in range(k_max)
+        }
         s = self.scores[lo:hi]
-        probs = expit(s[:, :, None] - s[:, None, :]).tolist()
+        probs = expit(s[:, oa] - s[:, ob]).tolist()
         scores, groups = s.tolist(), self.groups[lo:hi].tolist()
         rankers = self.rankers[lo:hi].tolist()
         agreement, kw = self.agreement[lo:hi].tolist(), self.kendall_w[lo:hi].tolist()
@@ -120,12 +129,11 @@ class ConsensusResult:
                 ranking: list[list[str]] = [[] for _ in range(max(g[:k]) + 1)]
                 for c in range(k):
                     ranking[g[c]].append(ids[c])
-                pr = probs[i]
                 rec["ranking"] = ranking
                 rec["scores"] = dict(zip(ids, scores[i][:k], strict=True))
-                rec["pair_probs"] = {
-                    f"{ids[a]}>{ids[b]}": pr[a][b] for a in range(k) for b in range(k) if a != b
-                }
+                pr = probs[i] if k == k_max else [probs[i][t] for t in subset[k]]
+                keys = [f"{x}>{y}" for x, y in permutations(ids, 2)]
+                rec["pair_probs"] = dict(zip(keys, pr, strict=True))
             a = agreement[i]
             rec["agreement"] = None if a != a else a  # NaN check without numpy per prompt
             if a != a:
@@ -152,7 +160,7 @@ def _result(
     iterations: int,
     converged: bool,
 ) -> ConsensusResult:
-    signs = preference_signs(arrays.rank)
+    signs = signs_of(arrays)
     rows = np.flatnonzero(arrays.ranked)
     p_rows = arrays.row_prompt[rows]
     rankers = np.bincount(p_rows, minlength=arrays.n_prompts)
@@ -164,7 +172,7 @@ def _result(
         wins = group_sum(p_rows, np.hstack([w_ij, w_ji]), row_weight[rows], arrays.n_prompts)[has]
         fitted, _, _ = fit_pairs(wins[:, :m], wins[:, m:], arrays.completion_mask[has], prior=prior)
         scores[has] = fitted
-    table = pair_table(arrays, signs)
+    table = pair_table(arrays)
     strict = np.bincount(table.prompt, weights=table.strict, minlength=arrays.n_prompts)
     agree = np.bincount(table.prompt, weights=table.agree, minlength=arrays.n_prompts)
     paired = np.bincount(table.prompt, minlength=arrays.n_prompts) > 0
@@ -206,7 +214,7 @@ def consensus(
     Stops when no weight moves by more than `tol` (converged) or after `max_iter` rounds.
     """
     arrays = to_arrays(data, gold)
-    signs = preference_signs(arrays.rank)
+    signs = signs_of(arrays)
     g = gold_comparison(arrays, signs)
     g_agree = _per_annotator(arrays, g["correct"])
     g_total = _per_annotator(arrays, g["strict"])
@@ -215,16 +223,20 @@ def consensus(
     iterations = 0
     agree = total = np.zeros_like(weights)
     loo_scores = None
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported in the result
-        # Warm start: weights move little between rounds, so neither do the scores.
-        row_agree, row_total, loo_scores = loo_agreement(
-            arrays,
-            weights[arrays.row_annotator],
-            prior=prior,
-            tie_tol=tie_tol,
-            signs=signs,
-            init=loo_scores,
-        )
+    for iterations in range(1, max_iter + 1):
+        if iterations == 1:  # all weights 1: the same fit the report makes
+            row_agree, row_total, loo_scores = equal_weight_loo(
+                arrays, prior=prior, tie_tol=tie_tol
+            )
+        else:
+            # Warm start: weights move little between rounds, so neither do the scores.
+            row_agree, row_total, loo_scores = loo_agreement(
+                arrays,
+                weights[arrays.row_annotator],
+                prior=prior,
+                tie_tol=tie_tol,
+                init=loo_scores,
+            )
         agree = _per_annotator(arrays, row_agree)
         total = _per_annotator(arrays, row_total)
         new = reliability_weights(

@@ -122,28 +122,60 @@ def krippendorff_alpha(reliability_data, level: str = "interval") -> Estimate:
     return alpha_from_units(units, data, level)
 
 
-def ranking_coincidences(arrays: JudgementArrays) -> Coincidences:
-    """Units are (prompt, completion); values are midrank positions from ranked judgements."""
-    rows = np.flatnonzero(arrays.ranked)
+def row_coincidences(
+    arrays: JudgementArrays, rows: np.ndarray, values: np.ndarray, pairs=None
+) -> Coincidences:
+    """Coincidences with units (prompt, completion) from per-row values [len(rows), K].
+
+    A unit's values all come from rows of one prompt, so its value pairs are the pairs of those
+    rows (same column): no sort over the ~R*K values is needed. pairs, if given, are the
+    (i, j) positions within `rows` of every two rows of the same prompt.
+    """
     k = arrays.k_max
-    units = arrays.row_prompt[rows, None] * k + np.arange(k)[None, :]
-    return coincidences(units, arrays.rank[rows])
+    prompt = arrays.row_prompt[rows]
+    if pairs is None:
+        _, starts, sizes = group_bounds(prompt)
+        pairs = within_group_pairs(starts, sizes)
+    i, j = pairs
+    finite = np.isfinite(values)
+    m = np.zeros((arrays.n_prompts, k))
+    for c in range(k):
+        m[:, c] = np.bincount(prompt, finite[:, c], arrays.n_prompts)
+    both = finite[i] & finite[j]
+    pi, col = np.nonzero(both)
+    p = prompt[i[pi]]
+    v1, v2 = values[i[pi], col], values[j[pi], col]
+    domain = np.unique(np.concatenate([v1, v2]))
+    return Coincidences(
+        domain=domain,
+        first=np.searchsorted(domain, v1),
+        second=np.searchsorted(domain, v2),
+        weight=1.0 / (m[p, col] - 1.0),
+        unit=p * k + col,
+    )
+
+
+def ranking_coincidences(arrays: JudgementArrays, pairs=None) -> Coincidences:
+    """Units are (prompt, completion); values are midrank positions from ranked judgements.
+    pairs: (r1, r2) row pairs of ranked judgements of the same prompt, if already known."""
+    rows = np.flatnonzero(arrays.ranked)
+    if pairs is not None:
+        pos = np.full(arrays.n_rows, -1)
+        pos[rows] = np.arange(rows.size)
+        pairs = (pos[pairs[0]], pos[pairs[1]])
+    return row_coincidences(arrays, rows, arrays.rank[rows], pairs)
 
 
 def rating_coincidences(arrays: JudgementArrays) -> Coincidences:
     rows = np.flatnonzero(~arrays.skipped)
-    k = arrays.k_max
-    units = arrays.row_prompt[rows, None] * k + np.arange(k)[None, :]
-    return coincidences(units, arrays.ratings[rows])
+    return row_coincidences(arrays, rows, arrays.ratings[rows])
 
 
-def flag_coincidences(arrays: JudgementArrays, flag: int) -> Coincidences:
+def flag_coincidences(arrays: JudgementArrays, flag: int, pairs=None) -> Coincidences:
     """Nominal 0/1 per (prompt, completion) for every judgement that was not skipped."""
     rows = np.flatnonzero(~arrays.skipped)
-    k = arrays.k_max
-    units = arrays.row_prompt[rows, None] * k + np.arange(k)[None, :]
     values = np.where(arrays.row_mask()[rows], arrays.flags[flag, rows].astype(float), np.nan)
-    return coincidences(units, values)
+    return row_coincidences(arrays, rows, values, pairs)
 
 
 def alpha_ranking(arrays: JudgementArrays, level: str = "ordinal") -> Estimate:
@@ -156,7 +188,10 @@ def alpha_ratings(arrays: JudgementArrays, levels=("ordinal", "interval")) -> di
 
 
 def alpha_flags(arrays: JudgementArrays) -> dict[str, Estimate]:
+    rows = np.flatnonzero(~arrays.skipped)
+    _, starts, sizes = group_bounds(arrays.row_prompt[rows])
+    pairs = within_group_pairs(starts, sizes)  # the same rows for every flag
     return {
-        name: alpha_estimate(flag_coincidences(arrays, f), "nominal")
+        name: alpha_estimate(flag_coincidences(arrays, f, pairs), "nominal")
         for f, name in enumerate(arrays.flag_names)
     }

@@ -10,11 +10,13 @@ unchanged because the gradient always sums to zero.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from agreement.metrics.ranking import preference_signs
+from agreement.metrics.ranking import signs_of
 from agreement.metrics.records import JudgementArrays
 
 DEFAULT_PRIOR = 0.5
@@ -188,47 +190,113 @@ def tie_groups(scores: np.ndarray, tie_tol: float = TIE_TOL) -> np.ndarray:
     return np.where(np.isfinite(scores), groups, -1)
 
 
+@dataclass(frozen=True)
+class _LooPlan:
+    """Everything about the leave-one-out fits that does not depend on the weights."""
+
+    rows: np.ndarray  # ranked rows whose prompt has another ranking
+    prompt: np.ndarray  # their prompts
+    own_ij: np.ndarray  # [n, M] their own wins
+    own_ji: np.ndarray
+    fit: np.ndarray  # positions (in rows) that need a Bradley-Terry fit
+    c_sign: np.ndarray  # [n, M] consensus signs, filled for the shortcut rows
+    c_valid: np.ndarray
+    shortcut_partner: np.ndarray  # positions of shortcut rows' partners (weight must be > 0)
+    shortcut: np.ndarray  # positions of shortcut rows
+
+
+def _loo_plan(arrays: JudgementArrays) -> _LooPlan:
+    sign, valid = signs_of(arrays)
+    rows = np.flatnonzero(arrays.ranked)
+    counts = np.bincount(arrays.row_prompt[rows], minlength=arrays.n_prompts)
+    n_other = counts[arrays.row_prompt[rows]] - 1
+    rows, n_other = rows[n_other >= 1], n_other[n_other >= 1]
+    prompt = arrays.row_prompt[rows]
+    # One other annotator with a complete ranking: every pair is compared once with the same
+    # weight, and in such a balanced design the Bradley-Terry order is the order by wins, i.e.
+    # that annotator's ranking, ties included. So their signs are the consensus: no fit needed.
+    # (Rows of a prompt are contiguous, so a 2-ranking prompt's rows are neighbours.)
+    complete = np.isfinite(arrays.rank[rows]).sum(axis=1) == arrays.n_completions[prompt]
+    is_first = np.zeros(rows.size, dtype=bool)
+    is_first[:-1] = prompt[:-1] == prompt[1:]
+    pos = np.arange(rows.size)
+    partner = np.where(is_first, pos + 1, pos - 1)
+    simple = (n_other == 1) & complete[np.clip(partner, 0, max(rows.size - 1, 0))]
+    shortcut = np.flatnonzero(simple)
+    c_sign = np.zeros((rows.size, sign.shape[1]), dtype=np.int8)
+    c_valid = np.zeros(c_sign.shape, dtype=bool)
+    c_sign[shortcut] = sign[rows[partner[shortcut]]]
+    c_valid[shortcut] = valid[rows[partner[shortcut]]]
+    own_ij, own_ji = pair_wins(sign[rows], valid[rows])
+    return _LooPlan(
+        rows=rows,
+        prompt=prompt,
+        own_ij=own_ij,
+        own_ji=own_ji,
+        fit=np.flatnonzero(~simple),
+        c_sign=c_sign,
+        c_valid=c_valid,
+        shortcut_partner=partner[shortcut],
+        shortcut=shortcut,
+    )
+
+
 def loo_agreement(
     arrays: JudgementArrays,
     row_weight: np.ndarray,
     *,
     prior: float = DEFAULT_PRIOR,
     tie_tol: float = TIE_TOL,
-    signs=None,
     init: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: (agreements, comparisons) with the Bradley-Terry consensus of the *other*
     annotators of its prompt, weighted by row_weight, over completion pairs that both the row
     and that consensus order strictly; rows whose prompt has no other ranking get 0 / 0. The
-    third item is the [R, K] leave-one-out scores, to warm-start the next call via init.
+    third item is the [R, K] leave-one-out scores (NaN where no fit was needed), to warm-start
+    the next call via init.
     """
     agree = np.zeros(arrays.n_rows)
     total = np.zeros(arrays.n_rows)
     scores_out = np.full((arrays.n_rows, arrays.k_max), np.nan)
-    sign, valid = preference_signs(arrays.rank) if signs is None else signs
-    rows = np.flatnonzero(arrays.ranked)
-    counts = np.bincount(arrays.row_prompt[rows], minlength=arrays.n_prompts)
-    rows = rows[counts[arrays.row_prompt[rows]] >= 2]
+    plan: _LooPlan = arrays.cached("loo_plan", lambda: _loo_plan(arrays))
+    rows = plan.rows
     if rows.size == 0:
         return agree, total, scores_out
-    p = arrays.row_prompt[rows]
-    w = np.asarray(row_weight, dtype=float)[rows]
-    own_ij, own_ji = pair_wins(sign[rows], valid[rows])
-    m = own_ij.shape[1]
-    prompt_total = group_sum(p, np.hstack([own_ij, own_ji]), w, arrays.n_prompts)[p]
-    others_ij = prompt_total[:, :m] - w[:, None] * own_ij
-    others_ji = prompt_total[:, m:] - w[:, None] * own_ji
-    scores, _, _ = fit_pairs(
-        others_ij,
-        others_ji,
-        arrays.completion_mask[p],
-        prior=prior,
-        init=None if init is None else init[rows],
-    )
-    scores_out[rows] = scores
-    c_sign, c_valid = score_signs(scores, tie_tol)
+    weight = np.asarray(row_weight, dtype=float)[rows]
+    c_sign, c_valid = plan.c_sign.copy(), plan.c_valid.copy()
+    # A partner with zero weight carries no information: the consensus is the prior's all-tie.
+    dead = plan.shortcut[weight[plan.shortcut_partner] <= 0]
+    c_sign[dead] = 0
+    fit = plan.fit
+    if fit.size:
+        m = plan.own_ij.shape[1]
+        both = np.hstack([plan.own_ij, plan.own_ji])
+        # Prompt totals over every ranked row, including those that took the shortcut.
+        others = group_sum(plan.prompt, both, weight, arrays.n_prompts)[plan.prompt[fit]]
+        others -= weight[fit, None] * both[fit]
+        scores, _, _ = fit_pairs(
+            others[:, :m],
+            others[:, m:],
+            arrays.completion_mask[plan.prompt[fit]],
+            prior=prior,
+            init=None if init is None else init[rows[fit]],
+        )
+        scores_out[rows[fit]] = scores
+        c_sign[fit], c_valid[fit] = score_signs(scores, tie_tol)
+    sign, valid = signs_of(arrays)
     own, own_valid = sign[rows], valid[rows]
     strict = own_valid & c_valid & (own != 0) & (c_sign != 0)
     agree[rows] = (strict & (own == c_sign)).sum(axis=1)
     total[rows] = strict.sum(axis=1)
     return agree, total, scores_out
+
+
+def equal_weight_loo(
+    arrays: JudgementArrays, *, prior: float = DEFAULT_PRIOR, tie_tol: float = TIE_TOL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """loo_agreement with every annotator weighted 1: the report's per-annotator figure and the
+    consensus's first round, computed once."""
+    return arrays.cached(
+        ("loo_equal", prior, tie_tol),
+        lambda: loo_agreement(arrays, np.ones(arrays.n_rows), prior=prior, tie_tol=tie_tol),
+    )

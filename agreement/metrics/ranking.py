@@ -34,6 +34,10 @@ def preference_signs(rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sign, valid
 
 
+def signs_of(arrays: JudgementArrays) -> tuple[np.ndarray, np.ndarray]:
+    return arrays.cached("signs", lambda: preference_signs(arrays.rank))
+
+
 @dataclass(frozen=True)
 class PairTable:
     """One entry per (prompt, two annotators who both ranked it)."""
@@ -63,7 +67,9 @@ def ranked_row_pairs(arrays: JudgementArrays) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pair_table(arrays: JudgementArrays, signs=None) -> PairTable:
-    sign, valid = preference_signs(arrays.rank) if signs is None else signs
+    if signs is None:
+        return arrays.cached("pair_table", lambda: pair_table(arrays, signs_of(arrays)))
+    sign, valid = signs
     r1, r2 = ranked_row_pairs(arrays)
     s1, s2, v = sign[r1], sign[r2], valid[r1] & valid[r2]
     same = (s1 == s2) & v
@@ -93,7 +99,7 @@ def pair_table(arrays: JudgementArrays, signs=None) -> PairTable:
 
 def prompt_sums(arrays: JudgementArrays, table: PairTable, signs=None) -> dict[str, np.ndarray]:
     """[P] additive counts per prompt: every pooled statistic is a ratio of two of these sums."""
-    sign, valid = preference_signs(arrays.rank) if signs is None else signs
+    sign, valid = signs_of(arrays) if signs is None else signs
     n = arrays.n_prompts
     ranked = arrays.ranked
 
@@ -118,7 +124,12 @@ def prompt_sums(arrays: JudgementArrays, table: PairTable, signs=None) -> dict[s
 
 
 def kendall_w(arrays: JudgementArrays) -> tuple[np.ndarray, np.ndarray]:
-    """([P] Kendall's W with tie correction, NaN if undefined; [P] rankings used).
+    """([P] Kendall's W with tie correction, NaN if undefined; [P] rankings used)."""
+    return arrays.cached("kendall_w", lambda: _kendall_w(arrays))
+
+
+def _kendall_w(arrays: JudgementArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Kendall's W per prompt.
 
     Only complete rankings (all K completions placed) enter, since W compares rank sums over the
     same items. W = 12 S / (m^2 (n^3 - n) - m sum_j T_j), S the squared deviations of the rank
@@ -173,8 +184,7 @@ def pooled(sums: dict[str, np.ndarray]) -> dict[str, Estimate]:
 
 def headline(arrays: JudgementArrays) -> dict[str, Estimate]:
     """Pooled pairwise agreement, with-ties agreement, tie rate and mean Kendall's W."""
-    signs = preference_signs(arrays.rank)
-    return pooled(prompt_sums(arrays, pair_table(arrays, signs), signs))
+    return pooled(prompt_sums(arrays, pair_table(arrays)))
 
 
 def pairwise_agreement(arrays: JudgementArrays) -> Estimate:

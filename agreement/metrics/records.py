@@ -95,6 +95,15 @@ class JudgementArrays:
         """[R, K] bool: completion exists for the row's prompt."""
         return self.completion_mask[self.row_prompt]
 
+    def cached(self, key: Hashable, compute):
+        """Memoise a value derived from these arrays (never mutated after build_arrays), so
+        what both the report and the consensus need (preference signs, annotator-pair table,
+        Kendall's W, the equal-weight leave-one-out fit) is computed once per recompute."""
+        memo = self.__dict__.setdefault("_memo", {})  # frozen dataclass: bypass __setattr__
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
 
 def midranks(row: np.ndarray, col: np.ndarray, grp: np.ndarray, n_rows: int, k: int) -> np.ndarray:
     """[n_rows, k] midranks from (row, column, tie-group index) triples, NaN where absent.

@@ -20,15 +20,15 @@ from agreement.metrics.annotators import (
     position_hits,
 )
 from agreement.metrics.bootstrap import bootstrap_intervals
-from agreement.metrics.bt import loo_agreement
+from agreement.metrics.bt import equal_weight_loo
 from agreement.metrics.ranking import (
     NO_PAIR,
     NO_STRICT,
     PairTable,
     pair_table,
     pooled,
-    preference_signs,
     prompt_sums,
+    signs_of,
 )
 from agreement.metrics.records import Judgement, JudgementArrays, Ranking, build_arrays, to_arrays
 
@@ -170,8 +170,8 @@ def project_report(
         arrays = to_arrays(data, gold)
     report: dict[str, Any] = {"reasons": {}}
     with _timed(timings, "pairwise_and_w"):
-        signs = preference_signs(arrays.rank)
-        table = pair_table(arrays, signs)
+        signs = signs_of(arrays)
+        table = pair_table(arrays)
         sums = prompt_sums(arrays, table, signs)
         for key, est in pooled(sums).items():
             put(report, key, est)
@@ -187,7 +187,7 @@ def project_report(
     }
 
     with _timed(timings, "alpha_ranking"):
-        rank_coinc = kalpha.ranking_coincidences(arrays)
+        rank_coinc = kalpha.ranking_coincidences(arrays, (table.r1, table.r2))
         put(report, ("krippendorff_alpha", "ranking"), kalpha.alpha_estimate(rank_coinc, "ordinal"))
     with _timed(timings, "alpha_ratings"):
         rating_coinc = kalpha.rating_coincidences(arrays)
@@ -196,12 +196,11 @@ def project_report(
             put(report, ("krippendorff_alpha", "ratings", level), est)
     with _timed(timings, "alpha_flags"):
         report["krippendorff_alpha"]["flags"] = {}
-        for f, name in enumerate(arrays.flag_names):
-            est = kalpha.alpha_estimate(kalpha.flag_coincidences(arrays, f), "nominal")
+        for name, est in kalpha.alpha_flags(arrays).items():
             put(report, ("krippendorff_alpha", "flags", name), est)
 
     with _timed(timings, "per_annotator"):
-        loo = loo_agreement(arrays, np.ones(arrays.n_rows), signs=signs)[:2]
+        loo = equal_weight_loo(arrays)[:2]
         report["annotators"] = annotator_figures(arrays, table, signs, loo)
         report["annotator_pairs"] = _pair_entries(arrays, table)
         _, hits, chance = position_hits(arrays)
@@ -273,9 +272,8 @@ def prompt_summary(
         raise ValueError(
             f"prompt_summary takes the judgements of one prompt, got {arrays.n_prompts}"
         )
-    signs = preference_signs(arrays.rank)
-    table = pair_table(arrays, signs)
-    sums = prompt_sums(arrays, table, signs)
+    table = pair_table(arrays)
+    sums = prompt_sums(arrays, table)
     rec: dict[str, Any] = {
         "prompt_id": arrays.prompt_ids[0],
         "judgements": arrays.n_rows,

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from agreement.metrics import fit_bradley_terry
-from agreement.metrics.bt import tie_groups
+from agreement.metrics import Judgement, build_arrays, fit_bradley_terry, loo_agreement
+from agreement.metrics.bt import score_signs, tie_groups
+from agreement.metrics.ranking import preference_signs
 
 
 def reference_fit(wins, prior):
@@ -65,3 +66,57 @@ def test_many_problems_at_once_equal_one_at_a_time(k):
         [fit_bradley_terry(wins[i : i + 1], present[:1])[0] for i in range(0, 300, 37)]
     )
     np.testing.assert_allclose(together[::37], alone, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31))
+def test_leave_one_out_agreement_against_explicit_fits(seed):
+    """Every row against a plain fit of the others' weighted wins: covers both the 2-ranking
+    shortcut (complete and partial partners) and the general path."""
+    rng = np.random.default_rng(seed)
+    js = []
+    for p in range(6):
+        k = int(rng.integers(2, 7))
+        ids = tuple(f"c{i}" for i in range(k))
+        for a in range(int(rng.integers(1, 4))):
+            level = rng.integers(0, k, size=k)
+            keep = [i for i in range(k) if rng.random() < 0.85 or k == 2]
+            groups = [
+                tuple(ids[i] for i in keep if level[i] == lv) for lv in sorted(set(level[keep]))
+            ]
+            js.append(
+                Judgement(prompt_id=p, annotator=f"a{a}", completion_ids=ids, ranking=tuple(groups))
+            )
+    arrays = build_arrays(js)
+    weight = rng.uniform(0.1, 3.0, arrays.n_rows)
+    agree, total, _ = loo_agreement(arrays, weight)
+    sign, valid = preference_signs(arrays.rank)
+    ranked = arrays.ranked
+    ci, cj = np.triu_indices(arrays.k_max, 1)
+    for r in range(arrays.n_rows):
+        others = [
+            o
+            for o in np.flatnonzero(ranked)
+            if arrays.row_prompt[o] == arrays.row_prompt[r] and o != r
+        ]
+        if not ranked[r] or not others:
+            assert agree[r] == total[r] == 0
+            continue
+        k = arrays.n_completions[arrays.row_prompt[r]]
+        wins = np.zeros((arrays.k_max, arrays.k_max))
+        for o in others:
+            rk = arrays.rank[o]
+            for a, b in zip(ci, cj, strict=True):
+                if np.isfinite(rk[a]) and np.isfinite(rk[b]):
+                    wins[a, b] += weight[o] * (
+                        1.0 if rk[a] < rk[b] else 0.5 if rk[a] == rk[b] else 0.0
+                    )
+                    wins[b, a] += weight[o] * (
+                        1.0 if rk[b] < rk[a] else 0.5 if rk[a] == rk[b] else 0.0
+                    )
+        present = np.arange(arrays.k_max)[None, :] < k
+        scores, _, _ = fit_bradley_terry(wins[None], present)
+        c_sign, c_valid = score_signs(scores)
+        strict = valid[r] & c_valid[0] & (sign[r] != 0) & (c_sign[0] != 0)
+        assert total[r] == strict.sum()
+        assert agree[r] == (strict & (sign[r] == c_sign[0])).sum()
