@@ -195,7 +195,9 @@ def _build(
     flag_index: dict[str, int] = {}
     len_p, len_c, len_v = [], [], []
 
-    r = 0
+    # Per prompt, each field is gathered by one comprehension over all its judgements: the
+    # per-judgement alternative costs a Python frame and three list growths per field and row.
+    r0 = 0
     for p, rows in enumerate(groups):
         pid = prompt_ids[p]
         cids = tuple(rows[0].completion_ids)
@@ -206,50 +208,39 @@ def _build(
         completion_ids.append(cids)
         n_comp.append(len(cids))
         for j in rows:
-            lengths = j.completion_lengths
-            if lengths:
-                try:
-                    len_c.extend([cmap[c] for c in lengths])
-                except KeyError as exc:
-                    raise ValueError(
-                        f"prompt {pid!r}: length given for unknown completion {exc.args[0]!r}"
-                    ) from None
-                len_v.extend(lengths.values())
-                len_p.extend([p] * len(lengths))
-                break
-        for j in rows:
             if j.completion_ids != cids and set(j.completion_ids) != cset:
                 raise ValueError(
                     f"prompt {pid!r}: annotator {j.annotator!r} saw completions "
                     f"{tuple(j.completion_ids)!r}, others saw {cids!r}"
                 )
-            order = j.shown_order
-            shown.append(cmap.get(order[0], -1) if order else -1)
-            if not j.skipped:
-                try:
-                    ranking = j.ranking
-                    if ranking:
-                        cols = [cmap[c] for grp in ranking for c in grp]
-                        rk_c.extend(cols)
-                        rk_g.extend([g for g, grp in enumerate(ranking) for _ in grp])
-                        rk_r.extend([r] * len(cols))
-                    ratings = j.ratings
-                    if ratings:
-                        rt_c.extend([cmap[c] for c in ratings])
-                        rt_v.extend(ratings.values())
-                        rt_r.extend([r] * len(ratings))
-                    for cid, names in j.flags.items():
-                        k = cmap[cid]
-                        for name in names:
-                            fl_f.append(flag_index.setdefault(name, len(flag_index)))
-                            fl_r.append(r)
-                            fl_c.append(k)
-                except KeyError as exc:
-                    raise ValueError(
-                        f"prompt {pid!r}, annotator {j.annotator!r}: completion {exc.args[0]!r}"
-                        " is not one of the prompt's completions"
-                    ) from None
-            r += 1
+        lengths = next((j.completion_lengths for j in rows if j.completion_lengths), None)
+        shown.extend([cmap.get(j.shown_order[0], -1) if j.shown_order else -1 for j in rows])
+        done = [(r0 + i, j) for i, j in enumerate(rows) if not j.skipped]
+        try:
+            if lengths:
+                len_c.extend([cmap[c] for c in lengths])
+            rk_c.extend([cmap[c] for _, j in done for grp in j.ranking for c in grp])
+            rt_c.extend([cmap[c] for _, j in done for c in j.ratings])
+            flagged = [
+                (r, cmap[c], names) for r, j in done if j.flags for c, names in j.flags.items()
+            ]
+        except KeyError as exc:
+            raise ValueError(
+                f"prompt {pid!r}: completion {exc.args[0]!r} is not one of its completions"
+            ) from None
+        if lengths:
+            len_v.extend(lengths.values())
+            len_p.extend([p] * len(lengths))
+        rk_g.extend([g for _, j in done for g, grp in enumerate(j.ranking) for _ in grp])
+        rk_r.extend([r for r, j in done for grp in j.ranking for _ in grp])
+        rt_v.extend([v for _, j in done for v in j.ratings.values()])
+        rt_r.extend([r for r, j in done for _ in j.ratings])
+        for r, k, names in flagged:
+            for name in names:
+                fl_f.append(flag_index.setdefault(name, len(flag_index)))
+                fl_r.append(r)
+                fl_c.append(k)
+        r0 += len(rows)
 
     n_prompts = len(prompt_ids)
     k_max = max(n_comp, default=0)
