@@ -16,11 +16,13 @@ import subprocess
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotate.models import Project
@@ -32,6 +34,7 @@ from exports.sinks import HfSink, JsonlSink, file_sha256, pairwise_schema
 logger = logging.getLogger(__name__)
 
 FORMATS = tuple(DatasetSnapshot.Format.values)
+STALE_BUILD = timedelta(hours=6)
 DATA_NAMES = {"pairwise": "pairs.jsonl", "rankings": "rankings.jsonl", "hf": "hf"}
 
 
@@ -115,9 +118,15 @@ class BuildStats:
 
 def snapshot_build(*, snapshot: DatasetSnapshot, chunk_size: int | None = None) -> DatasetSnapshot:
     """Build a pending snapshot; a failure is recorded on the row, not raised."""
-    claimed = DatasetSnapshot.objects.filter(
-        pk=snapshot.pk, status=DatasetSnapshot.Status.PENDING
-    ).update(status=DatasetSnapshot.Status.RUNNING, started_at=timezone.now())
+    now = timezone.now()
+    # A build whose worker died mid-way stays "running"; after STALE_BUILD it may be taken over
+    # (each attempt writes its own temporary folder, so the two cannot mix files).
+    claimable = Q(status=DatasetSnapshot.Status.PENDING) | Q(
+        status=DatasetSnapshot.Status.RUNNING, started_at__lt=now - STALE_BUILD
+    )
+    claimed = DatasetSnapshot.objects.filter(claimable, pk=snapshot.pk).update(
+        status=DatasetSnapshot.Status.RUNNING, started_at=now
+    )
     if not claimed:  # a duplicate delivery of the task, or already built
         snapshot.refresh_from_db()
         return snapshot

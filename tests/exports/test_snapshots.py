@@ -2,12 +2,14 @@
 
 import json
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from annotate.models import Annotation, Prompt
 from exports.models import DatasetSnapshot
@@ -117,6 +119,15 @@ def test_failed_build_is_recorded_and_leaves_no_files(project, settings, tmp_pat
     assert "Error" in snapshot.error and snapshot.sha256 == ""
     # a second delivery of the task does nothing
     assert snapshot_build(snapshot=snapshot).status == DatasetSnapshot.Status.FAILED
+
+
+def test_a_build_abandoned_by_a_dead_worker_is_taken_over(project):
+    snapshot = snapshot_create(project=project, fmt="rankings", enqueue=False)
+    recent = timezone.now() - timedelta(minutes=5)
+    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(status="running", started_at=recent)
+    assert snapshot_build(snapshot=snapshot).status == "running"  # maybe still at work: leave it
+    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(started_at=recent - timedelta(hours=7))
+    assert snapshot_build(snapshot=snapshot).status == "ready"
 
 
 def test_queries_grow_with_chunks_not_prompts(project):
