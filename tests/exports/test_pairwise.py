@@ -191,3 +191,40 @@ def test_stored_consensus_and_adjudications_are_used(project, build, admin_user)
     assert {r["prompt_id"] for r in read_jsonl(reviewed.path)} == {"tied"}
     strict = build(project, "pairwise", min_agreement=0.9)
     assert {r["prompt_id"] for r in read_jsonl(strict.path)} == {"agree"}
+
+
+def _word_tokenizer():
+    """A tokenizer built in memory (no download): enough for TRL to tokenize the rows."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "[EOS]": 1, "[PAD]": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="[EOS]", pad_token="[PAD]", unk_token="[UNK]"
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    )
+    return tokenizer
+
+
+@pytest.mark.train
+def test_trl_reward_trainer_prepares_both_kinds_of_export(project, build, tmp_path):
+    """TRL's own RewardTrainer dataset preparation accepts the text and the conversational
+    exports (JSONL through `datasets`, and the hf DatasetDict) and keeps the margin column."""
+    from trl import RewardConfig, RewardTrainer
+
+    args = RewardConfig(output_dir=str(tmp_path / "out"), report_to=[], use_cpu=True, bf16=False)
+    tokenizer = _word_tokenizer()
+    text = datasets.load_dataset("json", data_files=str(build(project, "pairwise").path),
+                                 split="train", cache_dir=str(tmp_path / "c"))  # fmt: skip
+    chat_project = ProjectFactory()
+    chat = [{"role": "user", "content": "Hi?"}]
+    import_lines(chat_project, [judged(f"c{i}", {"alice": [["B"], ["A"]]}, k=2, messages=chat)
+                                for i in range(4)])  # fmt: skip
+    dd = datasets.load_from_disk(str(build(chat_project, "hf", split={"train": 1.0}).path))
+    for ds in (text, dd["train"]):
+        prepared = RewardTrainer._prepare_dataset(None, ds, tokenizer, args, "train")
+        assert {"chosen_ids", "rejected_ids", "margin"} <= set(prepared.column_names)
+        assert prepared.num_rows == ds.num_rows and len(prepared[0]["chosen_ids"]) > 1
