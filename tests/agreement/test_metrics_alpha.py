@@ -179,3 +179,26 @@ def test_skipped_judgements_do_not_count_as_unflagged():
     # Two annotators agree perfectly on the one flag; a third skipped and must not add zeros.
     one = build_arrays([j("x", {"a": ("f",)}), j("y", {"a": ("f",)}), j("z", {}, skipped=True)])
     assert alpha_flags(one)["f"].value == pytest.approx(1.0)
+
+
+def test_ratings_that_are_not_half_integers():
+    # Values off the 1/2 grid take the sorting path for the value domain.
+    ids = ("a", "b", "c")
+    rates = {"x": (1.25, 3.5, 6.0), "y": (1.25, 4.75, 6.0), "z": (2.0, 3.5, None)}
+    js = [
+        Judgement(
+            prompt_id=1,
+            annotator=who,
+            completion_ids=ids,
+            ranking=(("a",), ("b",), ("c",)),
+            ratings={c: v for c, v in zip(ids, vals, strict=True) if v is not None},
+        )
+        for who, vals in rates.items()
+    ]
+    arrays = build_arrays(js)
+    done = np.flatnonzero(~arrays.skipped)
+    for level, est in alpha_ratings(arrays).items():
+        ref = krippendorff.alpha(
+            _matrix(arrays, arrays.ratings[done], done), level_of_measurement=level
+        )
+        assert est.value == pytest.approx(ref, abs=1e-12)

@@ -285,3 +285,12 @@ def _flatten(node, prefix=""):
     else:
         out[prefix] = float(node)
     return out
+
+
+def test_demo_runs_end_to_end():
+    from agreement.metrics import demo
+
+    out = demo(60, bootstrap=20)
+    json.dumps(out, allow_nan=False)
+    assert len(out["consensus"]) == 5 and out["report"]["counts"]["prompts"] == 60
+    assert set(out["annotator_weights"]) == {a["annotator"] for a in out["report"]["annotators"]}
