@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -54,6 +55,16 @@ def group_bounds(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return sorted_keys[starts], starts.astype(np.int64), sizes.astype(np.int64)
 
 
+@lru_cache(maxsize=64)
+def pair_index(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j), i < j, of every pair among k items in numpy's triu order. Cached: np.triu_indices
+    builds a k x k mask each call, which dominates the one-prompt incremental path."""
+    i, j = np.triu_indices(k, 1)
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j
+
+
 def within_group_pairs(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every unordered pair (i < j) of positions inside each contiguous group.
 
@@ -66,7 +77,7 @@ def within_group_pairs(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarra
         if n < 2:
             continue
         base = starts[sizes == n]
-        a, b = np.triu_indices(int(n), 1)
+        a, b = pair_index(int(n))
         firsts.append((base[:, None] + a).ravel())
         seconds.append((base[:, None] + b).ravel())
     if not firsts:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agreement.metrics._common import Estimate, group_bounds, ratio, within_group_pairs
+from agreement.metrics._common import Estimate, group_bounds, pair_index, ratio, within_group_pairs
 from agreement.metrics.records import JudgementArrays
 
 NO_PAIR = "no prompt was ranked by two annotators"
@@ -22,7 +22,7 @@ NO_W = "no prompt has two complete rankings of two or more completions that are 
 
 def completion_pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices (i, j), i < j, of every completion pair for K = k."""
-    return np.triu_indices(k, 1)
+    return pair_index(k)
 
 
 def preference_signs(rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
