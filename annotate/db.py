@@ -102,6 +102,52 @@ def writer_lock_take() -> None:
         cursor.execute('UPDATE "django_migrations" SET "id" = "id" WHERE "id" < 0')
 
 
+def locking(sql: str, *, skip_locked: bool = False) -> str:
+    """``sql`` (a SELECT on one table, inside a transaction) made to lock the rows it returns.
+
+    PostgreSQL: FOR NO KEY UPDATE, optionally SKIP LOCKED. SQLite: takes the write lock now
+    and returns ``sql`` unchanged.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("locking() must run inside transaction.atomic()")
+    if is_postgresql():
+        return f"{sql} FOR NO KEY UPDATE{' SKIP LOCKED' if skip_locked else ''}"
+    writer_lock_take()
+    return sql
+
+
+def fetch_one(sql: str, params: Sequence = ()) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def fetch_all(sql: str, params: Sequence = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def datetime_param(value):
+    """A datetime as this database stores it (SQLite keeps naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def json_param(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_value(raw):
+    """A JSON column read with a raw cursor: text on both backends under Django's settings."""
+    return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+
+
 def row_lock(queryset: models.QuerySet):
     """The first row of ``queryset``, locked until the transaction ends; None if it has none."""
     if not connection.in_atomic_block:

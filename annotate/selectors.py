@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
@@ -86,3 +87,36 @@ def project_stats(*, project: Project) -> dict:
         "judgements": Annotation.objects.filter(prompt__project=project, skipped=False).count(),
         "complete_prompts": prompts.filter(is_gold=False).exclude(prompts_open_q(project)).count(),
     }
+
+
+_PROJECT_FIELDS = tuple(f.attname for f in Project._meta.concrete_fields)
+_PROJECT_SQL = f"SELECT {', '.join(_PROJECT_FIELDS)} FROM annotate_project WHERE slug = %s"
+
+
+def project_by_slug(*, slug: str) -> Project | None:
+    """The project, read without the ORM's query building (the JSON endpoints' hot path)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PROJECT_SQL, [slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converted = []
+    for field, value in zip(Project._meta.concrete_fields, row, strict=True):
+        for converter in field.get_db_converters(connection):
+            value = converter(value, field, connection)
+        converted.append(value)
+    return Project.from_db(connection.alias, _PROJECT_FIELDS, converted)
+
+
+def prompt_in_project(*, project: Project, prompt_id: int) -> Prompt | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, project_id, external_id, is_gold FROM annotate_prompt "
+            "WHERE id = %s AND project_id = %s",
+            [prompt_id, project.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = (row[0], row[1], row[2], bool(row[3]))
+    return Prompt.from_db(connection.alias, ("id", "project_id", "external_id", "is_gold"), values)

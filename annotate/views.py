@@ -12,7 +12,7 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,13 +21,19 @@ from annotate.models import Annotation, Claim, Project, Prompt
 from annotate.selectors import (
     annotation_get_for_annotator,
     annotation_list_for_annotator,
+    project_by_slug,
     project_get_for_member,
     project_list_for_user,
     project_stats,
+    prompt_in_project,
     queue_progress,
 )
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
-from annotate.services.queue import SubmissionRefused, prompt_next_for_annotator
+from annotate.services.queue import (
+    SubmissionRefused,
+    prompt_completions,
+    prompt_next_for_annotator,
+)
 from annotate.templatetags.rankwise_markdown import render_markdown
 
 REFUSAL_STATUS = {"not_member": 403, "not_yours": 403, "wrong_project": 404, "no_prompt": 404}
@@ -78,7 +84,7 @@ def _rules(project: Project) -> dict:
 
 def _task(prompt: Prompt, shown_order: list[str], *, expires_at=None) -> dict:
     """What the ranking page shows; labels A, B, ... follow the annotator's shown order."""
-    completions = {c.external_id: c for c in prompt.completions.all()}
+    completions = {c.external_id: c for c in prompt_completions(prompt)}
     order = [cid for cid in shown_order if cid in completions] or list(completions)
     if prompt.is_conversation:
         shown = {
@@ -153,7 +159,7 @@ def annotate_page(request, slug):
 @login_required
 @require_POST
 def task_next(request, slug):
-    project = get_object_or_404(Project, slug=slug)
+    project = _project(slug)
     try:
         claim = prompt_next_for_annotator(project=project, user=request.user)
     except SubmissionRefused as exc:
@@ -161,14 +167,24 @@ def task_next(request, slug):
     return JsonResponse({"task": _claim_task(claim) if claim else None})
 
 
+def _project(slug: str) -> Project:
+    project = project_by_slug(slug=slug)
+    if project is None:
+        raise Http404("No such project")
+    return project
+
+
 def _prompt(project: Project, prompt_id: int) -> Prompt:
-    return get_object_or_404(Prompt, pk=prompt_id, project=project)
+    prompt = prompt_in_project(project=project, prompt_id=prompt_id)
+    if prompt is None:
+        raise Http404("No such prompt in this project")
+    return prompt
 
 
 @login_required
 @require_POST
 def task_submit(request, slug, prompt_id):
-    project = get_object_or_404(Project, slug=slug)
+    project = _project(slug)
     prompt = _prompt(project, prompt_id)
     try:
         annotation = ranking_submit(
@@ -182,7 +198,7 @@ def task_submit(request, slug, prompt_id):
 @login_required
 @require_POST
 def task_skip(request, slug, prompt_id):
-    project = get_object_or_404(Project, slug=slug)
+    project = _project(slug)
     prompt = _prompt(project, prompt_id)
     try:
         data = _json_body(request)

@@ -18,15 +18,16 @@ from django.utils import timezone
 from annotate import db
 from annotate.constants import Roles
 from annotate.judgements import JudgementError, JudgementRules, clean_judgement
-from annotate.models import Annotation, AnnotationRevision, Claim, Project, Prompt
+from annotate.models import Annotation, AnnotationRevision, Project, Prompt
 from annotate.selectors import user_has_role
 from annotate.services.queue import (
     SubmissionRefused,
     claim_release,
+    claimed_shown_order,
     membership_lock,
     overlap_check,
+    prompt_lock,
     prompt_tally,
-    submitted_count,
 )
 
 __all__ = [
@@ -58,7 +59,11 @@ def _after_commit(prompt_id: int) -> None:
 
 
 def _completion_ids(prompt: Prompt) -> list[str]:
-    return list(prompt.completions.order_by("position").values_list("external_id", flat=True))
+    rows = db.fetch_all(
+        "SELECT external_id FROM annotate_completion WHERE prompt_id = %s ORDER BY position",
+        [prompt.pk],
+    )
+    return [row[0] for row in rows]
 
 
 def _state(annotation: Annotation) -> dict:
@@ -75,10 +80,20 @@ def _revision(annotation: Annotation, *, editor, action: str) -> None:
 
 
 def _prompt_lock(prompt: Prompt) -> Prompt:
-    locked = db.row_lock(Prompt.objects.filter(pk=prompt.pk))
+    locked = prompt_lock(prompt_id=prompt.pk)
     if locked is None:
         raise SubmissionRefused("no_prompt", "This prompt no longer exists.")
     return locked
+
+
+def _counter_set(prompt_id: int, submitted: int) -> None:
+    db.execute(
+        "UPDATE annotate_prompt SET submitted_count = %s WHERE id = %s", [submitted, prompt_id]
+    )
+
+
+def _submitted_now(prompt_id: int) -> int:
+    return Annotation.objects.filter(prompt_id=prompt_id, skipped=False).count()
 
 
 def _check_prompt(project: Project, prompt: Prompt) -> None:
@@ -103,16 +118,16 @@ def _annotation_create(
         if not cleaned["skipped"]:
             overlap_check(project=project, prompt=locked, user=user, now=now, tally=tally)
         if not cleaned["shown_order"]:
-            held = Claim.objects.filter(project=project, user=user, prompt=locked).first()
-            cleaned["shown_order"] = list(held.shown_order) if held else []
+            cleaned["shown_order"] = claimed_shown_order(
+                project=project, user=user, prompt_id=locked.pk
+            )
         annotation = Annotation.objects.create(
             prompt=locked, annotator=user, source=source, **cleaned
         )
         _revision(annotation, editor=user, action=AnnotationRevision.Action.CREATED)
         if not cleaned["skipped"]:
-            locked.submitted_count = tally.submitted + 1
-            locked.save(update_fields=["submitted_count"])
-        claim_release(project=project, user=user, prompt=locked)
+            _counter_set(locked.pk, tally.submitted + 1)
+        claim_release(project=project, user=user, prompt_id=locked.pk)
         _after_commit(locked.pk)
     return annotation
 
@@ -203,7 +218,6 @@ def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation
         current.save(update_fields=[*changed, "updated_at"])
         _revision(current, editor=user, action=AnnotationRevision.Action.UPDATED)
         if "skipped" in changed:
-            locked.submitted_count = submitted_count(prompt_id=locked.pk)
-            locked.save(update_fields=["submitted_count"])
+            _counter_set(locked.pk, _submitted_now(locked.pk))
         _after_commit(locked.pk)
     return current

@@ -1,10 +1,11 @@
 """The work queue: which prompt an annotator gets next, and the claim that reserves it.
 
-Rules (see docs/queue.md in the report): a prompt is open while its non-skipped annotations
-plus live claims are below its target overlap; an annotator never gets a prompt they annotated
-or skipped; prompts closest to completion come first, then the oldest. Gold prompts are mixed
-in at the project's ``gold_rate``; they are exempt from the overlap (every annotator may be
-checked against them) but are never shown twice to one person.
+Rules: a prompt is open while its non-skipped annotations plus live claims are below its
+target overlap (``Prompt.target_overlap``, else the project's overlap); an annotator never gets
+a prompt they annotated or skipped; prompts closest to completion (fewest missing annotations)
+come first, then the oldest. Gold prompts are mixed in at the project's ``gold_rate``; they are
+exempt from the overlap (every annotator may be checked against them) but are never shown twice
+to one person.
 
 Correctness under concurrency rests on two locks, both taken through ``annotate.db``:
 
@@ -12,9 +13,13 @@ Correctness under concurrency rests on two locks, both taken through ``annotate.
 * the Prompt row, taken by every transaction that adds a claim or a submission to it.
 
 Holding the prompt's lock, a transaction re-counts its annotations and live claims from the
-tables (not the denormalised counter), so the decision is made on committed truth. Claims skip
-locked prompts (SKIP LOCKED), submissions wait for them. Expired claims need no sweeper: they
-stop counting once ``expires_at`` passes.
+tables (a new statement, so a fresh snapshot of committed rows), not from the denormalised
+counter, so the decision is made on committed truth. Claims skip locked prompts (SKIP LOCKED),
+submissions wait for them. Expired claims need no sweeper: they stop counting once
+``expires_at`` passes, and the annotator's next claim reuses the row.
+
+The hot path is plain SQL (portable between PostgreSQL and SQLite; the lock clauses come from
+``annotate.db``): the ORM's query compilation cost several times the database's own work here.
 """
 
 from __future__ import annotations
@@ -22,29 +27,49 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Prefetch,
-    Subquery,
-    Value,
-    prefetch_related_objects,
-)
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotate import db
-from annotate.models import Annotation, Claim, Completion, Membership, Project, Prompt
+from annotate.models import Annotation, Claim, Completion, Project, Prompt
 
 # How many locked candidates one request may reject (stale counter, raced claim) before
-# re-querying; each rejection also repairs the counter, so the next query is accurate.
+# giving up; each rejection repairs the counter, so the next query is accurate.
 MAX_CANDIDATE_ATTEMPTS = 20
+
+PROMPT_COLUMNS = (
+    "id", "project_id", "external_id", "text", "messages", "is_gold", "target_overlap",
+    "submitted_count",
+)  # fmt: skip
+_SELECT_PROMPT = "SELECT " + ", ".join(f"p.{c}" for c in PROMPT_COLUMNS) + " FROM annotate_prompt p"
+_OPEN_FOR_USER = """
+    p.project_id = %s AND p.is_gold = %s
+    AND NOT EXISTS (SELECT 1 FROM annotate_annotation a
+                    WHERE a.prompt_id = p.id AND a.annotator_id = %s)
+"""
+_LIVE_CLAIMS = (
+    "(SELECT COUNT(*) FROM annotate_claim c WHERE c.prompt_id = p.id AND c.expires_at > %s)"
+)
+# Prompts at the project's overlap: one shared target, so "fewest missing" is "most
+# submitted"; the partial index prompt_queue_idx walks them in exactly this order.
+_AT_OVERLAP = f"""{_SELECT_PROMPT} WHERE {_OPEN_FOR_USER}
+    AND p.target_overlap IS NULL AND p.submitted_count < %s
+    AND {_LIVE_CLAIMS} < %s - p.submitted_count {{excluded}}
+    ORDER BY p.submitted_count DESC, p.id LIMIT 1"""
+# The few prompts whose overlap was raised for low agreement, by their own missing count.
+_RAISED = f"""{_SELECT_PROMPT} WHERE {_OPEN_FOR_USER}
+    AND p.target_overlap IS NOT NULL AND p.submitted_count < p.target_overlap
+    AND {_LIVE_CLAIMS} < p.target_overlap - p.submitted_count {{excluded}}
+    ORDER BY p.target_overlap - p.submitted_count, p.id LIMIT 1"""
+_TALLY = """SELECT
+    (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND skipped = %s),
+    (SELECT COUNT(*) FROM annotate_claim WHERE prompt_id = %s AND expires_at > %s
+        AND user_id <> %s),
+    (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND annotator_id = %s)"""
 
 
 class SubmissionRefused(Exception):
@@ -56,14 +81,19 @@ class SubmissionRefused(Exception):
         self.message = message
 
 
-def membership_lock(*, project: Project, user) -> Membership:
+def membership_lock(*, project: Project, user) -> None:
     """Lock the annotator's membership (one queue decision per annotator at a time)."""
-    membership = db.row_lock(Membership.objects.filter(project=project, user=user))
-    if membership is None:
+    sql = db.locking("SELECT id FROM annotate_membership WHERE project_id = %s AND user_id = %s")
+    if db.fetch_one(sql, [project.pk, user.pk]) is None:
         raise SubmissionRefused(
             "not_member", f"You are not a member of the project {project.name!r}."
         )
-    return membership
+
+
+def prompt_lock(*, prompt_id: int) -> Prompt | None:
+    """The prompt, its row locked until the transaction ends (waits for other holders)."""
+    row = db.fetch_one(db.locking(f"{_SELECT_PROMPT} WHERE p.id = %s"), [prompt_id])
+    return _prompt_from_row(row) if row else None
 
 
 @dataclass(frozen=True)
@@ -73,29 +103,13 @@ class Tally:
     user_done: bool  # the user annotated or skipped it
 
 
-def _count(queryset) -> Subquery:
-    counted = queryset.order_by().values("prompt").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def prompt_tally(*, prompt_id: int, now: datetime, user) -> Tally:
     """A prompt's counts from the tables, in one query (call it holding the prompt's lock)."""
-    row = (
-        Prompt.objects.filter(pk=prompt_id)
-        .values_list(
-            _count(Annotation.objects.filter(prompt=OuterRef("pk"), skipped=False)),
-            _count(
-                Claim.objects.filter(prompt=OuterRef("pk"), expires_at__gt=now).exclude(user=user)
-            ),
-            Exists(Annotation.objects.filter(prompt=OuterRef("pk"), annotator=user)),
-        )
-        .first()
+    when = db.datetime_param(now)
+    submitted, live, mine = db.fetch_one(
+        _TALLY, [prompt_id, False, prompt_id, when, user.pk, prompt_id, user.pk]
     )
-    return Tally(*row) if row else Tally(0, 0, False)
-
-
-def submitted_count(*, prompt_id: int) -> int:
-    return Annotation.objects.filter(prompt_id=prompt_id, skipped=False).count()
+    return Tally(submitted, live, mine > 0)
 
 
 def prompt_counters_refresh(*, prompt_ids: Iterable[int] | None = None, project=None) -> int:
@@ -129,39 +143,21 @@ def prompt_counters_refresh(*, prompt_ids: Iterable[int] | None = None, project=
     return updated
 
 
-def _live_claims_subquery(now: datetime):
-    return _count(Claim.objects.filter(prompt=OuterRef("pk"), expires_at__gt=now))
+def _prompt_from_row(row: tuple) -> Prompt:
+    values = list(row)
+    messages, is_gold = PROMPT_COLUMNS.index("messages"), PROMPT_COLUMNS.index("is_gold")
+    values[messages] = db.json_value(values[messages])
+    values[is_gold] = bool(values[is_gold])
+    return Prompt.from_db("default", PROMPT_COLUMNS, values)
 
 
-def _unseen(project: Project, user, *, gold: bool):
-    mine = Annotation.objects.filter(prompt=OuterRef("pk"), annotator=user)
-    return Prompt.objects.filter(project=project, is_gold=gold).filter(~Exists(mine))
-
-
-def _regular_candidates(project: Project, user, now: datetime, excluded: set[int]):
-    """Two index-ordered lanes, each already in "fewest missing, then oldest" order.
-
-    Prompts at the project's overlap (the vast majority) sort by submitted count, descending,
-    which is the same order as "fewest missing" because they share one target; prompts whose
-    target was raised for low agreement are few and sort by their own missing count.
-    """
-    unseen = _unseen(project, user, gold=False)
+def _lane(sql: str, params: list, excluded: set[int]) -> Prompt | None:
+    clause = ""
     if excluded:
-        unseen = unseen.exclude(pk__in=excluded)
-    live = _live_claims_subquery(now)
-    at_overlap = (
-        unseen.filter(target_overlap__isnull=True, submitted_count__lt=project.overlap)
-        .alias(live=live)
-        .filter(live__lt=project.overlap - F("submitted_count"))
-        .order_by("-submitted_count", "id")
-    )
-    raised = (
-        unseen.filter(target_overlap__isnull=False, submitted_count__lt=F("target_overlap"))
-        .alias(live=live)
-        .filter(live__lt=F("target_overlap") - F("submitted_count"))
-        .order_by(F("target_overlap") - F("submitted_count"), "id")
-    )
-    return at_overlap, raised
+        clause = f"AND p.id NOT IN ({', '.join(['%s'] * len(excluded))})"
+        params = [*params, *sorted(excluded)]
+    row = db.fetch_one(db.locking(sql.format(excluded=clause), skip_locked=True), params)
+    return _prompt_from_row(row) if row else None
 
 
 def _missing(prompt: Prompt, project: Project) -> int:
@@ -169,12 +165,20 @@ def _missing(prompt: Prompt, project: Project) -> int:
 
 
 def _regular_pick(project: Project, user, now: datetime) -> Prompt | None:
+    when = db.datetime_param(now)
+    base = [project.pk, False, user.pk]
     excluded: set[int] = set()
     for _ in range(MAX_CANDIDATE_ATTEMPTS):
-        at_overlap, raised = _regular_candidates(project, user, now, excluded)
         # Both lanes lock their best row; the one not chosen is released at commit, moments
         # later, and other annotators skip it meanwhile, which costs them nothing.
-        found = [p for p in (db.first_unlocked_row(raised), db.first_unlocked_row(at_overlap)) if p]
+        found = [
+            p
+            for p in (
+                _lane(_RAISED, [*base, when], excluded),
+                _lane(_AT_OVERLAP, [*base, project.overlap, when, project.overlap], excluded),
+            )
+            if p is not None
+        ]
         if not found:
             return None
         prompt = min(found, key=lambda p: (_missing(p, project), p.pk))
@@ -189,7 +193,10 @@ def _has_room(prompt: Prompt, project: Project, user, now: datetime) -> bool:
     tally = prompt_tally(prompt_id=prompt.pk, now=now, user=user)
     if tally.submitted != prompt.submitted_count:
         prompt.submitted_count = tally.submitted
-        prompt.save(update_fields=["submitted_count"])
+        db.execute(
+            "UPDATE annotate_prompt SET submitted_count = %s WHERE id = %s",
+            [tally.submitted, prompt.pk],
+        )
     room = prompt.overlap_target(project) - tally.submitted - tally.live_claims
     return room > 0 and not tally.user_done
 
@@ -197,17 +204,55 @@ def _has_room(prompt: Prompt, project: Project, user, now: datetime) -> bool:
 def _gold_pick(project: Project, user) -> Prompt | None:
     # Gold prompts are few and need no overlap slot, so no lock: a random unseen one, so
     # annotators cannot learn to spot them by position.
-    return _unseen(project, user, gold=True).order_by("?").first()
+    rows = db.fetch_all(f"{_SELECT_PROMPT} WHERE {_OPEN_FOR_USER}", [project.pk, True, user.pk])
+    return _prompt_from_row(random.choice(rows)) if rows else None
 
 
-def _shown_order(prompt: Prompt, rng: random.Random) -> list[str]:
-    # Loads the completions into the prompt's prefetch cache: the caller renders them next.
-    prefetch_related_objects(
-        [prompt], Prefetch("completions", queryset=Completion.objects.order_by("position"))
+def prompt_completions(prompt: Prompt) -> list[Completion]:
+    """The prompt's completions in file order, cached on it (the page renders them next)."""
+    cached = getattr(prompt, "_queue_completions", None)
+    if cached is None:
+        rows = db.fetch_all(
+            "SELECT id, prompt_id, external_id, position, text FROM annotate_completion "
+            "WHERE prompt_id = %s ORDER BY position",
+            [prompt.pk],
+        )
+        fields = ("id", "prompt_id", "external_id", "position", "text")
+        cached = [Completion.from_db("default", fields, row) for row in rows]
+        prompt._queue_completions = cached
+    return cached
+
+
+def _claim_row(project: Project, user) -> tuple | None:
+    return db.fetch_one(
+        "SELECT id, prompt_id, shown_order, claimed_at, expires_at FROM annotate_claim "
+        "WHERE project_id = %s AND user_id = %s",
+        [project.pk, user.pk],
     )
-    ids = [c.external_id for c in prompt.completions.all()]
-    rng.shuffle(ids)
-    return ids
+
+
+def _held(project: Project, user, row: tuple, now: datetime) -> Claim | None:
+    """The annotator's live, unanswered claim as a Claim with its prompt, else None."""
+    claim_id, prompt_id, shown_order, claimed_at, expires_at = row
+    claim = Claim.from_db(
+        "default",
+        ("id", "project_id", "prompt_id", "user_id", "shown_order", "claimed_at", "expires_at"),
+        (claim_id, project.pk, prompt_id, user.pk, db.json_value(shown_order), claimed_at,
+         expires_at),
+    )  # fmt: skip
+    if timezone.is_naive(claim.expires_at):  # SQLite hands back naive UTC
+        claim.claimed_at = timezone.make_aware(claim.claimed_at, UTC)
+        claim.expires_at = timezone.make_aware(claim.expires_at, UTC)
+    if not claim.is_live(now):
+        return None
+    done = db.fetch_one(
+        "SELECT 1 FROM annotate_annotation WHERE prompt_id = %s AND annotator_id = %s",
+        [prompt_id, user.pk],
+    )
+    if done:
+        return None  # answered through another path (the API) meanwhile: the claim is spent
+    claim.prompt = _prompt_from_row(db.fetch_one(f"{_SELECT_PROMPT} WHERE p.id = %s", [prompt_id]))
+    return claim
 
 
 def prompt_next_for_annotator(
@@ -215,6 +260,7 @@ def prompt_next_for_annotator(
 ) -> Claim | None:
     """Claim the annotator's next task, or return the one they already hold; None when done.
 
+    The Claim's ``prompt`` is loaded, ``prompt_completions(claim.prompt)`` costs no query.
     Raises SubmissionRefused("not_member") for users outside the project.
     """
     now = now or timezone.now()
@@ -222,14 +268,10 @@ def prompt_next_for_annotator(
     with transaction.atomic():
         membership_lock(project=project, user=user)
         # The one claim row of this annotator here, live or expired (reused below).
-        own = Claim.objects.filter(project=project, user=user).select_related("prompt").first()
-        if (
-            own is not None
-            and own.is_live(now)
-            # answered through another path (the API) meanwhile: the claim is spent
-            and not Annotation.objects.filter(prompt_id=own.prompt_id, annotator=user).exists()
-        ):
-            return own
+        row = _claim_row(project, user)
+        held = _held(project, user, row, now) if row else None
+        if held is not None:
+            return held
         picks = [lambda: _regular_pick(project, user, now)]
         if project.gold_rate > 0:
             gold = [lambda: _gold_pick(project, user)]
@@ -241,21 +283,46 @@ def prompt_next_for_annotator(
                 break
         if prompt is None:
             return None
-        claim = own or Claim(project=project, user=user)
-        claim.prompt = prompt
-        claim.shown_order = _shown_order(prompt, rng)
-        claim.claimed_at = now
-        claim.expires_at = now + timedelta(minutes=project.claim_timeout_minutes)
-        if own is None:
-            claim.save()
+        shown_order = [c.external_id for c in prompt_completions(prompt)]
+        rng.shuffle(shown_order)
+        expires_at = now + timedelta(minutes=project.claim_timeout_minutes)
+        if row is None:
+            claim = Claim.objects.create(
+                project=project, user=user, prompt=prompt, shown_order=shown_order,
+                claimed_at=now, expires_at=expires_at,
+            )  # fmt: skip
         else:
-            claim.save(update_fields=["prompt", "shown_order", "claimed_at", "expires_at"])
+            db.execute(
+                "UPDATE annotate_claim SET prompt_id = %s, shown_order = %s, claimed_at = %s, "
+                "expires_at = %s WHERE id = %s",
+                [prompt.pk, db.json_param(shown_order), db.datetime_param(now),
+                 db.datetime_param(expires_at), row[0]],
+            )  # fmt: skip
+            claim = Claim.from_db(
+                "default",
+                ("id", "project_id", "prompt_id", "user_id", "shown_order", "claimed_at",
+                 "expires_at"),
+                (row[0], project.pk, prompt.pk, user.pk, shown_order, now, expires_at),
+            )  # fmt: skip
+        claim.prompt = prompt
         return claim
 
 
-def claim_release(*, project: Project, user, prompt: Prompt) -> None:
-    """Drop the annotator's claim on ``prompt`` (after they submitted or skipped it)."""
-    Claim.objects.filter(project=project, user=user, prompt=prompt).delete()
+def claim_release(*, project: Project, user, prompt_id: int) -> None:
+    """Drop the annotator's claim on the prompt (after they submitted or skipped it)."""
+    db.execute(
+        "DELETE FROM annotate_claim WHERE project_id = %s AND user_id = %s AND prompt_id = %s",
+        [project.pk, user.pk, prompt_id],
+    )
+
+
+def claimed_shown_order(*, project: Project, user, prompt_id: int) -> list[str]:
+    row = db.fetch_one(
+        "SELECT shown_order FROM annotate_claim "
+        "WHERE project_id = %s AND user_id = %s AND prompt_id = %s",
+        [project.pk, user.pk, prompt_id],
+    )
+    return list(db.json_value(row[0])) if row else []
 
 
 def overlap_check(*, project: Project, prompt: Prompt, user, now: datetime, tally: Tally) -> None:

@@ -8,6 +8,8 @@ only http(s)/mailto links). Instructions, written by project admins, may use a l
 
 from __future__ import annotations
 
+import threading
+
 import markdown
 import nh3
 from django import template
@@ -34,9 +36,23 @@ def _converter(*, allow_html: bool) -> markdown.Markdown:
     return md
 
 
+# Building a converter registers dozens of processors, several times the cost of converting a
+# 500-character output; one per thread and kind, reset between uses (not thread-safe).
+_converters = threading.local()
+
+
+def _cached_converter(*, allow_html: bool) -> markdown.Markdown:
+    key = "html" if allow_html else "text"
+    md = getattr(_converters, key, None)
+    if md is None:
+        md = _converter(allow_html=allow_html)
+        setattr(_converters, key, md)
+    return md.reset()
+
+
 def render_markdown(text: str, *, allow_html: bool = False) -> str:
     """Sanitised HTML for ``text``; safe to insert into a page."""
-    html = _converter(allow_html=allow_html).convert(text or "")
+    html = _cached_converter(allow_html=allow_html).convert(text or "")
     return nh3.clean(
         html,
         tags=_TEXT_TAGS,

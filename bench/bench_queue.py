@@ -1,0 +1,563 @@
+"""Work queue under load: annotators claiming and submitting over HTTP, on PostgreSQL.
+
+Loads N prompts (a ~200-character prompt and four ~500-character outputs, overlap 3: the task
+shape of the Label Studio reference, ../shared/reference/labelstudio/README.md) into its own
+database with COPY, starts gunicorn with `config.settings.production` on loopback, and runs
+1, 8 and 32 annotator threads (separate users, session cookie + CSRF header, as the ranking
+page does) through the page's JSON endpoints: POST next-task, then POST submit, in bounded
+loops. Prints next-task and submit latency, annotations per second, the overlap check, and the
+ratio against Label Studio 1.23 measured on the same kind of machine.
+
+    nice -n 10 .venv/bin/python bench/bench_queue.py --prompts 100000 --concurrency 1,8,32
+
+Loops are closed (no think time), like the reference's client: every annotator sends its next
+request as soon as the last one returns, so latency there is mostly queueing behind the other
+annotators (Little's law: latency = annotators / throughput). ``--think-ms`` adds a pause per
+task to measure latency at a load the server is not saturated by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "bench-queue"
+# Label Studio 1.23 on PostgreSQL 15, same machine kind (reference README). 1 annotator:
+# next-task p50 at 100k tasks (its p99 was measured at 10k only), submit p50 / p99.
+LABEL_STUDIO = {
+    1: {"next_p50_ms": 464.0, "next_p99_ms": None, "submit_p50_ms": 188.0, "ann_per_s": None},
+    8: {"next_p50_ms": 880.0, "next_p99_ms": 1480.0, "ann_per_s": 4.16},
+    32: {"next_p50_ms": 4700.0, "next_p99_ms": 7200.0, "ann_per_s": 3.20},
+}
+TARGET_NEXT_P99_MS = 50.0
+TARGET_RATIO = 50.0
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+
+def _word_pool(rng: random.Random) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(2000)]
+
+
+def _text(rng: random.Random, words: list[str], chars: int) -> str:
+    return " ".join(rng.choices(words, k=chars // 5 + 8))[:chars]
+
+
+def load_prompts(n: int, overlap: int) -> dict:
+    """Create the project and N prompts x 4 outputs with COPY (annotate.db.insert_rows)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from annotate.db import allocate_ids, insert_rows
+    from annotate.models import Completion, Project, Prompt
+    from annotate.services.projects import project_create
+
+    rng = random.Random(42)
+    words = _word_pool(rng)
+    # Distinct texts are not needed by the queue; a pool keeps generation out of the timing.
+    prompts_pool = [_text(rng, words, 200) for _ in range(997)]
+    outputs_pool = [_text(rng, words, 500) for _ in range(4001)]
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        Project.objects.filter(slug=SLUG).delete()
+        project = project_create(name="Queue benchmark", slug=SLUG, overlap=overlap)
+        now = timezone.now()
+        done = 0
+        while done < n:
+            batch = min(10_000, n - done)
+            ids = allocate_ids(Prompt, batch)
+            insert_rows(
+                Prompt,
+                ["id", "project", "external_id", "text", "metadata", "is_gold", "created_at",
+                 "submitted_count"],
+                ((pid, project.pk, f"q-{done + i}", f"[{done + i}] {prompts_pool[(done + i) % 997]}",
+                  {}, False, now, 0) for i, pid in enumerate(ids)),
+            )  # fmt: skip
+            insert_rows(
+                Completion,
+                ["prompt", "external_id", "position", "text", "model_name", "metadata"],
+                ((pid, f"m{k}", k, outputs_pool[((done + i) * 4 + k) % 4001], f"model-{k}", {})
+                 for i, pid in enumerate(ids) for k in range(4)),
+            )  # fmt: skip
+            done += batch
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE annotate_prompt; ANALYZE annotate_completion;")
+    return {"project_id": project.pk, "prompts": n, "seconds": time.perf_counter() - t0}
+
+
+def make_annotators(count: int, tag: str) -> list[dict]:
+    """Annotator users with a logged-in session each (cookie values for the HTTP client)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from annotate.constants import Roles
+    from annotate.models import Project
+    from annotate.services.users import memberships_ensure, user_create
+
+    project = Project.objects.get(slug=SLUG)
+    out = []
+    for i in range(count):
+        user = user_create(username=f"bq-{tag}-{i}", password=None, roles=[Roles.ANNOTATOR])
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        out.append({"user_id": user.pk, "session": session.session_key})
+    memberships_ensure(project=project, user_ids=[a["user_id"] for a in out])
+    return out
+
+
+# ---- server --------------------------------------------------------------------------------
+
+GUNICORN_CONF = """
+preload_app = True
+def when_ready(server):
+    # Import every view module in the master before the fork, so no worker pays for it
+    # (scipy & co. behind some views) during the measurement.
+    from django.urls import get_resolver
+    get_resolver().url_patterns
+"""
+
+
+def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
+    conf = Path(tempfile.mkdtemp(prefix="bench-queue-")) / "gunicorn.conf.py"
+    conf.write_text(GUNICORN_CONF)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", str(conf),
+         "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
+         "--timeout", "60"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {proc.returncode}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    stop_server(proc)
+    raise SystemExit("gunicorn did not answer /healthz within 90 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of the gunicorn master and its workers together."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stopped = pid, 0, threading.Event()
+
+    def run(self):
+        import psutil
+
+        master = psutil.Process(self.pid)
+        while not self.stopped.is_set():
+            try:
+                procs = [master, *master.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+            except psutil.Error:
+                pass
+            time.sleep(0.25)
+
+
+# ---- client --------------------------------------------------------------------------------
+
+
+def annotate_loop(base: str, who: dict, loops: int, think_s: float, rec: dict, seed: int) -> None:
+    rng = random.Random(seed)
+    csrf = "".join(
+        rng.choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=32)
+    )
+    http = requests.Session()
+    http.cookies.set("sessionid", who["session"])
+    http.cookies.set("csrftoken", csrf)
+    headers = {"X-CSRFToken": csrf, "Content-Type": "application/json"}
+    for _ in range(loops):
+        t = time.perf_counter()
+        try:
+            r = http.post(f"{base}/projects/{SLUG}/annotate/next", headers=headers, timeout=60)
+        except requests.RequestException as exc:
+            rec["errors"].append(f"next: {exc!r}")
+            continue
+        rec["next"].append(time.perf_counter() - t)
+        if r.status_code != 200:
+            rec["errors"].append(f"next {r.status_code}: {r.text[:120]}")
+            continue
+        task = r.json()["task"]
+        if task is None:
+            rec["empty"].append(who["user_id"])
+            return
+        rec["offered"].append((who["user_id"], task["prompt_id"]))
+        order = list(task["shown_order"])
+        rng.shuffle(order)
+        ranking = [[order[0]], order[1:3], [order[3]]] if rng.random() < 0.2 else order
+        body = {
+            "ranking": ranking,
+            "ratings": {cid: rng.randint(1, 7) for cid in order},
+            "flags": {},
+            "comment": "",
+            "time_ms": rng.randint(5_000, 60_000),
+            "shown_order": task["shown_order"],
+        }
+        if think_s:
+            time.sleep(think_s * rng.uniform(0.5, 1.5))
+        t = time.perf_counter()
+        try:
+            r = http.post(
+                f"{base}/projects/{SLUG}/prompts/{task['prompt_id']}/submit",
+                data=json.dumps(body), headers=headers, timeout=60,
+            )  # fmt: skip
+        except requests.RequestException as exc:
+            rec["errors"].append(f"submit: {exc!r}")
+            continue
+        if r.status_code != 201:
+            rec["errors"].append(f"submit {r.status_code}: {r.text[:120]}")
+            continue
+        rec["submit"].append(time.perf_counter() - t)
+        rec["saved"].append(r.json()["annotation_id"])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+class CpuMeter:
+    """CPU seconds used by the server, its PostgreSQL backends and this client.
+
+    The machine is shared, so wall-clock latency mixes our work with everyone else's; CPU time
+    per annotation is what this system itself costs, whatever the load around it.
+    """
+
+    def __init__(self, server_pid: int, pg_url: str):
+        import psutil
+
+        self.psutil = psutil
+        self.server = psutil.Process(server_pid)
+        self.pg_url = pg_url
+
+    def _tree(self):
+        try:
+            return [self.server, *self.server.children(recursive=True)]
+        except self.psutil.Error:
+            return [self.server]
+
+    def _backends(self):
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            ).fetchall()
+        out = []
+        for (pid,) in rows:
+            try:
+                out.append(self.psutil.Process(pid))
+            except self.psutil.Error:
+                pass
+        return out
+
+    @staticmethod
+    def _cpu(procs) -> dict[int, float]:
+        out = {}
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+            except Exception:  # noqa: BLE001 - a process that ended
+                pass
+        return out
+
+    def sample(self) -> dict:
+        return {
+            "server": self._cpu(self._tree()),
+            "postgres": self._cpu(self._backends()),
+            "client": time.process_time(),
+        }
+
+    @staticmethod
+    def delta(a: dict, b: dict) -> dict:
+        def part(key):
+            return sum(v - a[key].get(pid, 0.0) for pid, v in b[key].items())
+
+        return {
+            "server_s": part("server"),
+            "postgres_s": part("postgres"),
+            "client_s": b["client"] - a["client"],
+        }
+
+
+def run_level(base: str, annotators: list[dict], loops: int, think_s: float, meter=None) -> dict:
+    rec = {k: [] for k in ("next", "submit", "saved", "errors", "empty", "offered")}
+    threads = [
+        threading.Thread(target=annotate_loop, args=(base, a, loops, think_s, rec, i))
+        for i, a in enumerate(annotators)
+    ]
+    before = meter.sample() if meter else None
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    cpu = CpuMeter.delta(before, meter.sample()) if meter else None
+    ms = lambda xs, p: round(pct(xs, p) * 1000, 1)  # noqa: E731
+    repeats = sum(1 for n in Counter(rec["offered"]).values() if n > 1)
+    return {
+        "annotators": len(annotators),
+        "loops_each": loops,
+        "think_ms": think_s * 1000,
+        "annotations": len(rec["saved"]),
+        "wall_s": round(wall, 2),
+        "ann_per_s": round(len(rec["saved"]) / wall, 1),
+        "next_p50_ms": ms(rec["next"], 50),
+        "next_p99_ms": ms(rec["next"], 99),
+        "next_mean_ms": round(statistics.mean(rec["next"]) * 1000, 1) if rec["next"] else None,
+        "submit_p50_ms": ms(rec["submit"], 50),
+        "submit_p99_ms": ms(rec["submit"], 99),
+        "errors": len(rec["errors"]),
+        "error_samples": rec["errors"][:3],
+        "queue_empty": len(rec["empty"]),
+        "same_task_offered_twice_to_one_annotator": repeats,
+        "cpu": {k: round(v, 2) for k, v in cpu.items()} if cpu else None,
+        "cpu_ms_per_annotation": (
+            round(sum(cpu.values()) * 1000 / len(rec["saved"]), 1) if cpu and rec["saved"] else None
+        ),
+        "saved_ids": rec["saved"],
+    }
+
+
+# ---- checks and report ---------------------------------------------------------------------
+
+
+def overlap_check(saved_ids: list[int], tag: str) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute(
+            """
+            SELECT count(*) FILTER (WHERE n > pr.overlap), coalesce(max(n), 0),
+                   count(*) FILTER (WHERE n <> p.submitted_count)
+            FROM (SELECT prompt_id, count(*) AS n FROM annotate_annotation
+                  WHERE NOT skipped GROUP BY prompt_id) a
+            JOIN annotate_prompt p ON p.id = a.prompt_id
+            JOIN annotate_project pr ON pr.id = p.project_id
+            WHERE pr.slug = %s
+            """,
+            [SLUG],
+        )
+        over, most, drift = c.fetchone()
+        c.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM annotate_annotation GROUP BY prompt_id, "
+            "annotator_id HAVING count(*) > 1) d"
+        )
+        (dupes,) = c.fetchone()
+        c.execute(
+            "SELECT count(*) FROM annotate_annotation a JOIN auth_user u ON u.id = a.annotator_id "
+            "WHERE u.username LIKE %s",
+            [f"bq-{tag}-%"],
+        )
+        (stored,) = c.fetchone()
+    return {
+        "prompts_over_overlap": over,
+        "max_annotations_on_a_prompt": most,
+        "counter_drift": drift,
+        "same_annotator_twice": dupes,
+        "submissions_acknowledged": len(saved_ids),
+        "annotations_stored": stored,  # by this run's annotators
+    }
+
+
+def fmt(v, unit="") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:,.1f}{unit}" if isinstance(v, float) else f"{v:,}{unit}"
+
+
+def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> None:
+    print()
+    print(f"Work queue, {load['prompts']:,} prompts x 4 outputs, overlap {args.overlap}, "
+          f"PostgreSQL, gunicorn -w {args.workers} (config.settings.production), "
+          f"think time {args.think_ms} ms")  # fmt: skip
+    print(f"load (COPY): {load['seconds']:.1f} s;  peak server RSS {peak_rss / 2**20:,.0f} MB")
+    head = ("annotators", "annotations", "ann/s", "next p50", "next p99", "submit p50",
+            "submit p99", "errors", "LS ann/s", "x LS", "LS next p99", "next p99 / LS")  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for lv in levels:
+        ls = LABEL_STUDIO.get(lv["annotators"], {})
+        ratio = lv["ann_per_s"] / ls["ann_per_s"] if ls.get("ann_per_s") else None
+        lat = ls["next_p99_ms"] / lv["next_p99_ms"] if ls.get("next_p99_ms") else None
+        row = (
+            lv["annotators"], lv["annotations"], lv["ann_per_s"], lv["next_p50_ms"],
+            lv["next_p99_ms"], lv["submit_p50_ms"], lv["submit_p99_ms"], lv["errors"],
+            ls.get("ann_per_s"), ratio, ls.get("next_p99_ms"), lat,
+        )  # fmt: skip
+        units = ("", "", "", " ms", " ms", " ms", " ms", "", "", "x", " ms", "x faster")
+        print("| " + " | ".join(fmt(v, u) for v, u in zip(row, units, strict=True)) + " |")
+    print()
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    print(f"CPU per annotation (server + PostgreSQL backends + this client; machine load "
+          f"average {load:.1f} on {cores} cores during the report):")  # fmt: skip
+    for lv in levels:
+        if lv["cpu_ms_per_annotation"]:
+            c = lv["cpu"]
+            per = lv["cpu_ms_per_annotation"]
+            print(
+                f"  {lv['annotators']:>2} annotators: {per:.1f} ms (server {c['server_s']:.1f} s, "
+                f"postgres {c['postgres_s']:.1f} s, client {c['client_s']:.1f} s); "
+                f"{cores} idle cores would sustain ~{cores * 1000 / per:,.0f} annotations/s"
+            )
+    print()
+    print(
+        f"overlap check: {check['prompts_over_overlap']} prompts over the overlap "
+        f"(max {check['max_annotations_on_a_prompt']} on one prompt), "
+        f"{check['same_annotator_twice']} annotator-twice pairs, counter drift "
+        f"{check['counter_drift']}, {check['submissions_acknowledged']:,} submissions "
+        f"acknowledged = {check['annotations_stored']:,} stored"
+    )
+    top = next((lv for lv in levels if lv["annotators"] == 32), None)
+    if top:
+        ratio = top["ann_per_s"] / LABEL_STUDIO[32]["ann_per_s"]
+        print(
+            f"targets at 32 annotators: next-task p99 {top['next_p99_ms']} ms "
+            f"(target < {TARGET_NEXT_P99_MS:.0f} ms: "
+            f"{'met' if top['next_p99_ms'] < TARGET_NEXT_P99_MS else 'NOT met'}); "
+            f"{ratio:.0f}x Label Studio's annotations/s (target >= {TARGET_RATIO:.0f}x: "
+            f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})"
+        )
+
+
+# ---- main ----------------------------------------------------------------------------------
+
+
+def ensure_database(admin_url: str, name: str, fresh: bool) -> bool:
+    """Create the bench database; True if it was (re)created."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not fresh:
+            return False
+        if exists:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--prompts", type=int, default=100_000)
+    ap.add_argument("--overlap", type=int, default=3)
+    ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--ops-per-level", type=int, default=1280,
+                    help="next+submit loops per level, split over its annotators")  # fmt: skip
+    ap.add_argument("--think-ms", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--port", type=int, default=8931)
+    ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432",
+                    help="PostgreSQL server URL (without database)")  # fmt: skip
+    ap.add_argument("--db-name", default="rw_bench_queue")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the database and its prompts from the last run")  # fmt: skip
+    ap.add_argument("--out", help="write the results as JSON here")
+    args = ap.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",") if c]
+
+    fresh = ensure_database(f"{args.pg}/postgres", args.db_name, fresh=not args.reuse)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"{args.pg}/{args.db_name}",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY",
+                       "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_DEBUG", "ALLOWED_HOSTS",
+                       "DATABASE_URL", "LOG_LEVEL")})  # fmt: skip
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from annotate.models import Prompt
+
+    call_command("migrate", verbosity=0)
+    have = Prompt.objects.filter(project__slug=SLUG).count()
+    if fresh or have != args.prompts:
+        print(f"loading {args.prompts:,} prompts ...", flush=True)
+        load = load_prompts(args.prompts, args.overlap)
+    else:
+        load = {"prompts": have, "seconds": float("nan")}
+    tag = secrets.token_hex(3)
+    accounts = make_annotators(sum(levels) + 1, tag)
+    from django.db import connection
+
+    connection.close()  # the server gets the database's connections while it runs
+
+    server = start_server(env, args.port, args.workers)
+    sampler = RssSampler(server.pid)
+    sampler.start()
+    meter = CpuMeter(server.pid, f"{args.pg}/{args.db_name}")
+    base = f"http://127.0.0.1:{args.port}"
+    results = []
+    try:
+        warm = run_level(base, accounts[:1], 20, 0)  # connections, caches; not reported
+        accounts = accounts[1:]
+        for c in levels:
+            group, accounts = accounts[:c], accounts[c:]
+            loops = max(1, args.ops_per_level // c) if c > 1 else min(args.ops_per_level, 400)
+            print(f"{c} annotator(s) x {loops} tasks ...", flush=True)
+            results.append(run_level(base, group, loops, args.think_ms / 1000, meter))
+    finally:
+        sampler.stopped.set()
+        stop_server(server)
+    check = overlap_check([i for lv in [warm, *results] for i in lv["saved_ids"]], tag)
+    report(results, load, check, args, sampler.peak)
+    if args.out:
+        for lv in results:
+            lv.pop("saved_ids")
+        Path(args.out).write_text(json.dumps(
+            {"args": vars(args), "load": load, "levels": results, "check": check,
+             "peak_server_rss_mb": round(sampler.peak / 2**20)}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
