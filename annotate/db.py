@@ -93,13 +93,16 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
 # so queue decisions run one at a time (serialised), whatever the connection's transaction mode.
 
 
+# A write that matches no row still upgrades an SQLite transaction to the one writer.
+SQLITE_WRITER_LOCK_SQL = 'UPDATE "django_migrations" SET "id" = "id" WHERE "id" < 0'
+
+
 def writer_lock_take() -> None:
     """On SQLite, hold the database write lock from here to the end of the transaction."""
     if is_postgresql():
         return
     with connection.cursor() as cursor:
-        # A write that matches no row still upgrades the transaction to a writer.
-        cursor.execute('UPDATE "django_migrations" SET "id" = "id" WHERE "id" < 0')
+        cursor.execute(SQLITE_WRITER_LOCK_SQL)
 
 
 def locking(sql: str, *, skip_locked: bool = False) -> str:
