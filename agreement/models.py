@@ -13,15 +13,28 @@ from django.db.models import Q
 class PromptConsensus(models.Model):
     """The Bradley-Terry consensus of one prompt's judgements."""
 
+    # No database-level foreign keys: a full recompute rewrites 100k rows, and PostgreSQL's
+    # deferred checks of two constraints per row were a fifth of its time. These rows are
+    # derived and rebuilt; Django still cascades deletes of prompts and projects to them.
     prompt = models.OneToOneField(
-        "annotate.Prompt", on_delete=models.CASCADE, primary_key=True, related_name="consensus"
+        "annotate.Prompt",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="consensus",
+        db_constraint=False,
     )
     # Denormalised so the review queue and the export filter a project without a join.
     project = models.ForeignKey(
-        "annotate.Project", on_delete=models.CASCADE, related_name="prompt_consensus"
+        "annotate.Project",
+        on_delete=models.CASCADE,
+        related_name="prompt_consensus",
+        db_constraint=False,
     )
     ranking = models.JSONField(help_text="Tie groups of completion ids, best first.")
-    pair_probs = models.JSONField(help_text='{"A>B": P(A beats B)} for every completion pair.')
+    pair_probs = models.JSONField(
+        help_text='{"A>B": P(A beats B)} for every completion pair, in completion order; '
+        "P(B>A) is 1 - P(A>B)."
+    )
     scores = models.JSONField(help_text="Bradley-Terry log-strength per completion id.")
     agreement = models.FloatField(
         null=True, blank=True, help_text="Per-prompt agreement; null when undefined."

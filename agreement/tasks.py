@@ -1,0 +1,18 @@
+"""Celery entry points: look the row up, call the service."""
+
+from celery import shared_task
+
+from agreement.services import project_agreement_recompute, prompt_agreement_recompute
+from annotate.models import Project
+
+
+@shared_task(ignore_result=True)
+def prompt_agreement_task(prompt_id: int) -> None:
+    prompt_agreement_recompute(prompt_id=prompt_id)
+
+
+@shared_task(ignore_result=True)
+def project_agreement_task(project_id: int) -> None:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is not None:  # deleted since it was queued
+        project_agreement_recompute(project)
