@@ -1,0 +1,73 @@
+"""REST endpoints of the agreement app, mounted under /api/v1/ (see config/api_urls.py)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agreement.selectors import project_report_get, report_anonymise
+from agreement.services import project_agreement_schedule
+from annotate.api.permissions import (
+    IsAuthenticated,
+    ProjectMember,
+    ProjectScopedMixin,
+    RolePermission,
+    has_any_role,
+)
+from annotate.constants import Roles
+from config.api import error_responses
+
+
+class ProjectAgreementView(ProjectScopedMixin, APIView):
+    """The project's agreement report: the stored result of the last full recompute (``meta``
+    says when, and whether judgements changed since), or a fresh one if none is stored.
+
+    Reviewers and admins see annotator names; ML engineers get stable pseudonyms.
+    """
+
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = {"GET": (Roles.REVIEWER, Roles.ML_ENGINEER)}
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)},
+        tags=["agreement"],
+    )
+    def get(self, request, slug):
+        report = project_report_get(self.project)
+        if not has_any_role(request.user, (Roles.REVIEWER,)):
+            report = report_anonymise(report)
+        return Response(report)
+
+
+class ProjectAgreementRecomputeView(ProjectScopedMixin, APIView):
+    """Queue a full recompute of consensus, annotator weights and the report."""
+
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = {"POST": (Roles.REVIEWER,)}
+
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)},
+        tags=["agreement"],
+    )
+    def post(self, request, slug):
+        project_agreement_schedule(project_id=self.project.pk)
+        return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path(
+        "projects/<slug:slug>/agreement/",
+        ProjectAgreementView.as_view(),
+        name="project-agreement",
+    ),
+    path(
+        "projects/<slug:slug>/agreement/recompute/",
+        ProjectAgreementRecomputeView.as_view(),
+        name="project-agreement-recompute",
+    ),
+]

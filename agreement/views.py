@@ -1,0 +1,116 @@
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from agreement.selectors import (
+    annotator_rows,
+    headline_rows,
+    project_for_reviewer,
+    project_report_get,
+    prompt_review_get,
+    review_queue_count,
+    review_queue_list,
+)
+from agreement.services import project_agreement_schedule, prompt_adjudicate
+from annotate.judgements import JudgementError
+from annotate.models import Prompt
+
+
+def _project_or_404(request, slug):
+    project = project_for_reviewer(request.user, slug)
+    if project is None:
+        raise Http404("No such project, or you do not review it")
+    return project
+
+
+@login_required
+def dashboard(request, slug):
+    project = _project_or_404(request, slug)
+    report = project_report_get(project)
+    return render(
+        request,
+        "agreement/dashboard.html",
+        {
+            "project": project,
+            "report": report,
+            "headline": headline_rows(report),
+            "annotators": annotator_rows(report),
+            "queue_count": review_queue_count(project),
+        },
+    )
+
+
+@login_required
+@require_POST
+def recompute(request, slug):
+    project = _project_or_404(request, slug)
+    project_agreement_schedule(project_id=project.pk)
+    messages.success(request, "Recompute queued; reload in a moment for the new figures.")
+    return redirect("agreement:dashboard", slug=project.slug)
+
+
+@login_required
+def review_queue(request, slug):
+    project = _project_or_404(request, slug)
+    return render(
+        request,
+        "agreement/review_queue.html",
+        {"project": project, "entries": review_queue_list(project)},
+    )
+
+
+class AdjudicationForm(forms.Form):
+    """One rank field per completion: 1 is best, equal numbers are ties."""
+
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, completion_ids, initial_ranks=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.completion_ids = completion_ids
+        for cid in completion_ids:
+            self.fields[f"rank_{cid}"] = forms.IntegerField(
+                min_value=1,
+                max_value=len(completion_ids),
+                label=cid,
+                initial=(initial_ranks or {}).get(cid),
+            )
+
+    def ranking(self) -> list[list[str]]:
+        ranks = {cid: self.cleaned_data[f"rank_{cid}"] for cid in self.completion_ids}
+        return [
+            [cid for cid in self.completion_ids if ranks[cid] == r]
+            for r in sorted(set(ranks.values()))
+        ]
+
+
+@login_required
+def review_prompt(request, slug, prompt_id):
+    project = _project_or_404(request, slug)
+    prompt = get_object_or_404(Prompt, pk=prompt_id, project=project)
+    data = prompt_review_get(prompt)
+    form = AdjudicationForm(
+        request.POST or None,
+        completion_ids=data["completion_ids"],
+        initial_ranks=data["consensus_rank"],
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            prompt_adjudicate(
+                prompt=prompt,
+                reviewer=request.user,
+                ranking=form.ranking(),
+                comment=form.cleaned_data["comment"],
+            )
+        except JudgementError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Adjudicated {prompt.external_id}.")
+            return redirect("agreement:review-queue", slug=project.slug)
+    return render(
+        request,
+        "agreement/review_prompt.html",
+        {"project": project, "form": form, **data},
+    )
