@@ -1,12 +1,13 @@
-"""The site's URLs plus the agreement API under /api/v1/, for tests that run before (or
-without) agreement.api being listed in config/api_urls.py."""
+"""The site's URLs with ``agreement.api`` added to /api/v1/, for the API tests until (or
+whether or not) config/api_urls.py lists it."""
 
 from django.urls import include, path
 
-from agreement import api
+from config import api_urls
 from config.urls import urlpatterns as site
 
-urlpatterns = [
-    path("api/v1/", include((api.urlpatterns, "api"), namespace="agreement-api")),
-    *site,
-]
+modules = list(api_urls.V1_MODULES)
+if "agreement.api" not in modules:
+    modules.append("agreement.api")
+v1 = [path("", include(module)) for module in modules]
+urlpatterns = [path("api/v1/", include((v1, "api"), namespace="api")), *site]
