@@ -71,7 +71,7 @@ class Command(BaseCommand):
             timings: dict[str, float] = {}
             project_agreement_recompute(project, bootstrap=opts["bootstrap"], timings=timings)
             if not opts["json"]:
-                parts = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+                parts = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items() if "_cpu" not in k)
                 self.stderr.write(f"recomputed {project.slug}: {parts}")
         report = project_report_get(project)
         if opts["json"]:
