@@ -65,6 +65,8 @@ def reliability_weights(
 
 @dataclass(frozen=True, eq=False)
 class ConsensusResult:
+    """Every prompt's consensus as arrays; `prompt(id)` / `prompts()` give the JSON records."""
+
     prompt_ids: tuple[Hashable, ...]
     completion_ids: tuple[tuple[str, ...], ...]
     scores: np.ndarray  # [P, K] Bradley-Terry log-strengths, mean 0 per prompt; NaN if unranked

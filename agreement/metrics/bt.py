@@ -120,16 +120,52 @@ def fit_pairs(
 
     Returns (scores [N, K]: log-strengths centred on 0 over present completions, NaN elsewhere;
     converged [N]; the most Newton iterations any batch needed).
+
+    Problems whose present completions are the first k columns (every prompt's are) are solved
+    at size k rather than K: with K varying from 2 to 9 across prompts, padding everything to 9
+    would multiply the elimination work several times over.
     """
     present = np.asarray(present, dtype=bool)
+    n_prob, k_max = present.shape
+    init = np.zeros((n_prob, k_max)) if init is None else np.nan_to_num(init)
+    scores = np.full((n_prob, k_max), np.nan)
+    converged = np.zeros(n_prob, dtype=bool)
+    count = present.sum(axis=1)
+    prefix = (present == (np.arange(k_max)[None, :] < count[:, None])).all(axis=1)
+    size = np.where(prefix, count, k_max)
+    iterations = 0
+    _, cj_max = pair_index(k_max)
+    for k in np.unique(size):
+        k = int(k)
+        rows = np.flatnonzero(size == k)
+        cols = np.flatnonzero(cj_max < k)  # the pairs among the first k, in triu(k) order
+        if k < 2:
+            converged[rows] = True
+            scores[rows, :k] = np.where(present[rows, :k], 0.0, np.nan)
+            continue
+        s, conv, its = _fit_size(
+            w_ij[np.ix_(rows, cols)],
+            w_ji[np.ix_(rows, cols)],
+            present[rows, :k],
+            init[rows, :k],
+            prior,
+            tol,
+            max_iter,
+        )
+        scores[rows, :k] = s
+        converged[rows] = conv
+        iterations = max(iterations, its)
+    return scores, converged, iterations
+
+
+def _fit_size(w_ij, w_ji, present, init, prior, tol, max_iter):
     n_prob, k = present.shape
     ci, cj = pair_index(k)
     both = present[:, ci] & present[:, cj]
-    init = np.zeros((n_prob, k)) if init is None else np.nan_to_num(init)
     scores = np.full((n_prob, k), np.nan)
     converged = np.zeros(n_prob, dtype=bool)
     iterations = 0
-    chunk = max(1, _CELLS_PER_CHUNK // max(1, k * k))
+    chunk = max(1, _CELLS_PER_CHUNK // (k * k))
     for lo in range(0, n_prob, chunk):
         sl = slice(lo, lo + chunk)
         # Virtual wins only between real completions, so padding stays disconnected.

@@ -294,3 +294,16 @@ def test_demo_runs_end_to_end():
     json.dumps(out, allow_nan=False)
     assert len(out["consensus"]) == 5 and out["report"]["counts"]["prompts"] == 60
     assert set(out["annotator_weights"]) == {a["annotator"] for a in out["report"]["annotators"]}
+
+
+@pytest.mark.parametrize("density", [0.05, 0.6])
+def test_resampled_cell_sums_sparse_and_dense_paths(density):
+    import scipy.sparse as sp
+
+    from agreement.metrics.bootstrap import resample_counts, resampled_cell_sums
+
+    cells = sp.random(20, 500, density=density, random_state=1, format="csr")
+    got = resampled_cell_sums(np.random.default_rng(3), cells, 37)
+    counts = resample_counts(np.random.default_rng(3), 500, 37)
+    assert counts.sum(axis=1).tolist() == [500] * 37
+    np.testing.assert_allclose(got, counts @ cells.T.toarray(), rtol=1e-5)
