@@ -7,15 +7,13 @@ from annotate.constants import Roles
 from annotate.models import Membership
 from annotate.services.imports import prompts_import
 from tests.agreement_app.conftest import LINES, rankwise_bytes
-
-# The shared Chromium session and page (console errors fail the test) of the browser suite.
-from tests.browser.conftest import SCREENSHOTS, browser, page  # noqa: F401
+from tests.browser.conftest import SCREENSHOTS
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_dashboard_renders_charts_and_sorts(live_server, page):  # noqa: F811
+def test_dashboard_renders_charts_and_sorts(live_server, page):
     project = ProjectFactory(slug="multi", name="Multi", overlap=3)
     prompts_import(project=project, source=rankwise_bytes(LINES))
     project_agreement_recompute(project, bootstrap=50)
