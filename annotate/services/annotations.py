@@ -10,11 +10,11 @@ prompt's agreement recomputation once the transaction commits.
 from __future__ import annotations
 
 from datetime import datetime
-from importlib import import_module
 
 from django.db import transaction
 from django.utils import timezone
 
+from agreement.services import prompt_agreement_schedule
 from annotate import db
 from annotate.constants import Roles
 from annotate.judgements import JudgementError, JudgementRules, clean_judgement
@@ -43,19 +43,9 @@ JUDGEMENT_FIELDS = (
 )  # fmt: skip
 
 
-def _agreement_schedule(prompt_id: int) -> None:
-    # The agreement app may not ship its scheduler yet; look it up until it lands.
-    try:
-        services = import_module("agreement.services")
-    except ModuleNotFoundError:
-        return
-    schedule = getattr(services, "prompt_agreement_schedule", None)
-    if schedule is not None:
-        schedule(prompt_id=prompt_id)
-
-
 def _after_commit(prompt_id: int) -> None:
-    transaction.on_commit(lambda: _agreement_schedule(prompt_id))
+    # The prompt's consensus follows its judgements, once they are committed.
+    transaction.on_commit(lambda: prompt_agreement_schedule(prompt_id=prompt_id))
 
 
 def _completion_ids(prompt: Prompt) -> list[str]:

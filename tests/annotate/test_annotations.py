@@ -229,7 +229,8 @@ def test_skip_turned_into_a_judgement_takes_a_slot_and_respects_the_overlap(proj
 
 def test_agreement_is_scheduled_after_commit(project, prompt, django_capture_on_commit_callbacks):
     calls = []
-    with mock.patch.object(annotation_services, "_agreement_schedule", calls.append):
+    record = lambda prompt_id: calls.append(prompt_id)  # noqa: E731
+    with mock.patch.object(annotation_services, "prompt_agreement_schedule", record):
         with django_capture_on_commit_callbacks(execute=True):
             annotation = ranking_submit(
                 project=project, prompt=prompt, user=annotator("a", project), data=GOOD

@@ -117,7 +117,7 @@ def test_concurrent_claims_and_submissions_keep_every_invariant():
     # the race stays dense (and the test fast).
     with (
         mock.patch.object(annotation_services, "timezone", fake_timezone),
-        mock.patch.object(annotation_services, "_agreement_schedule", lambda prompt_id: None),
+        mock.patch.object(annotation_services, "prompt_agreement_schedule", lambda prompt_id: None),
     ):
         threads = [
             threading.Thread(target=annotate_loop, args=(project, u, clock, log, i))
