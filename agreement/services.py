@@ -162,8 +162,15 @@ def prompt_agreement_recompute(*, prompt_id: int) -> PromptConsensus | None:
     weights = annotator_weights_get(project, {j.annotator for j in data.judgements})
     rec = prompt_consensus(data.judgements, weights)
     fields = consensus_fields(rec, data.completion_ids[prompt.pk], prompt.gold_ranking)
-    consensus_row, _ = PromptConsensus.objects.update_or_create(
-        prompt=prompt, defaults={**fields, "project": project, "computed_at": timezone.now()}
+    consensus_row = PromptConsensus(
+        prompt=prompt, project=project, computed_at=timezone.now(), **fields
+    )
+    # One INSERT ... ON CONFLICT DO UPDATE instead of update_or_create's lock, read and write.
+    PromptConsensus.objects.bulk_create(
+        [consensus_row],
+        update_conflicts=True,
+        unique_fields=["prompt"],
+        update_fields=[*fields, "computed_at"],
     )
 
     new_target = overlap_raise_target(
