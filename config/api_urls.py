@@ -13,6 +13,7 @@ V1_MODULES = [
     "exports.api.urls",
     "training.api_urls",
     "rewardmodel.api_urls",
+    "agreement.api",
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]

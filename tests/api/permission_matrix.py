@@ -124,3 +124,8 @@ ENDPOINTS: list[Endpoint] = [
 from tests.training.permission_rows import TRAINING_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += TRAINING_ENDPOINTS
+
+# The agreement report and its recompute.
+from tests.agreement_app.permission_rows import AGREEMENT_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += AGREEMENT_ENDPOINTS
