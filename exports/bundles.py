@@ -1,9 +1,9 @@
 """Read side of an export: a project's prompts with their completions, judgements and
 consensus, in chunks, in constant memory.
 
-Consensus comes from the agreement app's stored PromptConsensus rows, with the newest reviewer
-Adjudication overriding the ranking; a prompt the agreement app has not computed yet gets the
-fallback of ``exports.consensus``. "Reviewed" means adjudicated (or judged in review).
+Consensus comes from the agreement app (``agreement.selectors.prompt_consensus_map``: its stored
+consensus, or a reviewer's adjudicated ranking in its place); a prompt it has not computed yet
+gets the fallback of ``exports.consensus``. "Reviewed" means adjudicated (or judged in review).
 
 Prompts stream from one ``.iterator(chunk_size=...)`` query; each chunk then fetches its
 completions and judgements in one query each, so memory holds one chunk whatever the project's
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from agreement.models import Adjudication, PromptConsensus
+from agreement.selectors import prompt_consensus_map
 from annotate.models import Annotation, Completion, Project, Prompt
 from exports.consensus import Consensus, fallback_consensus
 from exports.lines import CompletionRow, JudgementRow, PromptBundle
@@ -60,13 +60,15 @@ def prompt_bundles(
             )
         )
         if len(chunk) >= chunk_size:
-            yield _fill(chunk, as_of, full)
+            yield _fill(project, chunk, as_of, full)
             chunk = []
     if chunk:
-        yield _fill(chunk, as_of, full)
+        yield _fill(project, chunk, as_of, full)
 
 
-def _fill(chunk: list[PromptBundle], as_of: datetime, full: bool) -> list[PromptBundle]:
+def _fill(
+    project: Project, chunk: list[PromptBundle], as_of: datetime, full: bool
+) -> list[PromptBundle]:
     by_id = {b.id: b for b in chunk}
     completions = (
         Completion.objects.filter(prompt_id__in=by_id)
@@ -98,25 +100,19 @@ def _fill(chunk: list[PromptBundle], as_of: datetime, full: bool) -> list[Prompt
             )
             by_id[pid].annotations.append(judgement)
 
-    stored = {
-        pid: Consensus(ranking=ranking, agreement=agreement, pair_probs=probs or {})
-        for pid, ranking, probs, agreement in PromptConsensus.objects.filter(
-            prompt_id__in=by_id
-        ).values_list("prompt_id", "ranking", "pair_probs", "agreement")
-    }
-    adjudicated: dict[int, list[list[str]]] = {}
-    rows = Adjudication.objects.filter(prompt_id__in=by_id, created_at__lte=as_of)
-    for pid, ranking in rows.order_by("prompt_id", "-created_at", "-id").values_list(
-        "prompt_id", "ranking"
-    ):
-        adjudicated.setdefault(pid, ranking)  # the newest adjudication of each prompt wins
-
+    stored = prompt_consensus_map(project, list(by_id))
     for bundle in chunk:
-        consensus = stored.get(bundle.id) or _fallback(bundle)
-        if bundle.id in adjudicated:
-            consensus = _adjudicated(consensus, adjudicated[bundle.id], bundle)
-        bundle.consensus = consensus
-        bundle.reviewed = bundle.id in adjudicated or any(
+        record = stored.get(bundle.id)
+        if record is not None:
+            bundle.consensus = Consensus(
+                ranking=record["ranking"],
+                agreement=record["agreement"],
+                pair_probs=record["pair_probs"] or {},
+            )
+        else:
+            bundle.consensus = _fallback(bundle)
+        adjudicated = record is not None and record["adjudicated"]
+        bundle.reviewed = adjudicated or any(
             a.source == Annotation.Source.REVIEW for a in bundle.annotations
         )
     return chunk
@@ -128,13 +124,3 @@ def _fallback(bundle: PromptBundle) -> Consensus | None:
     if not rankings:
         return None
     return fallback_consensus(bundle.completion_ids, rankings)
-
-
-def _adjudicated(consensus: Consensus | None, ranking, bundle: PromptBundle) -> Consensus:
-    """A reviewer's ranking overrides the computed order; the annotators' probabilities and
-    agreement stay as they are (they describe the annotators, not the reviewer)."""
-    if consensus is None:
-        return Consensus(ranking=ranking, agreement=None, pair_probs={})
-    return Consensus(
-        ranking=ranking, agreement=consensus.agreement, pair_probs=consensus.pair_probs
-    )
