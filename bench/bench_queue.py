@@ -19,6 +19,7 @@ task to measure latency at a load the server is not saturated by.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -139,9 +140,17 @@ def when_ready(server):
 """
 
 
-def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
+WITHOUT_AGREEMENT = """
+    # Diagnostic (--without-agreement): what the queue costs without the agreement app's
+    # per-submission consensus update. Not how Rankwise runs.
+    import annotate.services.annotations as annotations
+    annotations.prompt_agreement_schedule = lambda prompt_id: None
+"""
+
+
+def start_server(env: dict, port: int, workers: int, agreement: bool = True) -> subprocess.Popen:
     conf = Path(tempfile.mkdtemp(prefix="bench-queue-")) / "gunicorn.conf.py"
-    conf.write_text(GUNICORN_CONF)
+    conf.write_text(GUNICORN_CONF + ("" if agreement else WITHOUT_AGREEMENT))
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", str(conf),
          "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
@@ -285,21 +294,17 @@ class CpuMeter:
             ).fetchall()
         out = []
         for (pid,) in rows:
-            try:
+            with contextlib.suppress(self.psutil.Error):
                 out.append(self.psutil.Process(pid))
-            except self.psutil.Error:
-                pass
         return out
 
     @staticmethod
     def _cpu(procs) -> dict[int, float]:
         out = {}
         for p in procs:
-            try:
+            with contextlib.suppress(Exception):  # a process that ended meanwhile
                 t = p.cpu_times()
                 out[p.pid] = t.user + t.system
-            except Exception:  # noqa: BLE001 - a process that ended
-                pass
         return out
 
     def sample(self) -> dict:
@@ -412,7 +417,8 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
     print()
     print(f"Work queue, {load['prompts']:,} prompts x 4 outputs, overlap {args.overlap}, "
           f"PostgreSQL, gunicorn -w {args.workers} (config.settings.production), "
-          f"think time {args.think_ms} ms")  # fmt: skip
+          f"think time {args.think_ms} ms"
+          + (" -- WITHOUT the agreement update (diagnostic)" if args.without_agreement else ""))  # fmt: skip
     print(f"load (COPY): {load['seconds']:.1f} s;  peak server RSS {peak_rss / 2**20:,.0f} MB")
     head = ("annotators", "annotations", "ann/s", "next p50", "next p99", "submit p50",
             "submit p99", "errors", "LS ann/s", "x LS", "LS next p99", "next p99 / LS")  # fmt: skip
@@ -493,6 +499,11 @@ def main() -> None:
     ap.add_argument("--db-name", default="rw_bench_queue")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the database and its prompts from the last run")  # fmt: skip
+    ap.add_argument(
+        "--without-agreement",
+        action="store_true",
+        help="diagnostic: skip the agreement app's consensus update per submission",
+    )
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c]
@@ -532,7 +543,7 @@ def main() -> None:
 
     connection.close()  # the server gets the database's connections while it runs
 
-    server = start_server(env, args.port, args.workers)
+    server = start_server(env, args.port, args.workers, agreement=not args.without_agreement)
     sampler = RssSampler(server.pid)
     sampler.start()
     meter = CpuMeter(server.pid, f"{args.pg}/{args.db_name}")

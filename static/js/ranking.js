@@ -101,13 +101,34 @@
     el.error.hidden = true;
   }
 
-  async function refreshProgress() {
+  // The counts cost the server a scan of the project's open prompts, so the page asks for
+  // them on load and every few tasks, and counts its own finished tasks in between.
+  const PROGRESS_EVERY = 10;
+  const progress = { data: null, sinceFetch: 0 };
+
+  function showProgress() {
+    const d = progress.data;
+    if (!d) return;
+    el.progress.textContent =
+      `Done today: ${d.done_today} · in this project: ${d.done_in_project}` +
+      ` · remaining in the queue: ${d.remaining_in_queue}`;
+  }
+
+  async function refreshProgress(taskDone = false) {
     if (!urls.progress) return;
+    if (taskDone && progress.data && progress.sinceFetch + 1 < PROGRESS_EVERY) {
+      progress.sinceFetch += 1;
+      progress.data.done_today += 1;
+      progress.data.done_in_project += 1;
+      progress.data.remaining_in_queue = Math.max(0, progress.data.remaining_in_queue - 1);
+      showProgress();
+      return;
+    }
     const { ok, data } = await call("GET", urls.progress);
     if (!ok) return;
-    el.progress.textContent =
-      `Done today: ${data.done_today} · in this project: ${data.done_in_project}` +
-      ` · remaining in the queue: ${data.remaining_in_queue}`;
+    progress.data = data;
+    progress.sinceFetch = 0;
+    showProgress();
   }
 
   // ---- Rendering ------------------------------------------------------------------------------
@@ -409,7 +430,7 @@
       update();
       return;
     }
-    await loadNext();
+    await loadNext(true);
     if (el.error.hidden) showStatus(state.task ? "Saved. Here is the next task." : "Saved.");
   }
 
@@ -448,15 +469,15 @@
       update();
       return;
     }
-    await loadNext();
+    await loadNext(true);
     if (el.error.hidden) showStatus(state.task ? "Skipped. Here is the next task." : "Skipped.");
   }
 
-  async function loadNext() {
+  async function loadNext(taskDone = false) {
     el.status.hidden = true;
     el.error.hidden = true;
     const { ok, data } = await call("POST", urls.next);
-    refreshProgress();
+    refreshProgress(taskDone);
     if (!ok) {
       el.loading.hidden = true;
       showError(data.error || {});
