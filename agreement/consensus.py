@@ -34,9 +34,6 @@ from agreement.metrics.bt import (
     tie_groups,
 )
 from agreement.metrics.ranking import (
-    NO_PAIR,
-    NO_STRICT,
-    NO_W,
     kendall_w,
     pair_table,
     signs_of,
@@ -52,6 +49,10 @@ RELIABILITY_PRIOR = (3.0, 1.0)
 MIN_WEIGHT = 0.05
 MAX_WEIGHT = float(np.log(99.0))
 NO_RANKING = "no annotator ranked this prompt"
+# Per-prompt wording of the project-level reasons in agreement.metrics.ranking.
+NO_PAIR = "fewer than two annotators ranked this prompt"
+NO_STRICT = "no completion pair of this prompt was strictly ordered by two annotators"
+NO_W = "this prompt has fewer than two complete rankings that are not all ties"
 
 
 def reliability_weights(
