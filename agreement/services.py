@@ -35,7 +35,7 @@ from agreement.selectors import (
     judgements_load,
     user_can_review,
 )
-from annotate.db import insert_rows
+from annotate.db import insert_rows, row_lock
 from annotate.judgements import JudgementRules, clean_ranking
 from annotate.models import Annotation, Project, Prompt
 
@@ -47,6 +47,9 @@ CONSENSUS_FIELDS = [
 ]  # fmt: skip
 ID_BATCH = 5000
 STALE_RECOMPUTE_DELAY_S = 60
+# Consensus rows replaced per transaction by a full recompute: a submission's own update waits
+# for at most one such chunk.
+WRITE_CHUNK = 10_000
 PROB_DECIMALS = 4
 
 
@@ -128,9 +131,10 @@ def prompt_agreement_schedule(*, prompt_id: int) -> None:
     """Bring one prompt's consensus up to date after its judgements changed.
 
     Called by ``annotate.services.annotations`` inside ``transaction.on_commit``; runs inline
-    (measured at a few ms on PostgreSQL, less than a Celery round trip). A failure is logged and
-    does not fail the submission, which is already committed: the next full recompute repairs
-    the consensus.
+    (10 queries, 16 ms of CPU on a 2-core machine at load average 11: see
+    ``bench/bench_recompute.py``). It can wait for at most one chunk of a running full
+    recompute's writes. A failure is logged and does not fail the submission, which is already
+    committed: the next full recompute repairs the consensus.
     """
 
     def run() -> None:
@@ -145,12 +149,12 @@ def prompt_agreement_schedule(*, prompt_id: int) -> None:
 @transaction.atomic
 def prompt_agreement_recompute(*, prompt_id: int) -> PromptConsensus | None:
     """Recompute one prompt's consensus with the stored annotator weights; adapt its overlap."""
-    prompt = Prompt.objects.select_related("project").filter(pk=prompt_id).first()
+    # The prompt's row lock orders recomputes of the same prompt, so the last to write has read
+    # every committed judgement. Other prompts of the project go on in parallel.
+    prompt = row_lock(Prompt.objects.select_related("project").filter(pk=prompt_id))
     if prompt is None:
         return None
     project = prompt.project
-    # The full recompute holds this lock while it replaces every row of the project.
-    Project.objects.select_for_update().filter(pk=project.pk).first()
     if ProjectAgreement.objects.filter(project=project, stale=False).update(stale=True):
         # The first change after a full recompute queues the next one, a little later: the
         # project-wide figures then follow the annotators with at most one recompute per delay.
@@ -200,14 +204,20 @@ def project_agreement_schedule(*, project_id: int, delay_s: int = 0) -> None:
     )
 
 
-def _targets_raise(project: Project, raises: dict[int, int]) -> int:
-    by_value: dict[int, list[int]] = defaultdict(list)
-    for pid, target in raises.items():
-        by_value[target].append(pid)
-    for target, ids in by_value.items():
+def _targets_raise(raises: dict[int, tuple[int | None, int]]) -> int:
+    """Apply {prompt id: (target read, new target)}, each only if the target is still the one
+    read: a submission's own recompute may have raised it meanwhile."""
+    by_change: dict[tuple[int | None, int], list[int]] = defaultdict(list)
+    for pid, change in raises.items():
+        by_change[change].append(pid)
+    raised = 0
+    for (old, new), ids in by_change.items():
         for lo in range(0, len(ids), ID_BATCH):
-            Prompt.objects.filter(pk__in=ids[lo : lo + ID_BATCH]).update(target_overlap=target)
-    return len(raises)
+            with transaction.atomic():
+                raised += Prompt.objects.filter(
+                    pk__in=ids[lo : lo + ID_BATCH], target_overlap=old
+                ).update(target_overlap=new)
+    return raised
 
 
 def project_agreement_recompute(
@@ -219,9 +229,9 @@ def project_agreement_recompute(
 ) -> ProjectAgreement:
     """Annotator weights, every prompt's consensus and the report, stored; overlaps adapted.
 
-    The maths runs outside the transaction; the writes replace the project's derived rows under
-    the project's row lock. Judgements that changed while the maths ran are recomputed one by
-    one afterwards, so nothing written in the meantime is lost.
+    The maths runs outside any transaction; the consensus rows are then replaced a chunk of
+    prompts per transaction. Judgements that changed since the start are recomputed one by one
+    afterwards, so nothing written in the meantime is lost.
     """
     timings = {} if timings is None else timings
     started = timezone.now()
@@ -267,7 +277,7 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
     }
     now = timezone.now()
     rows = []
-    raises: dict[int, int] = {}
+    raises: dict[int, tuple[int | None, int]] = {}
     for rec in result.prompts():
         if rec["ranking"] is None:
             continue  # every judgement skipped: nothing to agree on
@@ -283,7 +293,8 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
             agreement=rec["agreement"],
         )
         if new_target is not None:
-            raises[pid] = new_target
+            raises[pid] = (target, new_target)
+    rows.sort()
     lap("rows")
 
     user_ids = {name: uid for uid, name in data.usernames.items()}
@@ -299,13 +310,11 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
         )
         for entry in report.get("annotators", [])
     ]
+    _consensus_replace(project, rows)
+    report_meta = {"raised_overlap": _targets_raise(raises)}
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project.pk).first()
-        PromptConsensus.objects.filter(project=project).delete()
-        insert_rows(PromptConsensus, CONSENSUS_FIELDS, rows)
         AnnotatorScore.objects.filter(project=project).delete()
         AnnotatorScore.objects.bulk_create(scores)
-        report_meta = {"raised_overlap": _targets_raise(project, raises)}
         stored, _ = ProjectAgreement.objects.update_or_create(
             project=project,
             defaults={
@@ -319,6 +328,28 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
         )
     lap("write")  # including the commit
     return stored
+
+
+def _consensus_replace(project: Project, rows: list[tuple]) -> None:
+    """Replace the project's consensus rows by ``rows`` (sorted by prompt id), a range of prompt
+    ids per transaction, so that a submission's own update never waits for the whole write.
+
+    Readers may meanwhile see some prompts from the previous recompute and some from this one;
+    each row is a consistent consensus either way.
+    """
+    previous = None
+    for lo in range(0, max(len(rows), 1), WRITE_CHUNK):
+        chunk = rows[lo : lo + WRITE_CHUNK]
+        last = lo + WRITE_CHUNK >= len(rows)
+        stale = PromptConsensus.objects.filter(project=project)
+        if previous is not None:
+            stale = stale.filter(prompt_id__gt=previous)
+        if not last:
+            stale = stale.filter(prompt_id__lte=chunk[-1][0])
+        with transaction.atomic():
+            stale.delete()
+            insert_rows(PromptConsensus, CONSENSUS_FIELDS, chunk)
+        previous = chunk[-1][0] if chunk else previous
 
 
 def _changed_since(project: Project, since) -> list[int]:

@@ -1,10 +1,5 @@
-"""The agreement endpoints' rows of the API permission matrix.
-
-For ``tests/api/permission_matrix.py`` to append to its ENDPOINTS once ``agreement.api`` is in
-``config/api_urls.V1_MODULES``:
-
-    from tests.agreement_app.permission_rows import AGREEMENT_ENDPOINTS
-    ENDPOINTS += AGREEMENT_ENDPOINTS
+"""The agreement endpoints' rows of the API permission matrix (``tests/api/permission_matrix.py``
+appends them to its ENDPOINTS; tests/api runs them for every role against its World).
 
 Reviewers read the report with annotator names, ML engineers with pseudonyms; reviewers (and
 admins) may queue a recompute, which the matrix's transaction never runs (it is on commit).

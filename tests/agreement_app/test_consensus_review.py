@@ -3,6 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from agreement import services
 from agreement.models import Adjudication, ProjectAgreement, PromptConsensus
 from agreement.selectors import prompt_consensus_iter, prompt_consensus_map, review_queue_list
 from agreement.services import (
@@ -230,3 +231,23 @@ def test_first_change_after_a_recompute_queues_the_next(
     project_agreement_task.delay(project.pk)
     stored.refresh_from_db()
     assert stored.stale is False and stored.n_judgements == 3
+
+
+def test_judgement_arriving_during_a_full_recompute_is_not_lost(project, monkeypatch):
+    prompt = PromptFactory(project=project, k=4)
+    prompt.annotations.create(annotator=annotator("a1", project), ranking=FORWARD)
+    late = annotator("late", project)
+    real_report = services.project_report
+
+    def report_while_someone_submits(*args, **kwargs):
+        # Read already done: this judgement is not in the arrays being reduced.
+        prompt.annotations.create(annotator=late, ranking=BACKWARD)
+        return real_report(*args, **kwargs)
+
+    monkeypatch.setattr(services, "project_report", report_while_someone_submits)
+    stored = project_agreement_recompute(project, bootstrap=0)
+    assert stored.n_judgements == 1  # the report was computed without it...
+    row = PromptConsensus.objects.get(prompt=prompt)
+    assert row.n_judgements == 2 and row.agreement == 0.0  # ...the consensus was caught up
+    stored.refresh_from_db()
+    assert stored.stale is True

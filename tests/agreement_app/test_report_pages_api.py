@@ -130,7 +130,6 @@ def test_review_page_shows_everyone_and_records_an_adjudication(client, imported
     assert f'data-prompt="{p2.pk}"' not in queue
 
 
-@pytest.mark.urls("tests.agreement_app.urls")
 def test_api_report_roles_and_pseudonyms(imported_project, people):
     project_agreement_recompute(imported_project, bootstrap=20)
     url = "/api/v1/projects/multi/agreement/"
