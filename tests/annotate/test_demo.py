@@ -32,3 +32,11 @@ def test_demo_load_creates_projects_users_and_is_idempotent(client):
 def test_home_requires_login(client):
     response = client.get("/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_navigation_shows_training_only_to_ml_engineers_and_admins(client):
+    demo_load()
+    client.login(username="mlengineer", password=DEMO_PASSWORD)
+    assert b"Training runs" in client.get("/").content
+    client.login(username="alice", password=DEMO_PASSWORD)
+    assert b"Training runs" not in client.get("/").content
