@@ -132,8 +132,8 @@ def prompt_agreement_schedule(*, prompt_id: int) -> None:
 
     Called by ``annotate.services.annotations`` inside ``transaction.on_commit``; runs inline
     (10 queries, 16 ms of CPU on a 2-core machine at load average 11: see
-    ``bench/bench_recompute.py``). It can wait for at most one chunk of a running full
-    recompute's writes. A failure is logged and does not fail the submission, which is already
+    ``bench/bench_recompute.py``). It waits at most for one chunk of a running full
+    recompute's writes (``project_lock``). A failure is logged and does not fail the submission, which is already
     committed: the next full recompute repairs the consensus.
     """
 
@@ -146,15 +146,26 @@ def prompt_agreement_schedule(*, prompt_id: int) -> None:
     transaction.on_commit(run)
 
 
+def project_lock(project: Project) -> None:
+    """Hold the project's row lock to the end of the transaction.
+
+    Every write of the project's agreement rows takes it: a submission's recompute (a few ms),
+    each chunk of a full recompute's consensus rows, and its final write of weights and report.
+    So recomputes of one prompt see each other's judgements, a full recompute's delete sees what
+    was written before it, and two full recomputes cannot interleave. A submission waits at most
+    for one chunk.
+    """
+    row_lock(Project.objects.filter(pk=project.pk))
+
+
 @transaction.atomic
 def prompt_agreement_recompute(*, prompt_id: int) -> PromptConsensus | None:
     """Recompute one prompt's consensus with the stored annotator weights; adapt its overlap."""
-    # The prompt's row lock orders recomputes of the same prompt, so the last to write has read
-    # every committed judgement. Other prompts of the project go on in parallel.
-    prompt = row_lock(Prompt.objects.select_related("project").filter(pk=prompt_id))
+    prompt = Prompt.objects.select_related("project").filter(pk=prompt_id).first()
     if prompt is None:
         return None
     project = prompt.project
+    project_lock(project)
     if ProjectAgreement.objects.filter(project=project, stale=False).update(stale=True):
         # The first change after a full recompute queues the next one, a little later: the
         # project-wide figures then follow the annotators with at most one recompute per delay.
@@ -313,6 +324,7 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
     _consensus_replace(project, rows)
     report_meta = {"raised_overlap": _targets_raise(raises)}
     with transaction.atomic():
+        project_lock(project)
         AnnotatorScore.objects.filter(project=project).delete()
         AnnotatorScore.objects.bulk_create(scores)
         stored, _ = ProjectAgreement.objects.update_or_create(
@@ -332,7 +344,8 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
 
 def _consensus_replace(project: Project, rows: list[tuple]) -> None:
     """Replace the project's consensus rows by ``rows`` (sorted by prompt id), a range of prompt
-    ids per transaction, so that a submission's own update never waits for the whole write.
+    ids per transaction under the project lock, so a submission's own update never waits for
+    the whole write.
 
     Readers may meanwhile see some prompts from the previous recompute and some from this one;
     each row is a consistent consensus either way.
@@ -347,6 +360,7 @@ def _consensus_replace(project: Project, rows: list[tuple]) -> None:
         if not last:
             stale = stale.filter(prompt_id__lte=chunk[-1][0])
         with transaction.atomic():
+            project_lock(project)
             stale.delete()
             insert_rows(PromptConsensus, CONSENSUS_FIELDS, chunk)
         previous = chunk[-1][0] if chunk else previous
