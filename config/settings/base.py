@@ -204,7 +204,6 @@ SPECTACULAR_SETTINGS = {
         # Several models have a `status` field with different choices; name each enum.
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
         "GenerationJobStatusEnum": "training.models.GenerationJob.Status",
-        "SnapshotStatusEnum": "exports.models.DatasetSnapshot.Status",
     },
 }
 
