@@ -43,6 +43,8 @@ def _converter(field: models.Field):
     """One function per column, chosen once per call: per-value field dispatch costs more than
     the COPY itself at a few hundred thousand rows."""
     if isinstance(field, models.JSONField):
+        # json.dumps, not orjson: rows must be byte-identical to what Django writes, or JSON
+        # equality lookups on SQLite (which compare text) miss them.
         return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
     if isinstance(field, models.DateTimeField):
         return lambda v: field.get_db_prep_save(v, connection)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from agreement.services import project_agreement_schedule
 from annotate.db import allocate_ids, insert_rows
 from annotate.imports.formats import FORMATS
 from annotate.imports.reader import iter_json_lines
@@ -192,6 +193,10 @@ def prompts_import(
         errors.sort(key=lambda e: e.line or 0)
         raise ImportFailed(errors, truncated=len(errors) >= max_errors) from None
     result.lines = len(seen)
+    if result.annotations_created:
+        # Imported judgements change the project's agreement and consensus; recompute once
+        # the import has committed (the Celery worker does it, or inline in eager mode).
+        project_agreement_schedule(project_id=project.pk)
     return result
 
 

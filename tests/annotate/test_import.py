@@ -317,3 +317,20 @@ def test_admin_upload_imports_and_reports_errors(admin_client):
     done = admin_client.post(url, {"file": good, "format": "rankwise"})
     assert done.status_code == 302
     assert Prompt.objects.filter(project=project).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_imported_judgements_get_consensus_after_commit():
+    from agreement.models import PromptConsensus
+
+    project = ProjectFactory()
+    two = {
+        **PARROTS,
+        "annotations": [
+            PARROTS["annotations"][0],
+            {"annotator": "bob", "ranking": [["A"], ["C"], ["B"], ["D"], ["E"]]},
+        ],
+    }
+    prompts_import(project=project, source=jsonl(two))
+    consensus = PromptConsensus.objects.get(prompt__project=project)
+    assert consensus.ranking[0] == ["A"]
