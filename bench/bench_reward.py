@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 prompts, for a smoke run")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=4, help="Rankwise prompts per step")
-    parser.add_argument("--chunk", type=int, default=8, help="Rankwise forward_chunk_size")
+    parser.add_argument("--chunk", type=int, default=0, help="Rankwise forward_chunk_size")
     parser.add_argument("--trl-batch-size", type=int, default=8, help="TRL pairs per step")
     parser.add_argument("--only", choices=["rankwise", "trl"], help="run one side only")
     parser.add_argument("--n-train", type=int, help="override the number of training prompts")

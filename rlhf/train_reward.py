@@ -102,7 +102,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
     """
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedType, set_seed
 
     from rlhf.evaluate import pair_metrics, score_examples
     from rlhf.reward_model import (
@@ -189,13 +189,22 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
 
     module = RewardModule(model)
     params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        params,
+    adam = dict(
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
         betas=(config.adam_beta1, config.adam_beta2),
         eps=config.adam_epsilon,
     )
+    # The fused kernel is ~10x cheaper per step than the default on CPU (0.05 s against
+    # 0.5-0.8 s for MiniLM's 23M parameters), a sizeable part of a small model's step.
+    # DeepSpeed brings its own optimiser step; anything else unsupported falls back.
+    use_fused = accelerator.device.type in ("cpu", "cuda") and (
+        accelerator.distributed_type != DistributedType.DEEPSPEED
+    )
+    try:
+        optimizer = torch.optim.AdamW(params, fused=use_fused or None, **adam)
+    except (RuntimeError, ValueError):
+        optimizer = torch.optim.AdamW(params, **adam)
     # Stepped by hand once per optimiser step: prepare() would step it once per process.
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(total_steps, warmup, config.lr_scheduler)
