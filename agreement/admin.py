@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from agreement.models import Adjudication, AnnotatorScore, ProjectAgreement, PromptConsensus
+from agreement.models import (
+    Adjudication,
+    AnnotatorScore,
+    PendingConsensus,
+    ProjectAgreement,
+    PromptConsensus,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,3 +48,12 @@ class AdjudicationAdmin(ReadOnlyAdmin):
     list_filter = ["prompt__project"]
     list_select_related = ["prompt", "reviewer"]
     search_fields = ["prompt__external_id", "reviewer__username"]
+
+
+@admin.register(PendingConsensus)
+class PendingConsensusAdmin(ReadOnlyAdmin):
+    """Prompts waiting for the worker's consensus flush: a long list means no worker runs."""
+
+    list_display = ["prompt", "project", "queued_at"]
+    list_filter = ["project"]
+    list_select_related = ["prompt", "project"]

@@ -272,6 +272,28 @@ def consensus(
     )
 
 
+def fixed_weight_consensus(
+    judgements: Iterable[Judgement],
+    annotator_weights: Mapping[str, float] | None = None,
+    *,
+    prior: float = DEFAULT_PRIOR,
+    tie_tol: float = TIE_TOL,
+) -> ConsensusResult:
+    """Consensus of some prompts with fixed annotator weights (the incremental path after
+    submissions), vectorised across the prompts like ``consensus`` but without re-estimating
+    the weights.
+
+    Annotators missing from annotator_weights get the no-evidence weight (log 3).
+    """
+    arrays = build_arrays(judgements)
+    default = float(reliability_weights(np.zeros(1), np.zeros(1))[0])
+    given = annotator_weights or {}
+    per = np.array([float(given.get(name, default)) for name in arrays.annotators])
+    weights = {name: float(w) for name, w in zip(arrays.annotators, per, strict=True)}
+    row_weights = per[arrays.row_annotator] if len(per) else np.zeros(0)
+    return _result(arrays, row_weights, prior, tie_tol, weights, {}, 0, True)
+
+
 def prompt_consensus(
     judgements: Iterable[Judgement],
     annotator_weights: Mapping[str, float] | None = None,
@@ -279,21 +301,15 @@ def prompt_consensus(
     prior: float = DEFAULT_PRIOR,
     tie_tol: float = TIE_TOL,
 ) -> dict[str, Any]:
-    """Consensus of one prompt with fixed weights (incremental path after a submission).
-
-    Annotators missing from annotator_weights get the no-evidence weight (log 3).
-    """
-    arrays = build_arrays(judgements)
-    if arrays.n_prompts != 1:
+    """Consensus record of one prompt with fixed weights."""
+    judgements = list(judgements)
+    if len({j.prompt_id for j in judgements}) != 1:
         raise ValueError(
-            f"prompt_consensus takes the judgements of one prompt, got {arrays.n_prompts}"
+            "prompt_consensus takes the judgements of one prompt, got "
+            f"{len({j.prompt_id for j in judgements})}"
         )
-    default = float(reliability_weights(np.zeros(1), np.zeros(1))[0])
-    given = annotator_weights or {}
-    per = np.array([float(given.get(name, default)) for name in arrays.annotators])
-    weights = {name: float(w) for name, w in zip(arrays.annotators, per, strict=True)}
-    result = _result(arrays, per[arrays.row_annotator], prior, tie_tol, weights, {}, 0, True)
-    return result.prompt(arrays.prompt_ids[0])
+    result = fixed_weight_consensus(judgements, annotator_weights, prior=prior, tie_tol=tie_tol)
+    return result.prompt(judgements[0].prompt_id)
 
 
 def consensus_from_ranking(

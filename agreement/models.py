@@ -122,3 +122,32 @@ class ProjectAgreement(models.Model):
 
     def __str__(self):
         return f"agreement of {self.project_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class PendingConsensus(models.Model):
+    """A prompt whose judgements changed after its consensus was computed.
+
+    Written in the submission's own transaction (an outbox row), so the change cannot be lost
+    between the commit and the worker; ``services.incremental.project_consensus_flush``
+    recomputes and deletes these rows.
+    """
+
+    # Plain columns, no database foreign keys: the row is written on the annotators' hot path
+    # and deleted a second later; Django still cascades deletes of prompts and projects.
+    prompt = models.OneToOneField(
+        "annotate.Prompt",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    project = models.ForeignKey(
+        "annotate.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "pending consensus"
+
+    def __str__(self):
+        return f"prompt {self.prompt_id} pending"

@@ -2,13 +2,28 @@
 
 from celery import shared_task
 
-from agreement.services import project_agreement_recompute, prompt_agreement_recompute
+from agreement.services import (
+    pending_consensus_sweep,
+    project_agreement_recompute,
+    project_consensus_flush,
+    prompt_agreement_recompute,
+)
 from annotate.models import Project
 
 
 @shared_task(ignore_result=True)
 def prompt_agreement_task(prompt_id: int) -> None:
     prompt_agreement_recompute(prompt_id=prompt_id)
+
+
+@shared_task(ignore_result=True)
+def project_consensus_flush_task(project_id: int) -> None:
+    project_consensus_flush(project_id=project_id)
+
+
+@shared_task(ignore_result=True)
+def pending_consensus_sweep_task() -> None:
+    pending_consensus_sweep()
 
 
 @shared_task(ignore_result=True)

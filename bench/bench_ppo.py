@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -76,6 +77,13 @@ class CPUShare(PrintCallbacks):
         super().__init__(sys.stdout)
         self.shares: list[float] = []
         self.mark = (time.process_time(), time.perf_counter())
+        # step -> {prompt: (score, response length)} of the seeded evaluation rollouts
+        self.evals: dict[int, dict[str, tuple[float, int]]] = {}
+
+    def on_samples(self, step, samples):
+        for s in samples:
+            if s["split"] == "eval":
+                self.evals.setdefault(step, {})[s["prompt"]] = (s["score"], s["length"])
 
     def on_progress(self, step, total_steps, metrics):
         super().on_progress(step, total_steps, metrics)
@@ -90,8 +98,33 @@ def median_after_first(history: list[dict], key: str) -> float:
     return statistics.median(values)
 
 
-def summarise(name: str, result: dict, config, wall: float, shares: list[float]) -> dict:
+def paired_eval(evals: dict[int, dict[str, tuple[float, int]]]) -> dict:
+    """Per-prompt change of the held-out score from step 0 to the last evaluation, with a 95%
+    t interval: the same prompts and the same sampling seed, so the pairing removes most of the
+    prompt-to-prompt spread that a difference of two means would carry."""
+    from scipy import stats
+
+    if len(evals) < 2:
+        return {}
+    first, last = evals[min(evals)], evals[max(evals)]
+    common = sorted(set(first) & set(last))
+    deltas = [last[p][0] - first[p][0] for p in common]
+    n = len(deltas)
+    mean = statistics.fmean(deltas)
+    half = stats.t.ppf(0.975, n - 1) * statistics.stdev(deltas) / math.sqrt(n) if n > 1 else 0.0
+    return {
+        "eval_n": n,
+        "eval_delta": mean,
+        "eval_delta_ci95": [mean - half, mean + half],
+        "eval_improved_share": sum(d > 0 for d in deltas) / n,
+        "eval_length_start": statistics.fmean(first[p][1] for p in common),
+        "eval_length_end": statistics.fmean(last[p][1] for p in common),
+    }
+
+
+def summarise(name: str, result: dict, config, wall: float, meter: CPUShare) -> dict:
     history = result["history"]
+    shares = meter.shares
     return {
         "model": name,
         "steps": config.total_steps,
@@ -110,6 +143,7 @@ def summarise(name: str, result: dict, config, wall: float, shares: list[float])
         "response_length_last": history[-1]["response_length"],
         "wall_s": wall,
         "cpu_share": statistics.median(shares[1:] or shares),
+        **paired_eval(meter.evals),
     }
 
 
@@ -138,7 +172,7 @@ def run_tiny(work: Path, args) -> dict:
     meter = CPUShare()
     t0 = time.perf_counter()
     result = train_ppo(config, meter, reward_fn=target_word_reward)
-    return summarise("tiny (2x64 Llama)", result, config, time.perf_counter() - t0, meter.shares)
+    return summarise("tiny (2x64 Llama)", result, config, time.perf_counter() - t0, meter)
 
 
 def reward_model(work: Path, args) -> Path:
@@ -209,7 +243,7 @@ def run_smollm2(work: Path, args) -> dict:
     t0 = time.perf_counter()
     result = train_ppo(config, meter)
     name = "SmolLM2-135M-Instruct"
-    return summarise(name, result, config, time.perf_counter() - t0, meter.shares)
+    return summarise(name, result, config, time.perf_counter() - t0, meter)
 
 
 def print_table(rows: list[dict]) -> None:
@@ -226,6 +260,15 @@ def print_table(rows: list[dict]) -> None:
             f"{r['rollout_tok_s']:>15.1f}{r['update_tok_s']:>14.1f}{r['cpu_share']:>11.2f}{scores:>24}"
             f"{r['eval_kl_end']:>9.3f}{r['wall_s']:>8.0f}"
         )
+    for r in rows:
+        if "eval_delta" in r:
+            lo, hi = r["eval_delta_ci95"]
+            print(
+                f"{r['model']}: held-out score change {r['eval_delta']:+.3f} "
+                f"(95% CI {lo:+.3f} to {hi:+.3f}, paired over {r['eval_n']} prompts; "
+                f"{r['eval_improved_share']:.0%} improved); eval response length "
+                f"{r['eval_length_start']:.1f} -> {r['eval_length_end']:.1f} tokens"
+            )
 
 
 def main() -> None:
@@ -235,6 +278,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/rankwise_bench_ppo"))
     parser.add_argument("--smollm2-dir", type=Path, help="converted SmolLM2 (default: in --work)")
     parser.add_argument("--quick", action="store_true", help="tiny model only")
+    parser.add_argument("--skip-tiny", action="store_true", help="SmolLM2 row only")
     parser.add_argument("--tiny-steps", type=int, default=12)
     parser.add_argument("--steps", type=int, default=8, help="SmolLM2 PPO steps")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -250,7 +294,7 @@ def main() -> None:
 
     import torch
 
-    rows = [run_tiny(args.work, args)]
+    rows = [] if args.skip_tiny else [run_tiny(args.work, args)]
     if not args.quick:
         rows.append(run_smollm2(args.work, args))
     print_table(rows)

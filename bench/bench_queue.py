@@ -140,17 +140,9 @@ def when_ready(server):
 """
 
 
-WITHOUT_AGREEMENT = """
-    # Diagnostic (--without-agreement): what the queue costs without the agreement app's
-    # per-submission consensus update. Not how Rankwise runs.
-    import annotate.services.annotations as annotations
-    annotations.prompt_agreement_schedule = lambda prompt_id: None
-"""
-
-
-def start_server(env: dict, port: int, workers: int, agreement: bool = True) -> subprocess.Popen:
+def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
     conf = Path(tempfile.mkdtemp(prefix="bench-queue-")) / "gunicorn.conf.py"
-    conf.write_text(GUNICORN_CONF + ("" if agreement else WITHOUT_AGREEMENT))
+    conf.write_text(GUNICORN_CONF)
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", str(conf),
          "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
@@ -169,6 +161,44 @@ def start_server(env: dict, port: int, workers: int, agreement: bool = True) -> 
         time.sleep(0.5)
     stop_server(proc)
     raise SystemExit("gunicorn did not answer /healthz within 90 s")
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """The Celery worker that runs the consensus flushes (default queue, one process)."""
+    return subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q", "default", "-c", "1",
+         "--loglevel", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+
+
+def consensus_drain(timeout_s: float = 300.0) -> dict:
+    """Wait for the worker to flush every pending prompt; then check the consensus rows."""
+    from django.db import connection
+
+    t0 = time.perf_counter()
+    with connection.cursor() as c:
+        while True:
+            c.execute("SELECT count(*) FROM agreement_pendingconsensus")
+            (pending,) = c.fetchone()
+            if pending == 0 or time.perf_counter() - t0 > timeout_s:
+                break
+            time.sleep(0.2)
+        drained = time.perf_counter() - t0
+        # Every prompt with judgements has a consensus counting all of them.
+        c.execute(
+            """
+            SELECT count(*) FILTER (WHERE pc.prompt_id IS NULL),
+                   count(*) FILTER (WHERE pc.n_judgements <> a.n)
+            FROM (SELECT prompt_id, count(*) AS n FROM annotate_annotation WHERE NOT skipped
+                  GROUP BY prompt_id) a
+            LEFT JOIN agreement_promptconsensus pc ON pc.prompt_id = a.prompt_id
+            """
+        )
+        missing, wrong = c.fetchone()
+    connection.close()
+    return {"pending_left": pending, "drain_s": round(drained, 2), "consensus_missing": missing,
+            "consensus_out_of_date": wrong}  # fmt: skip
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -267,24 +297,25 @@ def pct(values: list[float], p: float) -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by the server, its PostgreSQL backends and this client.
+    """CPU seconds used by the server, the Celery worker, PostgreSQL backends and this client.
 
     The machine is shared, so wall-clock latency mixes our work with everyone else's; CPU time
     per annotation is what this system itself costs, whatever the load around it.
     """
 
-    def __init__(self, server_pid: int, pg_url: str):
+    def __init__(self, server_pid: int, worker_pid: int, pg_url: str):
         import psutil
 
         self.psutil = psutil
         self.server = psutil.Process(server_pid)
+        self.worker = psutil.Process(worker_pid)
         self.pg_url = pg_url
 
-    def _tree(self):
+    def _tree(self, root):
         try:
-            return [self.server, *self.server.children(recursive=True)]
+            return [root, *root.children(recursive=True)]
         except self.psutil.Error:
-            return [self.server]
+            return [root]
 
     def _backends(self):
         with psycopg.connect(self.pg_url, autocommit=True) as conn:
@@ -309,7 +340,8 @@ class CpuMeter:
 
     def sample(self) -> dict:
         return {
-            "server": self._cpu(self._tree()),
+            "server": self._cpu(self._tree(self.server)),
+            "worker": self._cpu(self._tree(self.worker)),
             "postgres": self._cpu(self._backends()),
             "client": time.process_time(),
         }
@@ -321,6 +353,7 @@ class CpuMeter:
 
         return {
             "server_s": part("server"),
+            "worker_s": part("worker"),
             "postgres_s": part("postgres"),
             "client_s": b["client"] - a["client"],
         }
@@ -415,10 +448,11 @@ def fmt(v, unit="") -> str:
 
 def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> None:
     print()
-    print(f"Work queue, {load['prompts']:,} prompts x 4 outputs, overlap {args.overlap}, "
-          f"PostgreSQL, gunicorn -w {args.workers} (config.settings.production), "
-          f"think time {args.think_ms} ms"
-          + (" -- WITHOUT the agreement update (diagnostic)" if args.without_agreement else ""))  # fmt: skip
+    print(
+        f"Work queue, {load['prompts']:,} prompts x 4 outputs, overlap {args.overlap}, "
+        f"PostgreSQL, gunicorn -w {args.workers} (config.settings.production), "
+        f"think time {args.think_ms} ms; consensus flushed by one Celery worker on Redis"
+    )
     print(f"load (COPY): {load['seconds']:.1f} s;  peak server RSS {peak_rss / 2**20:,.0f} MB")
     head = ("annotators", "annotations", "ann/s", "next p50", "next p99", "submit p50",
             "submit p99", "errors", "LS ann/s", "x LS", "LS next p99", "next p99 / LS")  # fmt: skip
@@ -438,7 +472,7 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
     print()
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
-    print(f"CPU per annotation (server + PostgreSQL backends + this client; machine load "
+    print(f"CPU per annotation (server + worker + PostgreSQL backends + this client; load "
           f"average {load:.1f} on {cores} cores during the report):")  # fmt: skip
     for lv in levels:
         if lv["cpu_ms_per_annotation"]:
@@ -446,7 +480,8 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
             per = lv["cpu_ms_per_annotation"]
             print(
                 f"  {lv['annotators']:>2} annotators: {per:.1f} ms (server {c['server_s']:.1f} s, "
-                f"postgres {c['postgres_s']:.1f} s, client {c['client_s']:.1f} s); "
+                f"worker {c['worker_s']:.1f} s, postgres {c['postgres_s']:.1f} s, "
+                f"client {c['client_s']:.1f} s); "
                 f"{cores} idle cores would sustain ~{cores * 1000 / per:,.0f} annotations/s"
             )
     print()
@@ -456,6 +491,11 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
         f"{check['same_annotator_twice']} annotator-twice pairs, counter drift "
         f"{check['counter_drift']}, {check['submissions_acknowledged']:,} submissions "
         f"acknowledged = {check['annotations_stored']:,} stored"
+    )
+    print(
+        f"consensus: pending prompts flushed {check['drain_s']} s after the load stopped "
+        f"({check['pending_left']} left); prompts without consensus {check['consensus_missing']}, "
+        f"with an out-of-date one {check['consensus_out_of_date']}"
     )
     top = next((lv for lv in levels if lv["annotators"] == 32), None)
     if top:
@@ -499,11 +539,8 @@ def main() -> None:
     ap.add_argument("--db-name", default="rw_bench_queue")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the database and its prompts from the last run")  # fmt: skip
-    ap.add_argument(
-        "--without-agreement",
-        action="store_true",
-        help="diagnostic: skip the agreement app's consensus update per submission",
-    )
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/13",
+                    help="broker and cache for the server and the worker (flushed first)")  # fmt: skip
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c]
@@ -518,10 +555,12 @@ def main() -> None:
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": f"{args.pg}/{args.db_name}",
         "LOG_LEVEL": "WARNING",
+        "REDIS_URL": args.redis,
+        "CELERY_BROKER_URL": args.redis,
     }
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY",
                        "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_DEBUG", "ALLOWED_HOSTS",
-                       "DATABASE_URL", "LOG_LEVEL")})  # fmt: skip
+                       "DATABASE_URL", "LOG_LEVEL", "REDIS_URL", "CELERY_BROKER_URL")})  # fmt: skip
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -543,10 +582,14 @@ def main() -> None:
 
     connection.close()  # the server gets the database's connections while it runs
 
-    server = start_server(env, args.port, args.workers, agreement=not args.without_agreement)
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()  # no flush markers or messages from earlier runs
+    worker = start_worker(env)
+    server = start_server(env, args.port, args.workers)
     sampler = RssSampler(server.pid)
     sampler.start()
-    meter = CpuMeter(server.pid, f"{args.pg}/{args.db_name}")
+    meter = CpuMeter(server.pid, worker.pid, f"{args.pg}/{args.db_name}")
     base = f"http://127.0.0.1:{args.port}"
     results = []
     try:
@@ -560,7 +603,12 @@ def main() -> None:
     finally:
         sampler.stopped.set()
         stop_server(server)
+        try:
+            drain = consensus_drain()
+        finally:
+            stop_server(worker)
     check = overlap_check([i for lv in [warm, *results] for i in lv["saved_ids"]], tag)
+    check.update(drain)
     report(results, load, check, args, sampler.peak)
     if args.out:
         for lv in results:

@@ -3,8 +3,8 @@
 Every write validates with ``annotate.judgements.clean_judgement`` first (nothing is written for
 bad input), then takes the annotator's membership lock and the prompt's row lock (see
 ``annotate.services.queue``) before checking the overlap, so concurrent submissions cannot
-overshoot it. Each change leaves an AnnotationRevision with the full state, and schedules the
-prompt's agreement recomputation once the transaction commits.
+overshoot it. Each change leaves an AnnotationRevision with the full state, and marks the
+prompt's consensus pending in the same transaction (``agreement.services.incremental``).
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ JUDGEMENT_FIELDS = (
 )  # fmt: skip
 
 
-def _after_commit(prompt_id: int) -> None:
-    # The prompt's consensus follows its judgements, once they are committed.
-    transaction.on_commit(lambda: prompt_agreement_schedule(prompt_id=prompt_id))
+def _consensus_pending(prompt: Prompt) -> None:
+    # Marked in this transaction, recomputed on the worker after the commit.
+    prompt_agreement_schedule(prompt_id=prompt.pk, project_id=prompt.project_id)
 
 
 def _completion_ids(prompt: Prompt) -> list[str]:
@@ -118,7 +118,7 @@ def _annotation_create(
         if not cleaned["skipped"]:
             _counter_set(locked.pk, tally.submitted + 1)
         claim_release(project=project, user=user, prompt_id=locked.pk)
-        _after_commit(locked.pk)
+        _consensus_pending(locked)
     return annotation
 
 
@@ -209,5 +209,5 @@ def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation
         _revision(current, editor=user, action=AnnotationRevision.Action.UPDATED)
         if "skipped" in changed:
             _counter_set(locked.pk, _submitted_now(locked.pk))
-        _after_commit(locked.pk)
+        _consensus_pending(locked)
     return current

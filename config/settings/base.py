@@ -129,6 +129,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Without CELERY_BROKER_URL or REDIS_URL the demo uses kombu's filesystem transport, so a
 # worker and the web process talk through a folder and no broker server is needed.
 REDIS_URL = env_str("REDIS_URL")
+# A cache shared by every web process when Redis is there: sessions are then read from it
+# instead of a query per request, and the consensus flush marker is global (see
+# agreement/services/incremental.py). Without Redis each process keeps its own cache and
+# sessions stay in the database only, so a logout is never served stale by another process.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rankwise",
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -164,6 +177,11 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-training-runs": {
         "task": "training.maintenance.training_runs_reap_stale",
         "schedule": 300.0,
+    },
+    # Safety net for consensus flushes whose broker message was lost: pending rows stay.
+    "sweep-pending-consensus": {
+        "task": "agreement.tasks.pending_consensus_sweep_task",
+        "schedule": 60.0,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

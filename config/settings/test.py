@@ -18,3 +18,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+if "CACHES" in globals() and CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
+    # One Redis serves every test run on the machine: keep each run's keys (throttle counts,
+    # the consensus flush marker) to itself.
+    CACHES["default"]["KEY_PREFIX"] = f"rankwise-test-{os.getpid()}"  # noqa: F405

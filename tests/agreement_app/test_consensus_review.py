@@ -3,7 +3,6 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from agreement import services
 from agreement.models import Adjudication, ProjectAgreement, PromptConsensus
 from agreement.selectors import prompt_consensus_iter, prompt_consensus_map, review_queue_list
 from agreement.services import (
@@ -13,6 +12,7 @@ from agreement.services import (
     prompt_adjudicate,
     prompt_agreement_recompute,
 )
+from agreement.services import project as full_recompute
 from agreement.tasks import project_agreement_task
 from annotate.constants import Roles
 from annotate.judgements import JudgementError
@@ -237,14 +237,14 @@ def test_judgement_arriving_during_a_full_recompute_is_not_lost(project, monkeyp
     prompt = PromptFactory(project=project, k=4)
     prompt.annotations.create(annotator=annotator("a1", project), ranking=FORWARD)
     late = annotator("late", project)
-    real_report = services.project_report
+    real_report = full_recompute.project_report
 
     def report_while_someone_submits(*args, **kwargs):
         # Read already done: this judgement is not in the arrays being reduced.
         prompt.annotations.create(annotator=late, ranking=BACKWARD)
         return real_report(*args, **kwargs)
 
-    monkeypatch.setattr(services, "project_report", report_while_someone_submits)
+    monkeypatch.setattr(full_recompute, "project_report", report_while_someone_submits)
     stored = project_agreement_recompute(project, bootstrap=0)
     assert stored.n_judgements == 1  # the report was computed without it...
     row = PromptConsensus.objects.get(prompt=prompt)

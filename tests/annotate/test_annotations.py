@@ -1,12 +1,11 @@
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.utils import timezone
 
+from agreement.models import PendingConsensus, PromptConsensus
 from annotate.judgements import JudgementError
 from annotate.models import Annotation, AnnotationRevision, Claim, Prompt
-from annotate.services import annotations as annotation_services
 from annotate.services.annotations import (
     SubmissionRefused,
     annotation_skip,
@@ -227,17 +226,21 @@ def test_skip_turned_into_a_judgement_takes_a_slot_and_respects_the_overlap(proj
     assert Prompt.objects.get(pk=prompt.pk).submitted_count == 1
 
 
-def test_agreement_is_scheduled_after_commit(project, prompt, django_capture_on_commit_callbacks):
-    calls = []
-    record = lambda prompt_id: calls.append(prompt_id)  # noqa: E731
-    with mock.patch.object(annotation_services, "prompt_agreement_schedule", record):
-        with django_capture_on_commit_callbacks(execute=True):
-            annotation = ranking_submit(
-                project=project, prompt=prompt, user=annotator("a", project), data=GOOD
-            )
-        assert calls == [prompt.pk]
-        with django_capture_on_commit_callbacks(execute=True):
-            annotation_update(
-                annotation=annotation, user=annotation.annotator, data={"comment": "x"}
-            )
-        assert calls == [prompt.pk, prompt.pk]
+def test_a_judgement_marks_its_prompt_pending_until_the_flush_after_commit(
+    project, prompt, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        annotation = ranking_submit(
+            project=project, prompt=prompt, user=annotator("a", project), data=GOOD
+        )
+    # Marked in the submission's transaction; nothing computed on the request path.
+    assert list(PendingConsensus.objects.values_list("prompt_id", flat=True)) == [prompt.pk]
+    assert not PromptConsensus.objects.filter(prompt=prompt).exists()
+    for callback in callbacks:
+        callback()  # the flush (run inline: tasks are eager in tests)
+    assert not PendingConsensus.objects.exists()
+    assert PromptConsensus.objects.get(prompt=prompt).n_judgements == 1
+
+    with django_capture_on_commit_callbacks(execute=False):
+        annotation_update(annotation=annotation, user=annotation.annotator, data={"comment": "x"})
+    assert PendingConsensus.objects.filter(prompt=prompt).exists()

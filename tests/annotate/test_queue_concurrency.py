@@ -16,6 +16,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from agreement.models import PromptConsensus
+from agreement.services import incremental
 from annotate.models import Annotation, Claim, Prompt
 from annotate.services import annotations as annotation_services
 from annotate.services.annotations import SubmissionRefused, annotation_skip, ranking_submit
@@ -113,11 +115,12 @@ def test_concurrent_claims_and_submissions_keep_every_invariant():
     clock, log = Clock(), Log()
     fake_timezone = mock.Mock(wraps=timezone, now=clock.now)
 
-    # The agreement recompute runs after commit, outside the queue's locks; it is left out so
-    # the race stays dense (and the test fast).
+    # The consensus flush runs after commit, outside the queue's locks; it is held back so the
+    # race stays dense (and the test fast), and run once at the end. The pending rows, written
+    # inside each submission's transaction, race along.
     with (
         mock.patch.object(annotation_services, "timezone", fake_timezone),
-        mock.patch.object(annotation_services, "prompt_agreement_schedule", lambda prompt_id: None),
+        mock.patch.object(incremental, "project_consensus_flush_enqueue", lambda project_id: None),
     ):
         threads = [
             threading.Thread(target=annotate_loop, args=(project, u, clock, log, i))
@@ -150,6 +153,13 @@ def test_concurrent_claims_and_submissions_keep_every_invariant():
     counters = dict(Prompt.objects.values_list("pk", "submitted_count"))
     assert all(counters[pid] == judged.get(pid, 0) for pid in prompt_ids)
     assert log.refused.keys() <= {"overlap_full", "already_annotated"}
+
+    # Every judgement left its prompt pending: one flush brings every consensus up to date.
+    incremental.project_consensus_flush(project_id=project.pk)
+    consensus = dict(
+        PromptConsensus.objects.filter(project=project).values_list("prompt_id", "n_judgements")
+    )
+    assert consensus == {pid: n for pid, n in judged.items() if n}
 
     # Nothing leaked: once every claim has expired, fresh annotators fill every prompt exactly.
     later = clock.now() + timedelta(hours=1)

@@ -1,0 +1,154 @@
+"""What the incremental and the full consensus paths share: the stored columns of a consensus
+record, the adaptive-overlap rule, and the project lock that orders their writes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.utils import timezone
+
+from agreement.consensus import fixed_weight_consensus
+from agreement.models import PromptConsensus
+from agreement.selectors import annotator_weights_get, judgements_load
+from annotate.db import row_lock
+from annotate.models import Project, Prompt
+
+CONSENSUS_FIELDS = [
+    "prompt", "project", "ranking", "pair_probs", "scores", "agreement", "agreement_reason",
+    "n_judgements", "gold_missed", "computed_at",
+]  # fmt: skip
+PROB_DECIMALS = 4
+
+
+def project_lock(project: Project) -> None:
+    """Hold the project's row lock to the end of the transaction.
+
+    Every write of the project's agreement rows takes it: a flush of the prompts changed by
+    submissions, each chunk of a full recompute's consensus rows, and its final write of
+    weights and report. So two writers never interleave on one prompt, a full recompute's
+    delete sees what was written before it, and two full recomputes cannot interleave.
+    Submissions themselves never take it.
+    """
+    row_lock(Project.objects.filter(pk=project.pk))
+
+
+def gold_missed(ranking: list[list[str]] | None, gold: list[list[str]] | None) -> bool:
+    """Whether the consensus reverses a pair that the gold ranking orders strictly.
+
+    A tie in the consensus where gold has an order is not a miss: the annotators were unsure,
+    not wrong, and low agreement already sends such prompts to review.
+    """
+    if not ranking or not gold:
+        return False
+    have = {cid: i for i, group in enumerate(ranking) for cid in group}
+    want = {cid: i for i, group in enumerate(gold) for cid in group}
+    ids = [cid for cid in want if cid in have]
+    for x, a in enumerate(ids):
+        for b in ids[x + 1 :]:
+            if (want[a] - want[b]) * (have[a] - have[b]) < 0:
+                return True
+    return False
+
+
+def overlap_raise_target(
+    project: Project, *, target_overlap: int | None, is_gold: bool, ranked: int, agreement
+) -> int | None:
+    """The prompt's new target overlap, or None to leave it.
+
+    One more annotator at a time: each extra judgement gets a fresh look before the next, so a
+    prompt stops growing as soon as its agreement recovers. Only once the current target is met
+    (the base overlap is done), never beyond ``project.max_overlap`` (None: adaptive overlap
+    off), and not for gold prompts, which measure annotators rather than need a label.
+    """
+    ceiling = project.max_overlap
+    if not ceiling or is_gold or agreement is None:
+        return None
+    if agreement >= project.agreement_threshold:
+        return None
+    target = project.overlap if target_overlap is None else target_overlap
+    if ranked < target or target >= ceiling:
+        return None
+    return target + 1
+
+
+@lru_cache(maxsize=1024)
+def _pair_keys(completion_ids: tuple[str, ...]) -> tuple[str, ...]:
+    # Most prompts of a project share their completion ids (A..D): build the keys once.
+    return tuple(f"{a}>{b}" for i, a in enumerate(completion_ids) for b in completion_ids[i + 1 :])
+
+
+def consensus_fields(
+    rec: dict[str, Any], completion_ids: tuple[str, ...], gold: list[list[str]] | None
+) -> dict[str, Any]:
+    """PromptConsensus columns from one record of ``agreement.consensus``.
+
+    Only the pairs in completion order are stored ("A>B", not also "B>A" = 1 - P(A>B)), to four
+    decimals: plenty for labels and margins, and a third of the bytes a full recompute writes.
+    ``selectors.prompt_consensus_iter`` gives readers both orientations back.
+    """
+    probs = rec["pair_probs"]
+    return {
+        "ranking": rec["ranking"],
+        "pair_probs": {
+            pair: round(probs[pair], PROB_DECIMALS) for pair in _pair_keys(completion_ids)
+        },
+        "scores": {cid: round(x, PROB_DECIMALS) for cid, x in rec["scores"].items()},
+        "agreement": rec["agreement"],
+        "agreement_reason": (rec.get("reasons") or {}).get("agreement", "")[:200],
+        "n_judgements": rec["annotators"],
+        "gold_missed": gold_missed(rec["ranking"], gold),
+    }
+
+
+def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsensus]:
+    """Recompute the consensus of some prompts with the stored annotator weights, in one
+    vectorised pass and one upsert; raise the overlap of those whose agreement is too low.
+
+    The caller holds ``project_lock`` inside a transaction. Prompts whose judgements are all
+    skips (or gone) lose their consensus row.
+    """
+    prompt_ids = sorted(set(prompt_ids))
+    data = judgements_load(project, prompt_ids)
+    judgements = data.judgements
+    ranked = sorted({j.prompt_id for j in judgements if not j.skipped})
+    unranked = set(prompt_ids) - set(ranked)
+    if unranked:
+        PromptConsensus.objects.filter(prompt_id__in=unranked).delete()
+    if not ranked:
+        return []
+    weights = annotator_weights_get(project, {j.annotator for j in judgements})
+    result = fixed_weight_consensus([j for j in judgements if j.prompt_id in set(ranked)], weights)
+    state = {
+        pid: (target, is_gold)
+        for pid, target, is_gold in Prompt.objects.filter(pk__in=ranked).values_list(
+            "id", "target_overlap", "is_gold"
+        )
+    }
+    now = timezone.now()
+    rows, raises = [], []
+    for pid in ranked:
+        rec = result.prompt(pid)
+        fields = consensus_fields(rec, data.completion_ids[pid], data.gold.get(pid))
+        rows.append(PromptConsensus(prompt_id=pid, project=project, computed_at=now, **fields))
+        target, is_gold = state[pid]
+        new_target = overlap_raise_target(
+            project,
+            target_overlap=target,
+            is_gold=is_gold,
+            ranked=rec["annotators"],
+            agreement=rec["agreement"],
+        )
+        if new_target is not None:
+            raises.append((pid, target, new_target))
+    # One INSERT ... ON CONFLICT DO UPDATE for the lot instead of a read and a write each.
+    PromptConsensus.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["prompt"],
+        update_fields=[f for f in CONSENSUS_FIELDS if f not in ("prompt", "project")],
+    )
+    for pid, target, new_target in raises:
+        # Conditional on the value read, so a concurrent raise is not applied twice.
+        Prompt.objects.filter(pk=pid, target_overlap=target).update(target_overlap=new_target)
+    return rows
