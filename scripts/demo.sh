@@ -11,16 +11,21 @@ PORT=${PORT:-8000}
 .venv/bin/python manage.py load_demo
 
 mkdir -p data/logs
-.venv/bin/celery -A config worker -B -Q default,gpu --concurrency 1 --loglevel INFO \
+# Two workers, as in docker-compose: a training run on the gpu queue takes hours and must not
+# hold up the default queue's consensus flushes and recomputes. Beat runs with the first.
+.venv/bin/celery -A config worker -B -Q default --concurrency 1 -n default@%h --loglevel INFO \
   >data/logs/worker.log 2>&1 &
 worker=$!
-trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+.venv/bin/celery -A config worker -Q gpu --concurrency 1 -n gpu@%h --loglevel INFO \
+  >data/logs/gpu-worker.log 2>&1 &
+gpu_worker=$!
+trap 'kill $worker $gpu_worker 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
 Rankwise is running at http://127.0.0.1:${PORT}/  (admin: http://127.0.0.1:${PORT}/admin/)
 Log in as alice / rankwise-demo to rank, reviewer / rankwise-demo to review,
-admin / rankwise-demo for everything. Worker log: data/logs/worker.log. Ctrl+C stops both.
+admin / rankwise-demo for everything. Worker logs: data/logs/{worker,gpu-worker}.log. Ctrl+C stops all three.
 
 MSG
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}"
