@@ -21,7 +21,7 @@ from rlhf.callbacks import RunCallbacks, StopRequested  # noqa: E402
 from rlhf.ppo import train_ppo  # noqa: E402
 from rlhf.ppo_checkpoint import CARD_NAME, latest_checkpoint  # noqa: E402
 from rlhf.ppo_config import PPOConfig  # noqa: E402
-from rlhf.ppo_models import weights_fingerprint  # noqa: E402
+from rlhf.ppo_models import value_model_from_policy, weights_fingerprint  # noqa: E402
 from rlhf.ppo_tiny import (  # noqa: E402
     build_tiny_policy,
     build_tiny_reward_model,
@@ -142,6 +142,18 @@ def test_ppo_learns_the_scripted_reward(tiny, tmp_path):
     assert [s for s, _ in rec.progress] == list(range(11))
     splits = {s["split"] for _, batch in rec.samples for s in batch}
     assert splits == {"train", "eval"}
+
+
+def test_a_value_model_from_the_policy_starts_at_zero_everywhere(tiny):
+    # A random head read LM hidden states as values of several units against RM scores of a
+    # few tenths: the critic's noise then drowned the advantages (SmolLM2, docs/benchmarks.md).
+    value = value_model_from_policy(tiny["policy"])
+    ids = torch.randint(3, value.backbone.config.vocab_size, (2, 7))
+    values = value(ids, torch.ones_like(ids))
+    assert values.shape == (2, 7) and torch.equal(values, torch.zeros(2, 7))
+    loss = (values - 1.0).pow(2).mean()
+    loss.backward()
+    assert value.head.weight.grad.abs().sum() > 0  # the head learns from the first step
 
 
 def test_stop_checkpoint_and_resume_match_an_uninterrupted_run(tiny, tmp_path):
