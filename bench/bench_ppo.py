@@ -237,6 +237,8 @@ def run_smollm2(work: Path, args) -> dict:
         num_eval_prompts=args.eval_prompts,
         num_samples_logged=1,
         lora=args.lora,
+        samples_per_prompt=args.samples_per_prompt,
+        score_baseline=args.score_baseline,
         num_threads=args.threads,
     )
     meter = CPUShare()
@@ -287,6 +289,8 @@ def main() -> None:
     parser.add_argument("--eval-prompts", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--lora", action="store_true")
+    parser.add_argument("--samples-per-prompt", type=int, default=1)
+    parser.add_argument("--score-baseline", choices=["none", "leave_one_out"], default="none")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args()

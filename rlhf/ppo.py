@@ -118,7 +118,10 @@ def train_ppo(
     if len(prompts) < n_loaded:
         log(f"dropped {n_loaded - len(prompts)} prompts over {config.max_prompt_length} tokens")
     rank, world = accelerator.process_index, accelerator.num_processes
-    order = PromptOrder(len(prompts), config.batch_size, config.seed, rank, world)
+    # A step draws batch_size / samples_per_prompt prompts; each is sampled that many times,
+    # its samples side by side (leave_one_out_centre relies on it).
+    per_prompt = config.samples_per_prompt
+    order = PromptOrder(len(prompts), config.batch_size // per_prompt, config.seed, rank, world)
 
     # ---- models ----------------------------------------------------------------------------
     policy = load_causal_lm(config.policy)
@@ -234,7 +237,7 @@ def train_ppo(
     metrics: dict[str, Any] = history[-1] if history else {}
     for step in range(start_step + 1, config.total_steps + 1):
         check_stop()
-        idx = order.indices(step)
+        idx = [i for i in order.indices(step) for _ in range(per_prompt)]
         t0 = time.perf_counter()
         r = rollout([prompts[i] for i in idx], [prompt_ids[i] for i in idx])
         add_advantages(r, kl_ctl.value, config)

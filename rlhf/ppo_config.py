@@ -69,6 +69,13 @@ class PPOConfig:
     kl_target: float = 6.0  # nats per sequence
     kl_horizon: int = 10000
     whiten_rewards: bool = False
+    # Responses sampled per prompt in a rollout batch (batch_size counts responses). With
+    # score_baseline "leave_one_out", each score has the mean of its prompt's other samples
+    # subtracted before the KL penalty (as RLOO does): the advantages then carry the reward
+    # model's preference between responses to the same prompt, not the spread between prompts,
+    # which a critic trained on a few hundred samples cannot yet explain.
+    samples_per_prompt: int = 1
+    score_baseline: str = "none"
 
     # --- PPO update ----------------------------------------------------------------------------
     ppo_epochs: int = 4
@@ -140,7 +147,7 @@ class PPOConfig:
         positive = [
             "total_steps", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
             "max_new_tokens", "max_prompt_length", "lora_r", "kl_horizon", "ptx_block_size",
-            "ptx_batch_size",
+            "ptx_batch_size", "samples_per_prompt",
         ]  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
@@ -155,6 +162,12 @@ class PPOConfig:
             raise ConfigError("PPO config: 'micro_batch_size' must divide 'mini_batch_size'")
         if self.batch_size < 2:
             raise ConfigError("PPO config: 'batch_size' must be >= 2 to whiten advantages")
+        if self.batch_size % self.samples_per_prompt:
+            raise ConfigError("PPO config: 'samples_per_prompt' must divide 'batch_size'")
+        if self.score_baseline == "leave_one_out" and self.samples_per_prompt < 2:
+            raise ConfigError(
+                "PPO config: score_baseline='leave_one_out' needs 'samples_per_prompt' >= 2"
+            )
         if self.temperature <= 0:
             raise ConfigError("PPO config: 'temperature' must be > 0 (PPO needs sampling)")
         if not 0 < self.top_p <= 1:
@@ -173,6 +186,7 @@ class PPOConfig:
             "value_model_init": ("auto", "reward_model", "policy"),
             "kl_estimator": ("k1", "k2", "k3"),
             "lr_scheduler": ("linear", "constant"),
+            "score_baseline": ("none", "leave_one_out"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -262,6 +262,14 @@ def make_rollout(
 
 
 @torch.no_grad()
+def leave_one_out_centre(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Each score minus the mean of the other k-1 samples of its prompt (samples of one prompt
+    are consecutive in the batch)."""
+    groups = scores.view(-1, k)
+    others = (groups.sum(dim=1, keepdim=True) - groups) / (k - 1)
+    return (groups - others).reshape(-1)
+
+
 def add_advantages(r: Rollout, kl_coef: float, config) -> None:
     """Fill ``rewards``, ``kl``, ``advantages`` (whitened) and ``returns`` of a rollout."""
     scores = r.scores
@@ -269,6 +277,8 @@ def add_advantages(r: Rollout, kl_coef: float, config) -> None:
         # N+ detail: a response cut off by max_new_tokens is penalised, or the policy learns
         # to ramble past the lengths the reward model was trained on.
         scores = torch.where(r.has_eos, scores, scores - config.missing_eos_penalty)
+    if config.score_baseline == "leave_one_out":
+        scores = leave_one_out_centre(scores, config.samples_per_prompt)
     r.rewards, r.kl = kl_penalised_rewards(
         scores, r.logprobs, r.ref_logprobs, r.response_mask, kl_coef, config.kl_estimator
     )

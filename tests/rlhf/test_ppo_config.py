@@ -39,6 +39,9 @@ def test_unknown_key_is_named():
         ("ptx_coef", 0.5, "'ptx_coef' > 0 needs 'ptx_path'"),
         ("top_p", 1.5, "'top_p'"),
         ("total_steps", 0, "'total_steps' must be > 0"),
+        ("samples_per_prompt", 3, "'samples_per_prompt' must divide 'batch_size'"),
+        ("score_baseline", "leave_one_out", "needs 'samples_per_prompt' >= 2"),
+        ("score_baseline", "group", "'score_baseline' must be one of"),
     ],
 )
 def test_bad_values_raise_clear_errors(key, value, message):

@@ -16,6 +16,7 @@ from rlhf.ppo_rollout import (  # noqa: E402
     Rollout,
     add_advantages,
     generate_responses,
+    leave_one_out_centre,
     response_logprobs,
     sampling_config,
 )
@@ -93,6 +94,34 @@ def test_missing_eos_penalty_and_kl_enter_the_rewards():
     # Zero values: A_t = r_t + 0.95 A_{t+1}, so row 0 is [-0.05 + 0.95 * 2, 2] and row 1 is
     # [0.95^2, 0.95, 1]; returns = A + V = A.
     torch.testing.assert_close(r.returns, torch.tensor([[1.85, 2.0, 0.0], [0.9025, 0.95, 1.0]]))
+
+
+def test_leave_one_out_baseline_centres_each_prompt_s_samples():
+    # Two prompts x 2 samples, then one prompt x 3: each score minus its siblings' mean.
+    torch.testing.assert_close(
+        leave_one_out_centre(torch.tensor([1.0, 3.0, 0.0, 4.0]), 2),
+        torch.tensor([-2.0, 2.0, -4.0, 4.0]),
+    )
+    torch.testing.assert_close(
+        leave_one_out_centre(torch.tensor([1.0, 2.0, 6.0]), 3), torch.tensor([-3.0, -1.5, 4.5])
+    )
+    config = PPOConfig(
+        policy="x", prompts_path="x", output_dir="x", batch_size=4, mini_batch_size=2,
+        micro_batch_size=2, samples_per_prompt=2, score_baseline="leave_one_out",
+    )  # fmt: skip
+    r = rollout_of(
+        scores=[1.0, 3.0, 10.0, 10.0],
+        has_eos=[True] * 4,
+        logprobs=[[-1.0, -1.0]] * 4,
+        ref=[[-1.0, -1.0]] * 4,
+        values=[[0.0, 0.0]] * 4,
+        mask=[[1, 1]] * 4,
+    )
+    add_advantages(r, kl_coef=0.1, config=config)
+    # The prompt whose samples scored alike carries no reward; the other's better sample +2.
+    torch.testing.assert_close(
+        r.rewards, torch.tensor([[0.0, -2.0], [0.0, 2.0], [0.0, 0.0], [0.0, 0.0]])
+    )
 
 
 def test_lr_schedule_and_json_safe_metrics():

@@ -156,6 +156,20 @@ def test_a_value_model_from_the_policy_starts_at_zero_everywhere(tiny):
     assert value.head.weight.grad.abs().sum() > 0  # the head learns from the first step
 
 
+def test_several_samples_per_prompt_sit_side_by_side_in_a_batch(tiny, tmp_path):
+    config = tiny_config(
+        tiny, tmp_path / "run", total_steps=2, samples_per_prompt=4,
+        score_baseline="leave_one_out", num_samples_logged=8, num_eval_prompts=0,
+    )  # fmt: skip
+    rec = Recorder()
+    result = train_ppo(config, rec, reward_fn=target_word_reward)
+    assert len(result["history"]) == 2
+    for _, samples in rec.samples:
+        prompts = [s["prompt"] for s in samples]
+        assert len(prompts) == 8 and len(set(prompts)) == 2  # 2 prompts x 4 samples
+        assert prompts[:4] == [prompts[0]] * 4 and prompts[4:] == [prompts[4]] * 4
+
+
 def test_stop_checkpoint_and_resume_match_an_uninterrupted_run(tiny, tmp_path):
     straight = train_ppo(tiny_config(tiny, tmp_path / "a"), reward_fn=target_word_reward)
 
