@@ -290,8 +290,7 @@ def fixed_weight_consensus(
     given = annotator_weights or {}
     per = np.array([float(given.get(name, default)) for name in arrays.annotators])
     weights = {name: float(w) for name, w in zip(arrays.annotators, per, strict=True)}
-    row_weights = per[arrays.row_annotator] if len(per) else np.zeros(0)
-    return _result(arrays, row_weights, prior, tie_tol, weights, {}, 0, True)
+    return _result(arrays, per[arrays.row_annotator], prior, tie_tol, weights, {}, 0, True)
 
 
 def prompt_consensus(
@@ -303,11 +302,9 @@ def prompt_consensus(
 ) -> dict[str, Any]:
     """Consensus record of one prompt with fixed weights."""
     judgements = list(judgements)
-    if len({j.prompt_id for j in judgements}) != 1:
-        raise ValueError(
-            "prompt_consensus takes the judgements of one prompt, got "
-            f"{len({j.prompt_id for j in judgements})}"
-        )
+    n_prompts = len({j.prompt_id for j in judgements})
+    if n_prompts != 1:
+        raise ValueError(f"prompt_consensus takes the judgements of one prompt, got {n_prompts}")
     result = fixed_weight_consensus(judgements, annotator_weights, prior=prior, tie_tol=tie_tol)
     return result.prompt(judgements[0].prompt_id)
 

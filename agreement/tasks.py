@@ -6,14 +6,8 @@ from agreement.services import (
     pending_consensus_sweep,
     project_agreement_recompute,
     project_consensus_flush,
-    prompt_agreement_recompute,
 )
 from annotate.models import Project
-
-
-@shared_task(ignore_result=True)
-def prompt_agreement_task(prompt_id: int) -> None:
-    prompt_agreement_recompute(prompt_id=prompt_id)
 
 
 @shared_task(ignore_result=True)

@@ -261,7 +261,6 @@ def make_rollout(
     )
 
 
-@torch.no_grad()
 def leave_one_out_centre(scores: torch.Tensor, k: int) -> torch.Tensor:
     """Each score minus the mean of the other k-1 samples of its prompt (samples of one prompt
     are consecutive in the batch)."""
@@ -270,6 +269,7 @@ def leave_one_out_centre(scores: torch.Tensor, k: int) -> torch.Tensor:
     return (groups - others).reshape(-1)
 
 
+@torch.no_grad()
 def add_advantages(r: Rollout, kl_coef: float, config) -> None:
     """Fill ``rewards``, ``kl``, ``advantages`` (whitened) and ``returns`` of a rollout."""
     scores = r.scores

@@ -3,14 +3,16 @@ record, the adaptive-overlap rule, and the project lock that orders their writes
 
 from __future__ import annotations
 
+from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from agreement.consensus import fixed_weight_consensus
+from agreement.consensus import ConsensusResult, fixed_weight_consensus
 from agreement.models import PromptConsensus
-from agreement.selectors import annotator_weights_get, judgements_load
+from agreement.selectors import ProjectJudgements, annotator_weights_get, judgements_load
 from annotate.db import row_lock
 from annotate.models import Project, Prompt
 
@@ -19,6 +21,7 @@ CONSENSUS_FIELDS = [
     "n_judgements", "gold_missed", "computed_at",
 ]  # fmt: skip
 PROB_DECIMALS = 4
+ID_BATCH = 5000
 
 
 def project_lock(project: Project) -> None:
@@ -101,6 +104,39 @@ def consensus_fields(
     }
 
 
+# {prompt id: (target overlap read, new target)}
+Raises = dict[int, tuple[int | None, int]]
+
+
+def consensus_records_fields(
+    project: Project, result: ConsensusResult, data: ProjectJudgements, prompts
+) -> tuple[dict[int, dict[str, Any]], Raises]:
+    """The PromptConsensus columns of every record of ``result`` that has a ranking, and the
+    overlap raises they call for. ``prompts``: a Prompt queryset covering those records."""
+    state = {
+        pid: (target, is_gold)
+        for pid, target, is_gold in prompts.values_list("id", "target_overlap", "is_gold")
+    }
+    fields: dict[int, dict[str, Any]] = {}
+    raises: Raises = {}
+    for rec in result.prompts():
+        if rec["ranking"] is None:
+            continue  # every judgement skipped: nothing to agree on
+        pid = rec["prompt_id"]
+        fields[pid] = consensus_fields(rec, data.completion_ids[pid], data.gold.get(pid))
+        target, is_gold = state[pid]
+        new_target = overlap_raise_target(
+            project,
+            target_overlap=target,
+            is_gold=is_gold,
+            ranked=rec["annotators"],
+            agreement=rec["agreement"],
+        )
+        if new_target is not None:
+            raises[pid] = (target, new_target)
+    return fields, raises
+
+
 def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsensus]:
     """Recompute the consensus of some prompts with the stored annotator weights, in one
     vectorised pass and one upsert; raise the overlap of those whose agreement is too low.
@@ -111,36 +147,22 @@ def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsens
     prompt_ids = sorted(set(prompt_ids))
     data = judgements_load(project, prompt_ids)
     judgements = data.judgements
-    ranked = sorted({j.prompt_id for j in judgements if not j.skipped})
-    unranked = set(prompt_ids) - set(ranked)
+    ranked = {j.prompt_id for j in judgements if not j.skipped}
+    unranked = set(prompt_ids) - ranked
     if unranked:
         PromptConsensus.objects.filter(prompt_id__in=unranked).delete()
     if not ranked:
         return []
     weights = annotator_weights_get(project, {j.annotator for j in judgements})
-    result = fixed_weight_consensus([j for j in judgements if j.prompt_id in set(ranked)], weights)
-    state = {
-        pid: (target, is_gold)
-        for pid, target, is_gold in Prompt.objects.filter(pk__in=ranked).values_list(
-            "id", "target_overlap", "is_gold"
-        )
-    }
+    result = fixed_weight_consensus([j for j in judgements if j.prompt_id in ranked], weights)
+    fields, raises = consensus_records_fields(
+        project, result, data, Prompt.objects.filter(pk__in=ranked)
+    )
     now = timezone.now()
-    rows, raises = [], []
-    for pid in ranked:
-        rec = result.prompt(pid)
-        fields = consensus_fields(rec, data.completion_ids[pid], data.gold.get(pid))
-        rows.append(PromptConsensus(prompt_id=pid, project=project, computed_at=now, **fields))
-        target, is_gold = state[pid]
-        new_target = overlap_raise_target(
-            project,
-            target_overlap=target,
-            is_gold=is_gold,
-            ranked=rec["annotators"],
-            agreement=rec["agreement"],
-        )
-        if new_target is not None:
-            raises.append((pid, target, new_target))
+    rows = [
+        PromptConsensus(prompt_id=pid, project=project, computed_at=now, **f)
+        for pid, f in fields.items()
+    ]
     # One INSERT ... ON CONFLICT DO UPDATE for the lot instead of a read and a write each.
     PromptConsensus.objects.bulk_create(
         rows,
@@ -148,7 +170,21 @@ def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsens
         unique_fields=["prompt"],
         update_fields=[f for f in CONSENSUS_FIELDS if f not in ("prompt", "project")],
     )
-    for pid, target, new_target in raises:
-        # Conditional on the value read, so a concurrent raise is not applied twice.
-        Prompt.objects.filter(pk=pid, target_overlap=target).update(target_overlap=new_target)
+    targets_raise(raises)
     return rows
+
+
+def targets_raise(raises: Raises) -> int:
+    """Apply {prompt id: (target read, new target)}, each only if the target is still the one
+    read (a flush and a full recompute may both have read it), a batch of ids per UPDATE."""
+    by_change: dict[tuple[int | None, int], list[int]] = defaultdict(list)
+    for pid, change in raises.items():
+        by_change[change].append(pid)
+    raised = 0
+    for (old, new), ids in by_change.items():
+        for lo in range(0, len(ids), ID_BATCH):
+            with transaction.atomic():
+                raised += Prompt.objects.filter(
+                    pk__in=ids[lo : lo + ID_BATCH], target_overlap=old
+                ).update(target_overlap=new)
+    return raised

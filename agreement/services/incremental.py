@@ -9,7 +9,7 @@ consensus maths and the project lock (about 15 ms of CPU each before: ``docs/ben
 "Work queue"), and a burst of submissions costs one flush, not one recompute each.
 
 A flush lost with its broker message is repaired by the next submission of that project or
-by the periodic sweep (``agreement_pending_sweep_task``), since the pending rows stay.
+by the periodic sweep (``pending_consensus_sweep_task``), since the pending rows stay.
 """
 
 from __future__ import annotations

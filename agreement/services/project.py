@@ -5,7 +5,6 @@ and ``manage.py agreement_report --recompute``)."""
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,15 +15,14 @@ from agreement.models import AnnotatorScore, ProjectAgreement, PromptConsensus
 from agreement.selectors import REPORT_BOOTSTRAP, gc_paused, judgements_load
 from agreement.services.common import (
     CONSENSUS_FIELDS,
-    consensus_fields,
-    overlap_raise_target,
+    consensus_records_fields,
     project_lock,
     prompts_consensus_update,
+    targets_raise,
 )
 from annotate.db import insert_rows
 from annotate.models import Annotation, Project, Prompt
 
-ID_BATCH = 5000
 # Consensus rows replaced per transaction by a full recompute: a flush of submitted prompts
 # waits for at most one such chunk.
 WRITE_CHUNK = 10_000
@@ -46,22 +44,6 @@ def project_report_stale_mark(project: Project) -> None:
     the annotators at most once per delay."""
     if ProjectAgreement.objects.filter(project=project, stale=False).update(stale=True):
         project_agreement_schedule(project_id=project.pk, delay_s=STALE_RECOMPUTE_DELAY_S)
-
-
-def _targets_raise(raises: dict[int, tuple[int | None, int]]) -> int:
-    """Apply {prompt id: (target read, new target)}, each only if the target is still the one
-    read: a submission's own recompute may have raised it meanwhile."""
-    by_change: dict[tuple[int | None, int], list[int]] = defaultdict(list)
-    for pid, change in raises.items():
-        by_change[change].append(pid)
-    raised = 0
-    for (old, new), ids in by_change.items():
-        for lo in range(0, len(ids), ID_BATCH):
-            with transaction.atomic():
-                raised += Prompt.objects.filter(
-                    pk__in=ids[lo : lo + ID_BATCH], target_overlap=old
-                ).update(target_overlap=new)
-    return raised
 
 
 def project_agreement_recompute(
@@ -117,32 +99,11 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
     for entry in report.get("annotators", []):
         entry["weight"] = result.annotator_weights.get(entry["annotator"])
 
-    prompts = {
-        pid: (target, is_gold)
-        for pid, target, is_gold in Prompt.objects.filter(project=project).values_list(
-            "id", "target_overlap", "is_gold"
-        )
-    }
     now = timezone.now()
-    rows = []
-    raises: dict[int, tuple[int | None, int]] = {}
-    for rec in result.prompts():
-        if rec["ranking"] is None:
-            continue  # every judgement skipped: nothing to agree on
-        pid = rec["prompt_id"]
-        fields = consensus_fields(rec, data.completion_ids[pid], data.gold.get(pid))
-        rows.append((pid, project.pk, *fields.values(), now))
-        target, is_gold = prompts[pid]
-        new_target = overlap_raise_target(
-            project,
-            target_overlap=target,
-            is_gold=is_gold,
-            ranked=rec["annotators"],
-            agreement=rec["agreement"],
-        )
-        if new_target is not None:
-            raises[pid] = (target, new_target)
-    rows.sort()
+    fields, raises = consensus_records_fields(
+        project, result, data, Prompt.objects.filter(project=project)
+    )
+    rows = sorted((pid, project.pk, *f.values(), now) for pid, f in fields.items())
     lap("rows")
 
     user_ids = {name: uid for uid, name in data.usernames.items()}
@@ -159,7 +120,7 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
         for entry in report.get("annotators", [])
     ]
     _consensus_replace(project, rows)
-    report_meta = {"raised_overlap": _targets_raise(raises)}
+    report_meta = {"raised_overlap": targets_raise(raises)}
     with transaction.atomic():
         project_lock(project)
         AnnotatorScore.objects.filter(project=project).delete()

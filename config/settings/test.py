@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
 from .base import *  # noqa: F403
-from .base import DATA_DIR
+from .base import DATA_DIR, REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
@@ -19,7 +19,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-if "CACHES" in globals() and CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
+if REDIS_URL:
     # One Redis serves every test run on the machine: keep each run's keys (throttle counts,
     # the consensus flush marker) to itself.
     CACHES["default"]["KEY_PREFIX"] = f"rankwise-test-{os.getpid()}"  # noqa: F405
