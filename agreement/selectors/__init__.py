@@ -1,0 +1,69 @@
+"""Read side of the agreement app: judgements for the maths, consensus for the export, the report
+for pages and the API, the review queue.
+
+The statistics themselves live in ``agreement.metrics`` and ``agreement.consensus``; this
+package only moves rows in and out of them. Callers import from here; the modules split the
+read side by what it serves.
+"""
+
+from agreement.selectors.consensus import (
+    adjudications_latest,
+    pair_probs_both,
+    prompt_consensus_iter,
+    prompt_consensus_map,
+)
+from agreement.selectors.judgements import (
+    CHUNK,
+    ProjectJudgements,
+    annotator_weights_get,
+    gc_paused,
+    judgements_load,
+)
+from agreement.selectors.report import (
+    GOLD_ACCURACY_MIN,
+    HEADLINE,
+    OUTLIER_P,
+    OUTLIER_Z,
+    REPORT_BOOTSTRAP,
+    annotator_rows,
+    headline_rows,
+    project_report_compute,
+    project_report_get,
+    report_anonymise,
+)
+from agreement.selectors.review import (
+    project_for_reviewer,
+    prompt_review_get,
+    review_queue_count,
+    review_queue_list,
+    review_queue_qs,
+    user_can_review,
+)
+
+__all__ = [
+    "CHUNK",
+    "GOLD_ACCURACY_MIN",
+    "HEADLINE",
+    "OUTLIER_P",
+    "OUTLIER_Z",
+    "REPORT_BOOTSTRAP",
+    "ProjectJudgements",
+    "adjudications_latest",
+    "annotator_rows",
+    "annotator_weights_get",
+    "gc_paused",
+    "headline_rows",
+    "judgements_load",
+    "pair_probs_both",
+    "project_for_reviewer",
+    "project_report_compute",
+    "project_report_get",
+    "prompt_consensus_iter",
+    "prompt_consensus_map",
+    "prompt_review_get",
+    "report_anonymise",
+    "review_queue_count",
+    "review_queue_list",
+    "review_queue_qs",
+    "user_can_review",
+]

@@ -1,0 +1,105 @@
+"""Who may review, the review queue and one prompt's review sheet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from agreement.models import PromptConsensus
+from annotate.constants import Roles
+from annotate.models import Project, Prompt
+from annotate.selectors import project_list_for_user, user_has_role
+
+
+def user_can_review(user, project: Project) -> bool:
+    """Admins everywhere; reviewers in the projects they are members of."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser or user_has_role(user, Roles.ADMIN):
+        return True
+    return (
+        user_has_role(user, Roles.REVIEWER) and project.memberships.filter(user_id=user.pk).exists()
+    )
+
+
+def project_for_reviewer(user, slug: str) -> Project | None:
+    project = project_list_for_user(user).filter(slug=slug).first()
+    if project is None or not user_can_review(user, project):
+        return None
+    return project
+
+
+def review_queue_qs(project: Project) -> QuerySet[PromptConsensus]:
+    """Prompts below the project's agreement threshold or whose consensus missed the gold
+    ranking, not yet adjudicated; lowest agreement first."""
+    low = Q(agreement__lt=project.agreement_threshold) | Q(gold_missed=True)
+    return (
+        PromptConsensus.objects.filter(low, project=project)
+        .exclude(prompt__adjudications__isnull=False)
+        .select_related("prompt")
+        .order_by("-gold_missed", "agreement", "prompt_id")
+    )
+
+
+def review_queue_list(project: Project, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Queue entries; ``ready`` once no more annotators are coming (adaptive overlap done)."""
+    ceiling = project.overlap_ceiling
+    entries = []
+    for row in review_queue_qs(project)[:limit]:
+        prompt = row.prompt
+        target = prompt.overlap_target(project)
+        entries.append({
+            "prompt": prompt,
+            "consensus": row,
+            "target": target,
+            "ready": row.n_judgements >= target and (target >= ceiling or row.gold_missed),
+            "reason": "gold missed" if row.gold_missed else "low agreement",
+        })  # fmt: skip
+    # Ready prompts first: the others may still resolve with the extra judgements on the way.
+    entries.sort(key=lambda e: not e["ready"])
+    return entries
+
+
+def review_queue_count(project: Project) -> int:
+    return review_queue_qs(project).count()
+
+
+def prompt_review_get(prompt: Prompt) -> dict[str, Any]:
+    """Everything a reviewer needs for one prompt: every judgement side by side (one row per
+    completion, one column per annotator), the consensus and the adjudication history."""
+    completions = list(prompt.completions.order_by("position"))
+    annotations = list(
+        prompt.annotations.select_related("annotator").order_by("skipped", "created_at")
+    )
+    positions = [
+        {cid: g + 1 for g, group in enumerate(a.ranking) for cid in group} for a in annotations
+    ]
+    consensus = PromptConsensus.objects.filter(prompt=prompt).first()
+    adjudications = list(prompt.adjudications.select_related("reviewer"))
+    shown = adjudications[0].ranking if adjudications else (consensus and consensus.ranking)
+    consensus_rank = {cid: g + 1 for g, group in enumerate(shown or []) for cid in group}
+    rows = [
+        {
+            "completion": c,
+            "cells": [
+                {
+                    "rank": pos.get(c.external_id),
+                    "rating": a.ratings.get(c.external_id),
+                    "flags": a.flags.get(c.external_id, []),
+                }
+                for a, pos in zip(annotations, positions, strict=True)
+            ],
+            "consensus_rank": consensus_rank.get(c.external_id),
+        }
+        for c in completions
+    ]
+    return {
+        "prompt": prompt,
+        "completion_ids": [c.external_id for c in completions],
+        "annotations": annotations,
+        "rows": rows,
+        "consensus": consensus,
+        "consensus_rank": consensus_rank,
+        "adjudications": adjudications,
+    }
