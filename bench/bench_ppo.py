@@ -77,13 +77,16 @@ class CPUShare(PrintCallbacks):
         super().__init__(sys.stdout)
         self.shares: list[float] = []
         self.mark = (time.process_time(), time.perf_counter())
-        # step -> {prompt: (score, response length)} of the seeded evaluation rollouts
-        self.evals: dict[int, dict[str, tuple[float, int]]] = {}
+        # step -> {prompt: [(score, response length), ...]} of the seeded evaluation rollouts
+        self.evals: dict[int, dict[str, list[tuple[float, int]]]] = {}
 
     def on_samples(self, step, samples):
         for s in samples:
             if s["split"] == "eval":
-                self.evals.setdefault(step, {})[s["prompt"]] = (s["score"], s["length"])
+                key = json.dumps(s["prompt"], sort_keys=True)  # chat prompts are lists
+                self.evals.setdefault(step, {}).setdefault(key, []).append(
+                    (s["score"], s["length"])
+                )
 
     def on_progress(self, step, total_steps, metrics):
         super().on_progress(step, total_steps, metrics)
@@ -98,15 +101,23 @@ def median_after_first(history: list[dict], key: str) -> float:
     return statistics.median(values)
 
 
-def paired_eval(evals: dict[int, dict[str, tuple[float, int]]]) -> dict:
-    """Per-prompt change of the held-out score from step 0 to the last evaluation, with a 95%
-    t interval: the same prompts and the same sampling seed, so the pairing removes most of the
-    prompt-to-prompt spread that a difference of two means would carry."""
+def paired_eval(evals: dict[int, dict[str, list[tuple[float, int]]]]) -> dict:
+    """Per-prompt change of the held-out score (the mean over that prompt's samples) from step
+    0 to the last evaluation, with a 95% t interval: the same prompts and the same sampling
+    seed, so the pairing removes most of the prompt-to-prompt spread that a difference of two
+    means would carry."""
     from scipy import stats
 
     if len(evals) < 2:
         return {}
-    first, last = evals[min(evals)], evals[max(evals)]
+
+    def means(by_prompt):
+        return {
+            p: (statistics.fmean(s for s, _ in v), statistics.fmean(n for _, n in v))
+            for p, v in by_prompt.items()
+        }
+
+    first, last = means(evals[min(evals)]), means(evals[max(evals)])
     common = sorted(set(first) & set(last))
     deltas = [last[p][0] - first[p][0] for p in common]
     n = len(deltas)
@@ -132,6 +143,12 @@ def summarise(name: str, result: dict, config, wall: float, meter: CPUShare) -> 
         "max_new_tokens": config.max_new_tokens,
         "ppo_epochs": config.ppo_epochs,
         "lora": config.lora,
+        "learning_rate": config.learning_rate,
+        "kl_coef": config.kl_coef,
+        "value_model_init": result["value_model_init"],
+        "lam": config.lam,
+        "samples_per_prompt": config.samples_per_prompt,
+        "score_baseline": config.score_baseline,
         "rollout_tok_s": median_after_first(history, "rollout_tokens_per_s"),
         "update_tok_s": median_after_first(history, "update_tokens_per_s"),
         "score_first_step": history[0]["score"],
@@ -233,12 +250,15 @@ def run_smollm2(work: Path, args) -> dict:
         max_prompt_length=128,
         temperature=0.7,
         learning_rate=args.lr,
-        kl_coef=0.02,
         num_eval_prompts=args.eval_prompts,
+        eval_samples_per_prompt=args.eval_samples,
         num_samples_logged=1,
         lora=args.lora,
         samples_per_prompt=args.samples_per_prompt,
         score_baseline=args.score_baseline,
+        value_model_init=args.value_model_init,
+        lam=args.lam,
+        kl_coef=args.kl_coef,
         num_threads=args.threads,
     )
     meter = CPUShare()
@@ -287,10 +307,17 @@ def main() -> None:
     parser.add_argument("--ppo-epochs", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--eval-prompts", type=int, default=16)
+    parser.add_argument("--eval-samples", type=int, default=1, help="samples per eval prompt")
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--lora", action="store_true")
     parser.add_argument("--samples-per-prompt", type=int, default=1)
     parser.add_argument("--score-baseline", choices=["none", "leave_one_out"], default="none")
+    parser.add_argument(
+        "--value-model-init", choices=["auto", "policy", "none"], default="auto",
+        help="'none': no critic (needs --lam 1; pair with --score-baseline leave_one_out)",
+    )  # fmt: skip
+    parser.add_argument("--lam", type=float, default=0.95, help="GAE lambda")
+    parser.add_argument("--kl-coef", type=float, default=0.02)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args()

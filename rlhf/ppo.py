@@ -132,10 +132,15 @@ def train_ppo(
         frozen_dtype = torch.bfloat16 if config.bf16 else torch.float32
         ref_policy = load_causal_lm(config.policy, frozen_dtype, trainable=False).to(device)
     value_model, value_source = build_value_model(config, tokenizer)
-    log(f"value model initialised from the {value_source}")
+    log(
+        "no value model: advantages are the reward still to come"
+        if value_model is None
+        else f"value model initialised from the {value_source}"
+    )
     if config.gradient_checkpointing:
         policy.gradient_checkpointing_enable()
-        value_model.backbone.gradient_checkpointing_enable()
+        if value_model is not None:
+            value_model.backbone.gradient_checkpointing_enable()
         if config.lora:
             policy.enable_input_require_grads()
     if reward_fn is None:
@@ -192,7 +197,8 @@ def train_ppo(
         """Seeded sampling (training settings) on the eval prompts: mean score and KL."""
         if not eval_prompts:
             return {}
-        mine = list(range(rank, len(eval_prompts), world))
+        repeat = config.eval_samples_per_prompt
+        mine = [j for j in range(rank, len(eval_prompts), world) for _ in range(repeat)]
         sums = torch.zeros(3, device=device)  # score, KL, count
         samples = []
         # A private RNG stream: every evaluation sees the same noise, training's is untouched.

@@ -28,7 +28,11 @@ class PPOConfig:
     reward_model: str | None = None
     # Where the value model comes from: "reward_model" (the RM's backbone and score head, as in
     # the N+ reproduction; needs a decoder RM with the policy's vocabulary), "policy" (the SFT
-    # backbone with a fresh scalar head), or "auto" (the RM when it qualifies, else the policy).
+    # backbone with a fresh scalar head), "auto" (the RM when it qualifies, else the policy), or
+    # "none": no critic at all. Advantages are then the reward still to come at each token
+    # (needs lam=1), best with a leave_one_out score baseline: RLOO's estimator under PPO's
+    # clipped update. It saves a second trunk's forward, backward and optimiser state, and
+    # suits a reward model too weak, or a run too short, for a critic to learn anything.
     value_model_init: str = "auto"
     # LoRA on the policy: the reference model is then the same weights with adapters disabled.
     lora: bool = False
@@ -46,6 +50,9 @@ class PPOConfig:
     # Fixed prompts for evaluation; without a file, num_eval_prompts are held out of prompts_path.
     eval_prompts_path: str | None = None
     num_eval_prompts: int = 8
+    # Responses sampled per evaluation prompt (side by side in the samples): a mean over
+    # several cuts the sampling noise that a before/after comparison has to see through.
+    eval_samples_per_prompt: int = 1
     max_prompt_length: int = 256  # longer prompts (in tokens, template included) are dropped
     # PPO-ptx (InstructGPT eq. 2): LM loss on this plain-text file, weighted by ptx_coef.
     ptx_path: str | None = None
@@ -147,7 +154,7 @@ class PPOConfig:
         positive = [
             "total_steps", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
             "max_new_tokens", "max_prompt_length", "lora_r", "kl_horizon", "ptx_block_size",
-            "ptx_batch_size", "samples_per_prompt",
+            "ptx_batch_size", "samples_per_prompt", "eval_samples_per_prompt",
         ]  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
@@ -183,7 +190,7 @@ class PPOConfig:
         if self.adaptive_kl and self.kl_target <= 0:
             raise ConfigError("PPO config: 'kl_target' must be > 0 with adaptive_kl")
         choices = {
-            "value_model_init": ("auto", "reward_model", "policy"),
+            "value_model_init": ("auto", "reward_model", "policy", "none"),
             "kl_estimator": ("k1", "k2", "k3"),
             "lr_scheduler": ("linear", "constant"),
             "score_baseline": ("none", "leave_one_out"),
@@ -195,6 +202,12 @@ class PPOConfig:
                 )
         if self.ptx_coef > 0 and not self.ptx_path:
             raise ConfigError("PPO config: 'ptx_coef' > 0 needs 'ptx_path'")
+        if self.value_model_init == "none" and self.lam != 1:
+            raise ConfigError(
+                "PPO config: value_model_init='none' needs 'lam' = 1: without a critic there "
+                f"is no value to bootstrap from, and lam={self.lam} would only discount the "
+                "reward for early tokens"
+            )
         if self.value_model_init == "reward_model" and not self.reward_model:
             raise ConfigError("PPO config: value_model_init='reward_model' needs 'reward_model'")
 

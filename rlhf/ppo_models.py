@@ -133,9 +133,12 @@ def value_model_from_policy(policy_path: str) -> ValueModel:
     return ValueModel(backbone, head)
 
 
-def build_value_model(config, policy_tokenizer) -> tuple[ValueModel, str]:
-    """``(value_model, source)`` where source is "reward_model" or "policy"."""
+def build_value_model(config, policy_tokenizer) -> tuple[ValueModel | None, str]:
+    """``(value_model, source)`` where source is "reward_model", "policy" or "none" (no
+    critic: the value model is None)."""
     choice = config.value_model_init
+    if choice == "none":
+        return None, "none"
     if choice in ("auto", "reward_model") and config.reward_model:
         issue = reward_model_value_issue(config.reward_model, policy_tokenizer)
         if issue is None:
@@ -163,9 +166,10 @@ def apply_lora(policy, config):
 
 class PolicyAndValue(nn.Module):
     """Policy and value model under one module, so one optimiser, one DDP wrapper and one
-    ``accelerator.save_state`` cover both; a single forward feeds both losses."""
+    ``accelerator.save_state`` cover both; a single forward feeds both losses. Without a
+    critic (``value_model`` None) the values come back as None."""
 
-    def __init__(self, policy: nn.Module, value_model: ValueModel) -> None:
+    def __init__(self, policy: nn.Module, value_model: ValueModel | None) -> None:
         super().__init__()
         self.policy = policy
         self.value_model = value_model
@@ -175,7 +179,7 @@ class PolicyAndValue(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         ptx_input_ids: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """``(logits, values, ptx_loss)``; the PPO-ptx LM loss rides in the same forward so
         DDP sees one forward per backward."""
         position_ids = position_ids_from_mask(attention_mask)
@@ -185,7 +189,9 @@ class PolicyAndValue(nn.Module):
             position_ids=position_ids,
             use_cache=False,
         ).logits
-        values = self.value_model(input_ids, attention_mask, position_ids)
+        values = None
+        if self.value_model is not None:
+            values = self.value_model(input_ids, attention_mask, position_ids)
         ptx_loss = None
         if ptx_input_ids is not None:
             ptx_loss = self.policy(

@@ -244,7 +244,10 @@ def make_rollout(
             net.policy, qr, am, ctx, temperature, micro, with_entropy=True
         )
         ref_logprobs = nets.ref_logprobs(qr, am, ctx, temperature, micro)
-        values = response_values(net.value_model, qr, am, ctx, micro)
+        if net.value_model is None:  # no critic: every value is 0, so GAE with lam=1 gives
+            values = torch.zeros_like(logprobs)  # the reward still to come at each token
+        else:
+            values = response_values(net.value_model, qr, am, ctx, micro)
     return Rollout(
         prompts=prompts,
         responses=texts,

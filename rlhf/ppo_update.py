@@ -61,14 +61,18 @@ def ppo_update(
                     pg_loss, pg_stats = policy_loss(
                         new_logprobs, r.logprobs[idx], r.advantages[idx], mask, config.clip_range
                     )
-                    vf_loss, vf_stats = value_loss(
-                        values[:, ctx - 1 : -1],
-                        r.values[idx],
-                        r.returns[idx],
-                        mask,
-                        config.clip_range_value,
-                    )
-                    loss = pg_loss + config.vf_coef * vf_loss
+                    loss = pg_loss
+                    vf_loss = vf_clipfrac = None
+                    if values is not None:
+                        vf_loss, vf_stats = value_loss(
+                            values[:, ctx - 1 : -1],
+                            r.values[idx],
+                            r.returns[idx],
+                            mask,
+                            config.clip_range_value,
+                        )
+                        vf_clipfrac = vf_stats["clipfrac"]
+                        loss = loss + config.vf_coef * vf_loss
                     if ptx_loss is not None:
                         loss = loss + config.ptx_coef * ptx_loss
                     accelerator.backward(loss / accum)
@@ -77,7 +81,7 @@ def ppo_update(
                     ("value_loss", vf_loss),
                     ("clipfrac", pg_stats["clipfrac"]),
                     ("approx_kl", pg_stats["approx_kl"]),
-                    ("value_clipfrac", vf_stats["clipfrac"]),
+                    ("value_clipfrac", vf_clipfrac),
                     ("ptx_loss", ptx_loss),
                 ):
                     if value is not None:
@@ -119,7 +123,12 @@ def step_metrics(
         "response_length": lengths.mean().item(),
         "eos_fraction": r.has_eos.float().mean().item(),
         "value_mean": masked_mean(r.values, mask).item(),
-        "explained_variance": explained_variance(r.values, r.returns, mask),
+        # NaN (stored as null) without a critic: a constant 0 "explains" nothing by design.
+        "explained_variance": (
+            math.nan
+            if config.value_model_init == "none"
+            else explained_variance(r.values, r.returns, mask)
+        ),
         **update,
         # Generated tokens per second of the whole rollout (sampling, scoring, 3 forwards).
         "rollout_tokens_per_s": response_tokens / max(t_rollout, 1e-9),

@@ -42,6 +42,7 @@ def test_unknown_key_is_named():
         ("samples_per_prompt", 3, "'samples_per_prompt' must divide 'batch_size'"),
         ("score_baseline", "leave_one_out", "needs 'samples_per_prompt' >= 2"),
         ("score_baseline", "group", "'score_baseline' must be one of"),
+        ("value_model_init", "none", "value_model_init='none' needs 'lam' = 1"),
     ],
 )
 def test_bad_values_raise_clear_errors(key, value, message):

@@ -170,6 +170,46 @@ def test_several_samples_per_prompt_sit_side_by_side_in_a_batch(tiny, tmp_path):
         assert prompts[:4] == [prompts[0]] * 4 and prompts[4:] == [prompts[4]] * 4
 
 
+def test_each_eval_prompt_can_be_sampled_several_times(tiny, tmp_path):
+    config = tiny_config(
+        tiny, tmp_path / "run", total_steps=1, num_eval_prompts=2, eval_samples_per_prompt=3
+    )
+    rec = Recorder()
+    result = train_ppo(config, rec, reward_fn=target_word_reward)
+    evals = [s for step, batch in rec.samples if step == 0 for s in batch]
+    assert len(evals) == 6 and all(s["split"] == "eval" for s in evals)
+    prompts = [s["prompt"] for s in evals]
+    assert prompts[:3] == [prompts[0]] * 3 and prompts[3:] == [prompts[3]] * 3
+    assert prompts[0] != prompts[3]
+    # The reported score is the mean over all six samples.
+    expected = sum(s["score"] for s in evals) / 6
+    assert result["eval"]["start"]["eval_score"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_without_a_critic_ppo_learns_from_leave_one_out_returns(tiny, tmp_path):
+    config = tiny_config(
+        tiny, tmp_path / "run", total_steps=10, batch_size=16, mini_batch_size=8,
+        micro_batch_size=8, ppo_epochs=4, max_new_tokens=8, num_eval_prompts=8,
+        value_model_init="none", lam=1.0, samples_per_prompt=4, score_baseline="leave_one_out",
+    )  # fmt: skip
+    rec = Recorder()
+    result = train_ppo(config, rec, reward_fn=target_word_reward)
+
+    start, final = result["eval"]["start"]["eval_score"], result["eval"]["final"]["eval_score"]
+    assert final > start + 0.15, (start, final)
+    assert result["value_model_init"] == "none" and rec.started[1]["value_model_init"] == "none"
+    # Only the policy trains: no second trunk, no value head.
+    policy_params = sum(
+        p.numel() for p in AutoModelForCausalLM.from_pretrained(tiny["policy"]).parameters()
+    )
+    assert rec.started[1]["trainable_parameters"] == policy_params
+    metrics = result["metrics"]
+    assert metrics["value_mean"] == 0 and metrics["explained_variance"] is None
+    assert "value_loss" not in metrics and math.isfinite(metrics["policy_loss"])
+    card = json.loads((tmp_path / "run" / CARD_NAME).read_text())
+    assert card["value_model_init"] == "none"
+
+
 def test_stop_checkpoint_and_resume_match_an_uninterrupted_run(tiny, tmp_path):
     straight = train_ppo(tiny_config(tiny, tmp_path / "a"), reward_fn=target_word_reward)
 
