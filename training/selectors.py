@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -48,11 +49,25 @@ def training_run_samples(run: TrainingRun) -> QuerySet:
     return TrainingSample.objects.filter(run=run).order_by("step", "id")
 
 
-def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[TrainingSample]]]:
-    grouped: dict[int, list[TrainingSample]] = {}
+def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[dict]]]:
+    """``[(step, [{"prompt", "samples", "mean_score"}, ...]), ...]``: a run that samples each
+    evaluation prompt several times (``eval_samples_per_prompt``) shows the prompt once, with
+    its responses side by side and their mean, which is the figure a before/after reading
+    compares."""
+    grouped: dict[int, dict[str, dict]] = {}
     for sample in training_run_samples(run):
-        grouped.setdefault(sample.step, []).append(sample)
-    return sorted(grouped.items())
+        key = json.dumps(sample.prompt, sort_keys=True)
+        group = grouped.setdefault(sample.step, {}).setdefault(
+            key, {"prompt": sample.prompt, "samples": []}
+        )
+        group["samples"].append(sample)
+    out = []
+    for step, groups in sorted(grouped.items()):
+        for group in groups.values():
+            scores = [s.score for s in group["samples"]]
+            group["mean_score"] = sum(scores) / len(scores)
+        out.append((step, list(groups.values())))
+    return out
 
 
 def heartbeat_stale_after() -> timedelta:

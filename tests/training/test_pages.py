@@ -1,8 +1,10 @@
 import pytest
 
 from annotate.constants import Roles
+from rewardmodel.models import RewardModel
 from tests.training.helpers import snapshot_make, user_with
-from training.models import TrainingMetric, TrainingRun
+from training.models import TrainingMetric, TrainingRun, TrainingSample
+from training.selectors import training_run_samples_by_step
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +49,34 @@ def test_anonymous_is_sent_to_login(client, run):
 def test_unknown_run_is_404(client):
     client.force_login(user_with(Roles.ADMIN))
     assert client.get("/training/runs/999999/").status_code == 404
+
+
+def test_ppo_page_shows_each_eval_prompt_once_with_its_samples_and_their_mean(client):
+    run = TrainingRun.objects.create(
+        kind="ppo", name="my-ppo", base_model="/m", status="running", step=1, total_steps=4,
+        reward_model=RewardModel.objects.create(name="rm", path="rm"), snapshot=snapshot_make(),
+        config={}, artifact_path="runs/2",
+    )  # fmt: skip
+    chat = [{"role": "user", "content": "Name a bird."}]
+    rows = [(0, "Why is the sky blue?", "Rayleigh scattering.", 0.5),
+            (0, "Why is the sky blue?", "Because it is.", -0.3),
+            (0, chat, "A parrot.", 0.25),
+            (1, "Why is the sky blue?", "Light scatters.", 0.7)]  # fmt: skip
+    for step, prompt, response, score in rows:
+        TrainingSample.objects.create(
+            run=run, step=step, prompt=prompt, response=response, score=score, length=4,
+            ended_with_eos=True,
+        )  # fmt: skip
+
+    by_step = training_run_samples_by_step(run)
+    assert [step for step, _ in by_step] == [0, 1]
+    start = by_step[0][1]
+    assert [g["prompt"] for g in start] == ["Why is the sky blue?", chat]
+    assert [len(g["samples"]) for g in start] == [2, 1]
+    assert start[0]["mean_score"] == pytest.approx(0.1)
+
+    client.force_login(user_with(Roles.ML_ENGINEER))
+    html = client.get(f"/training/runs/{run.pk}/").content.decode()
+    assert html.count("Why is the sky blue?") == 2  # once per step, not once per sample
+    assert 'rowspan="2"' in html and "mean reward 0.100 over 2" in html
+    assert "Rayleigh scattering." in html and "Because it is." in html
