@@ -17,7 +17,8 @@ class RunCallbacks:
     """Default: do nothing, never stop."""
 
     def on_start(self, total_steps: int, info: dict[str, Any]) -> None:
-        pass
+        """``info["start_step"]`` is the step a resumed run continues after (0: from scratch);
+        anything reported for later steps by an earlier attempt is about to be redone."""
 
     def on_progress(self, step: int, total_steps: int, metrics: dict[str, Any]) -> None:
         pass

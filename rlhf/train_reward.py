@@ -232,6 +232,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
         "test_examples": len(held["test"]),
         "steps_per_epoch": steps_per_epoch,
         "world_size": world,
+        "start_step": global_step,
     }
     cb.on_start(total_steps, info)
 

@@ -105,6 +105,13 @@ class DatabaseCallbacks(RunCallbacks):
 
     # -- RunCallbacks -----------------------------------------------------------------------
     def on_start(self, total_steps: int, info: dict[str, Any]) -> None:
+        # An earlier attempt's metric points and samples after the checkpoint this attempt
+        # starts from (all of them, from scratch) are redone now: without this, a resumed run
+        # charts those steps twice.
+        start = int(info.get("start_step") or 0)
+        for model in (TrainingMetric, TrainingSample):
+            superseded = model.objects.filter(run_id=self.run_id)
+            (superseded.filter(step__gt=start) if start else superseded).delete()
         self._update(total_steps=total_steps, info=info)
 
     def on_progress(self, step: int, total_steps: int, metrics: dict[str, Any]) -> None:

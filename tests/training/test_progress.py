@@ -5,7 +5,7 @@ import math
 import pytest
 
 from tests.training.helpers import snapshot_make
-from training.models import TrainingRun
+from training.models import TrainingRun, TrainingSample
 from training.progress import DatabaseCallbacks
 from training.services import training_run_cancel
 
@@ -85,3 +85,24 @@ def test_long_steps_still_heartbeat(run):
     cb.should_stop()
     run.refresh_from_db()
     assert run.heartbeat_at is not None
+
+
+def test_a_resumed_attempt_drops_what_the_last_one_reported_after_its_checkpoint(run):
+    first = DatabaseCallbacks(run, poll_seconds=0)
+    first.on_start(10, {"start_step": 0})
+    for step in range(7):  # checkpoint at 4, then cancelled after step 6
+        first.on_progress(step, 10, {"score": float(step)})
+        if step in (0, 4, 6):
+            first.on_samples(
+                step, [{"split": "eval", "prompt": "p", "response": "r", "score": 0.1}]
+            )
+    TrainingRun.objects.filter(pk=run.pk).update(attempts=2)
+    run.refresh_from_db()
+
+    DatabaseCallbacks(run, poll_seconds=0).on_start(10, {"start_step": 4})
+    assert list(run.metric_points.values_list("step", flat=True)) == [0, 1, 2, 3, 4]
+    assert sorted(TrainingSample.objects.filter(run=run).values_list("step", flat=True)) == [0, 4]
+
+    # No checkpoint to resume from: the new attempt redoes everything, step 0 included.
+    DatabaseCallbacks(run, poll_seconds=0).on_start(10, {"start_step": 0})
+    assert not run.metric_points.exists() and not TrainingSample.objects.filter(run=run).exists()
