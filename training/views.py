@@ -47,6 +47,7 @@ def run_detail(request, pk: int):
     run = selectors.training_run_get(pk)
     if run is None:
         raise Http404("No such training run")
+    samples_by_step = selectors.training_run_samples_by_step(run)
     return render(
         request,
         "training/run_detail.html",
@@ -60,6 +61,7 @@ def run_detail(request, pk: int):
             "config_json": json.dumps(run.resolved_config or run.config, indent=2),
             "card_json": json.dumps(run.card, indent=2) if run.card else "",
             "result_json": json.dumps(run.result, indent=2) if run.result else "",
-            "samples_by_step": selectors.training_run_samples_by_step(run),
+            "samples_by_step": samples_by_step,
+            "eval_change": selectors.training_run_eval_change(samples_by_step),
         },
     )

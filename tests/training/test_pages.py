@@ -4,7 +4,7 @@ from annotate.constants import Roles
 from rewardmodel.models import RewardModel
 from tests.training.helpers import snapshot_make, user_with
 from training.models import TrainingMetric, TrainingRun, TrainingSample
-from training.selectors import training_run_samples_by_step
+from training.selectors import training_run_eval_change, training_run_samples_by_step
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +77,30 @@ def test_ppo_page_shows_each_eval_prompt_once_with_its_samples_and_their_mean(cl
 
     client.force_login(user_with(Roles.ML_ENGINEER))
     html = client.get(f"/training/runs/{run.pk}/").content.decode()
-    assert html.count("Why is the sky blue?") == 2  # once per step, not once per sample
+    samples_part = html.split("Sample responses", 1)[1]
+    assert samples_part.count("Why is the sky blue?") == 2  # once per step, not per sample
     assert 'rowspan="2"' in html and "mean reward 0.100 over 2" in html
     assert "Rayleigh scattering." in html and "Because it is." in html
+    # Step 0 -> 1: the sky prompt's mean went 0.1 -> 0.7; the bird prompt has no step-1 sample.
+    assert "Held-out reward, step 0 &rarr; step 1" in html
+    assert "Mean change per prompt <strong>+0.600</strong>" in html and "1 of 1 prompts" in html
+
+
+def test_eval_change_pairs_prompts_and_gives_a_t_interval():
+    def group(prompt, *scores):
+        return {"prompt": prompt, "samples": [], "mean_score": sum(scores) / len(scores)}
+
+    steps = [
+        (0, [group("a", 0.0), group("b", 1.0), group("c", 0.5), group("gone", 9.0)]),
+        (5, [group("a", 0.1)]),
+        (10, [group("c", 0.5), group("a", 0.2), group("b", 1.3)]),
+    ]
+    change = training_run_eval_change(steps)
+    assert change["end_step"] == 10 and change["n"] == 3 and change["improved"] == 2
+    assert [r["prompt"] for r in change["rows"]] == ["b", "a", "c"]  # biggest gain first
+    assert change["mean_delta"] == pytest.approx(0.5 / 3)
+    # t(0.975, 2) = 4.303; sd of (0.2, 0.3, 0.0) = 0.1528
+    lo, hi = change["ci95"]
+    assert (hi - lo) / 2 == pytest.approx(4.3027 * 0.15275 / 3**0.5, rel=1e-3)
+    assert training_run_eval_change(steps[:1]) is None
+    assert training_run_eval_change(steps[1:]) is None  # no step-0 evaluation to compare with
