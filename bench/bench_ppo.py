@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -103,33 +102,26 @@ def median_after_first(history: list[dict], key: str) -> float:
 
 def paired_eval(evals: dict[int, dict[str, list[tuple[float, int]]]]) -> dict:
     """Per-prompt change of the held-out score (the mean over that prompt's samples) from step
-    0 to the last evaluation, with a 95% t interval: the same prompts and the same sampling
-    seed, so the pairing removes most of the prompt-to-prompt spread that a difference of two
-    means would carry."""
-    from scipy import stats
+    0 to the last evaluation, with a 95% t interval (``rlhf.utils.paired_change``): the same
+    prompts and the same sampling seed at both ends."""
+    from rlhf.utils import paired_change
 
     if len(evals) < 2:
         return {}
 
-    def means(by_prompt):
-        return {
-            p: (statistics.fmean(s for s, _ in v), statistics.fmean(n for _, n in v))
-            for p, v in by_prompt.items()
-        }
+    def mean_of(by_prompt, i):
+        return {p: statistics.fmean(v[i] for v in samples) for p, samples in by_prompt.items()}
 
-    first, last = means(evals[min(evals)]), means(evals[max(evals)])
-    common = sorted(set(first) & set(last))
-    deltas = [last[p][0] - first[p][0] for p in common]
-    n = len(deltas)
-    mean = statistics.fmean(deltas)
-    half = stats.t.ppf(0.975, n - 1) * statistics.stdev(deltas) / math.sqrt(n) if n > 1 else 0.0
+    first, last = evals[min(evals)], evals[max(evals)]
+    change = paired_change(mean_of(first, 0), mean_of(last, 0))
+    lengths = paired_change(mean_of(first, 1), mean_of(last, 1))
     return {
-        "eval_n": n,
-        "eval_delta": mean,
-        "eval_delta_ci95": [mean - half, mean + half],
-        "eval_improved_share": sum(d > 0 for d in deltas) / n,
-        "eval_length_start": statistics.fmean(first[p][1] for p in common),
-        "eval_length_end": statistics.fmean(last[p][1] for p in common),
+        "eval_n": change["n"],
+        "eval_delta": change["mean_delta"],
+        "eval_delta_ci95": list(change["ci95"]),
+        "eval_improved_share": change["improved"] / change["n"],
+        "eval_length_start": statistics.fmean(r["start"] for r in lengths["rows"]),
+        "eval_length_end": statistics.fmean(r["end"] for r in lengths["rows"]),
     }
 
 

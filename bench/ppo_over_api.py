@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -121,28 +120,30 @@ def progress_line(row: dict) -> None:
     )
 
 
-def paired_change(samples: list[dict]) -> dict:
-    """Per-prompt mean score at the last evaluation minus at step 0, with a 95% t interval."""
-    from scipy import stats
+def held_out_change(samples: list[dict]) -> dict:
+    """Per-prompt mean score at the last evaluation minus at step 0, with a 95% t interval
+    (``rlhf.utils.paired_change``)."""
+    from rlhf.utils import paired_change
 
     by_step: dict[int, dict[str, list[float]]] = {}
     for s in samples:
         key = json.dumps(s["prompt"], sort_keys=True)
         by_step.setdefault(s["step"], {}).setdefault(key, []).append(s["score"])
     first, last = by_step[min(by_step)], by_step[max(by_step)]
-    deltas = [statistics.fmean(last[p]) - statistics.fmean(first[p]) for p in first if p in last]
-    n, mean = len(deltas), statistics.fmean(deltas)
-    half = stats.t.ppf(0.975, n - 1) * statistics.stdev(deltas) / math.sqrt(n)
+    change = paired_change(
+        {p: statistics.fmean(v) for p, v in first.items()},
+        {p: statistics.fmean(v) for p, v in last.items()},
+    )
     return {
-        "prompts": n,
+        "prompts": change["n"],
         "samples_per_prompt": len(next(iter(first.values()))),
         "start_step": min(by_step),
         "end_step": max(by_step),
         "score_start": statistics.fmean(s for v in first.values() for s in v),
         "score_end": statistics.fmean(s for v in last.values() for s in v),
-        "change": mean,
-        "ci95": [mean - half, mean + half],
-        "improved_share": sum(d > 0 for d in deltas) / n,
+        "change": change["mean_delta"],
+        "ci95": list(change["ci95"]),
+        "improved_share": change["improved"] / change["n"],
     }
 
 
@@ -251,7 +252,7 @@ def main() -> None:
 
     samples = api.get(run_path + "samples")
     samples = samples if isinstance(samples, list) else samples.get("samples", samples)
-    change = paired_change(samples)
+    change = held_out_change(samples)
     evals = run["result"]["eval"]
     policy = api.get(f"policies/{run['registered_policy']}/")
 

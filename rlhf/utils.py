@@ -7,6 +7,7 @@ import json
 import math
 import os
 import subprocess
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 
@@ -19,6 +20,42 @@ def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[floa
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_change(
+    start: Mapping[Hashable, float], end: Mapping[Hashable, float]
+) -> dict[str, Any] | None:
+    """How each key's value moved from ``start`` to ``end`` (keys in both), with the mean
+    change and its 95% t interval over keys.
+
+    Used for held-out PPO evaluations, keyed by prompt: pairing each prompt with itself
+    takes the spread between prompts out of the comparison, which a difference of two means
+    would carry. ``ci95`` is None for a single key. None when no key is in both.
+    """
+    rows = [
+        {"key": key, "start": start[key], "end": end[key], "delta": end[key] - start[key]}
+        for key in start
+        if key in end
+    ]
+    if not rows:
+        return None
+    deltas = [r["delta"] for r in rows]
+    n = len(deltas)
+    mean = sum(deltas) / n
+    ci95 = None
+    if n > 1:
+        from scipy import stats
+
+        sd = math.sqrt(sum((d - mean) ** 2 for d in deltas) / (n - 1))
+        half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+        ci95 = (mean - half, mean + half)
+    return {
+        "rows": rows,
+        "n": n,
+        "mean_delta": mean,
+        "ci95": ci95,
+        "improved": sum(d > 0 for d in deltas),
+    }
 
 
 def sha256_file(path: str, chunk: int = 1 << 20) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotate.constants import Roles
 from annotate.selectors import user_has_role
+from rlhf.utils import paired_change
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
 
 
@@ -71,41 +72,24 @@ def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[dict]
 
 
 def training_run_eval_change(samples_by_step: list[tuple[int, list[dict]]]) -> dict | None:
-    """How each evaluation prompt's mean reward moved from step 0 to the latest evaluation,
-    with the mean change and a 95% t interval over prompts (the pairing takes the spread
-    between prompts out). None before there are two evaluations."""
+    """How each evaluation prompt's mean reward moved from step 0 to the latest evaluation:
+    ``rlhf.utils.paired_change`` keyed by prompt, rows biggest gain first, plus ``end_step``.
+    None before there are two evaluations."""
     if len(samples_by_step) < 2 or samples_by_step[0][0] != 0:
         return None
     (_, first), (end_step, last) = samples_by_step[0], samples_by_step[-1]
-    latest = {json.dumps(g["prompt"], sort_keys=True): g["mean_score"] for g in last}
-    rows = []
-    for group in first:
-        end = latest.get(json.dumps(group["prompt"], sort_keys=True))
-        if end is not None:
-            start = group["mean_score"]
-            rows.append(
-                {"prompt": group["prompt"], "start": start, "end": end, "delta": end - start}
-            )
-    if not rows:
-        return None
-    deltas = [r["delta"] for r in rows]
-    n, mean = len(deltas), sum(deltas) / len(deltas)
-    ci = None
-    if n > 1:
-        from scipy import stats
 
-        sd = (sum((d - mean) ** 2 for d in deltas) / (n - 1)) ** 0.5
-        half = float(stats.t.ppf(0.975, n - 1)) * sd / n**0.5
-        ci = (mean - half, mean + half)
-    rows.sort(key=lambda r: r["delta"], reverse=True)
-    return {
-        "end_step": end_step,
-        "rows": rows,
-        "n": n,
-        "mean_delta": mean,
-        "ci95": ci,
-        "improved": sum(d > 0 for d in deltas),
-    }
+    def means(groups):
+        return {json.dumps(g["prompt"], sort_keys=True): g["mean_score"] for g in groups}
+
+    change = paired_change(means(first), means(last))
+    if change is None:
+        return None
+    prompts = {json.dumps(g["prompt"], sort_keys=True): g["prompt"] for g in first}
+    for row in change["rows"]:
+        row["prompt"] = prompts[row["key"]]
+    change["rows"].sort(key=lambda r: r["delta"], reverse=True)
+    return {**change, "end_step": end_step}
 
 
 def heartbeat_stale_after() -> timedelta:

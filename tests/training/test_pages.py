@@ -86,21 +86,19 @@ def test_ppo_page_shows_each_eval_prompt_once_with_its_samples_and_their_mean(cl
     assert "Mean change per prompt <strong>+0.600</strong>" in html and "1 of 1 prompts" in html
 
 
-def test_eval_change_pairs_prompts_and_gives_a_t_interval():
-    def group(prompt, *scores):
-        return {"prompt": prompt, "samples": [], "mean_score": sum(scores) / len(scores)}
+def test_eval_change_compares_step_0_with_the_latest_evaluation():
+    def group(prompt, score):
+        return {"prompt": prompt, "samples": [], "mean_score": score}
 
+    chat = [{"role": "user", "content": "b"}]
     steps = [
-        (0, [group("a", 0.0), group("b", 1.0), group("c", 0.5), group("gone", 9.0)]),
+        (0, [group("a", 0.0), group(chat, 1.0), group("c", 0.5), group("gone", 9.0)]),
         (5, [group("a", 0.1)]),
-        (10, [group("c", 0.5), group("a", 0.2), group("b", 1.3)]),
+        (10, [group("c", 0.5), group("a", 0.2), group(chat, 1.3)]),
     ]
     change = training_run_eval_change(steps)
     assert change["end_step"] == 10 and change["n"] == 3 and change["improved"] == 2
-    assert [r["prompt"] for r in change["rows"]] == ["b", "a", "c"]  # biggest gain first
-    assert change["mean_delta"] == pytest.approx(0.5 / 3)
-    # t(0.975, 2) = 4.303; sd of (0.2, 0.3, 0.0) = 0.1528
-    lo, hi = change["ci95"]
-    assert (hi - lo) / 2 == pytest.approx(4.3027 * 0.15275 / 3**0.5, rel=1e-3)
+    assert [r["prompt"] for r in change["rows"]] == [chat, "a", "c"]  # biggest gain first
+    assert change["mean_delta"] == pytest.approx(0.5 / 3) and change["ci95"] is not None
     assert training_run_eval_change(steps[:1]) is None
     assert training_run_eval_change(steps[1:]) is None  # no step-0 evaluation to compare with
