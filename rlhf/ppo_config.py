@@ -31,8 +31,8 @@ class PPOConfig:
     # backbone with a fresh scalar head), "auto" (the RM when it qualifies, else the policy), or
     # "none": no critic at all. Advantages are then the reward still to come at each token
     # (needs lam=1), best with a leave_one_out score baseline: RLOO's estimator under PPO's
-    # clipped update. It saves a second trunk's forward, backward and optimiser state, and
-    # suits a reward model too weak, or a run too short, for a critic to learn anything.
+    # clipped update. It saves a second trunk's forward, backward and optimiser state: worth
+    # it when a critic cannot learn much anyway (a weak RM, a short run).
     value_model_init: str = "auto"
     # LoRA on the policy: the reference model is then the same weights with adapters disabled.
     lora: bool = False
