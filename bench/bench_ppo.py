@@ -34,6 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rlhf.callbacks import PrintCallbacks
+from rlhf.utils import prompt_key
 
 DATA = Path(os.environ.get("RANKWISE_SHARED_DATA", "/work/shared/data"))
 ROLE = {"prompter": "user", "assistant": "assistant"}
@@ -82,8 +83,7 @@ class CPUShare(PrintCallbacks):
     def on_samples(self, step, samples):
         for s in samples:
             if s["split"] == "eval":
-                key = json.dumps(s["prompt"], sort_keys=True)  # chat prompts are lists
-                self.evals.setdefault(step, {}).setdefault(key, []).append(
+                self.evals.setdefault(step, {}).setdefault(prompt_key(s["prompt"]), []).append(
                     (s["score"], s["length"])
                 )
 
@@ -108,20 +108,19 @@ def paired_eval(evals: dict[int, dict[str, list[tuple[float, int]]]]) -> dict:
 
     if len(evals) < 2:
         return {}
-
-    def mean_of(by_prompt, i):
-        return {p: statistics.fmean(v[i] for v in samples) for p, samples in by_prompt.items()}
-
     first, last = evals[min(evals)], evals[max(evals)]
-    change = paired_change(mean_of(first, 0), mean_of(last, 0))
-    lengths = paired_change(mean_of(first, 1), mean_of(last, 1))
+    change = paired_change(
+        {p: statistics.fmean(s for s, _ in v) for p, v in first.items()},
+        {p: statistics.fmean(s for s, _ in v) for p, v in last.items()},
+    )
+    common = [r["key"] for r in change["rows"]]
     return {
         "eval_n": change["n"],
         "eval_delta": change["mean_delta"],
         "eval_delta_ci95": list(change["ci95"]),
         "eval_improved_share": change["improved"] / change["n"],
-        "eval_length_start": statistics.fmean(r["start"] for r in lengths["rows"]),
-        "eval_length_end": statistics.fmean(r["end"] for r in lengths["rows"]),
+        "eval_length_start": statistics.fmean(n for p in common for _, n in first[p]),
+        "eval_length_end": statistics.fmean(n for p in common for _, n in last[p]),
     }
 
 

@@ -102,12 +102,13 @@ class Api:
     def post(self, path: str, body: dict | None = None) -> dict:
         return self.call("POST", path, body or {})
 
-    def wait(self, path: str, done: set[str], every: float = 5.0, show=None) -> dict:
+    def wait(self, path: str, done: set[str], every: float = 5.0, show=None, until=None) -> dict:
+        """Poll ``path`` until its status is in ``done`` (or ``until(row)`` holds)."""
         while True:
             row = self.get(path)
             if show:
                 show(row)
-            if row["status"] in done:
+            if row["status"] in done or (until is not None and until(row)):
                 return row
             time.sleep(every)
 
@@ -123,11 +124,11 @@ def progress_line(row: dict) -> None:
 def held_out_change(samples: list[dict]) -> dict:
     """Per-prompt mean score at the last evaluation minus at step 0, with a 95% t interval
     (``rlhf.utils.paired_change``)."""
-    from rlhf.utils import paired_change
+    from rlhf.utils import paired_change, prompt_key
 
     by_step: dict[int, dict[str, list[float]]] = {}
     for s in samples:
-        key = json.dumps(s["prompt"], sort_keys=True)
+        key = prompt_key(s["prompt"])
         by_step.setdefault(s["step"], {}).setdefault(key, []).append(s["score"])
     first, last = by_step[min(by_step)], by_step[max(by_step)]
     change = paired_change(
@@ -228,15 +229,10 @@ def main() -> None:
     run_path = f"training-runs/{run['id']}/"
     finished = {"succeeded", "failed", "cancelled"}
     resumed_from = None
-    if args.cancel_after:
-        while True:  # cancel once step N is reported, then resume from the last checkpoint
-            row = api.get(run_path)
-            if (
-                row["status"] in finished
-                or (row.get("progress") or {}).get("step", 0) >= args.cancel_after
-            ):
-                break
-            time.sleep(5)
+    if args.cancel_after:  # cancel once step N is reported, then resume from the checkpoint
+        row = api.wait(
+            run_path, finished, until=lambda r: r["progress"]["step"] >= args.cancel_after
+        )
         if row["status"] not in finished:
             api.post(run_path + "cancel")
             row = api.wait(run_path, finished, 2)
@@ -250,9 +246,7 @@ def main() -> None:
     if run["status"] != "succeeded":
         sys.exit(f"PPO run {run['id']} {run['status']}: {run.get('error')}")
 
-    samples = api.get(run_path + "samples")
-    samples = samples if isinstance(samples, list) else samples.get("samples", samples)
-    change = held_out_change(samples)
+    change = held_out_change(api.get(run_path + "samples"))
     evals = run["result"]["eval"]
     policy = api.get(f"policies/{run['registered_policy']}/")
 

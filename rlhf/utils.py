@@ -22,6 +22,12 @@ def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def prompt_key(prompt: Any) -> str:
+    """A hashable key for a prompt as trainers report it: a string, or a chat (a list of
+    messages), so samples of one prompt can be grouped wherever they are read back."""
+    return json.dumps(prompt, sort_keys=True)
+
+
 def paired_change(
     start: Mapping[Hashable, float], end: Mapping[Hashable, float]
 ) -> dict[str, Any] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from annotate.constants import Roles
 from annotate.selectors import user_has_role
-from rlhf.utils import paired_change
+from rlhf.utils import paired_change, prompt_key
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
 
 
@@ -57,18 +56,14 @@ def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[dict]
     compares."""
     grouped: dict[int, dict[str, dict]] = {}
     for sample in training_run_samples(run):
-        key = json.dumps(sample.prompt, sort_keys=True)
         group = grouped.setdefault(sample.step, {}).setdefault(
-            key, {"prompt": sample.prompt, "samples": []}
+            prompt_key(sample.prompt), {"prompt": sample.prompt, "samples": []}
         )
         group["samples"].append(sample)
-    out = []
-    for step, groups in sorted(grouped.items()):
+    for groups in grouped.values():
         for group in groups.values():
-            scores = [s.score for s in group["samples"]]
-            group["mean_score"] = sum(scores) / len(scores)
-        out.append((step, list(groups.values())))
-    return out
+            group["mean_score"] = sum(s.score for s in group["samples"]) / len(group["samples"])
+    return [(step, list(groups.values())) for step, groups in sorted(grouped.items())]
 
 
 def training_run_eval_change(samples_by_step: list[tuple[int, list[dict]]]) -> dict | None:
@@ -80,12 +75,12 @@ def training_run_eval_change(samples_by_step: list[tuple[int, list[dict]]]) -> d
     (_, first), (end_step, last) = samples_by_step[0], samples_by_step[-1]
 
     def means(groups):
-        return {json.dumps(g["prompt"], sort_keys=True): g["mean_score"] for g in groups}
+        return {prompt_key(g["prompt"]): g["mean_score"] for g in groups}
 
     change = paired_change(means(first), means(last))
     if change is None:
         return None
-    prompts = {json.dumps(g["prompt"], sort_keys=True): g["prompt"] for g in first}
+    prompts = {prompt_key(g["prompt"]): g["prompt"] for g in first}
     for row in change["rows"]:
         row["prompt"] = prompts[row["key"]]
     change["rows"].sort(key=lambda r: r["delta"], reverse=True)

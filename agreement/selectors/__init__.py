@@ -7,27 +7,19 @@ read side by what it serves.
 """
 
 from agreement.selectors.consensus import (
-    adjudications_latest,
-    pair_probs_both,
     prompt_consensus_iter,
     prompt_consensus_map,
 )
 from agreement.selectors.judgements import (
-    CHUNK,
     ProjectJudgements,
     annotator_weights_get,
     gc_paused,
     judgements_load,
 )
 from agreement.selectors.report import (
-    GOLD_ACCURACY_MIN,
-    HEADLINE,
-    OUTLIER_P,
-    OUTLIER_Z,
     REPORT_BOOTSTRAP,
     annotator_rows,
     headline_rows,
-    project_report_compute,
     project_report_get,
     report_anonymise,
 )
@@ -36,27 +28,18 @@ from agreement.selectors.review import (
     prompt_review_get,
     review_queue_count,
     review_queue_list,
-    review_queue_qs,
     user_can_review,
 )
 
 __all__ = [
-    "CHUNK",
-    "GOLD_ACCURACY_MIN",
-    "HEADLINE",
-    "OUTLIER_P",
-    "OUTLIER_Z",
     "REPORT_BOOTSTRAP",
     "ProjectJudgements",
-    "adjudications_latest",
     "annotator_rows",
     "annotator_weights_get",
     "gc_paused",
     "headline_rows",
     "judgements_load",
-    "pair_probs_both",
     "project_for_reviewer",
-    "project_report_compute",
     "project_report_get",
     "prompt_consensus_iter",
     "prompt_consensus_map",
@@ -64,6 +47,5 @@ __all__ = [
     "report_anonymise",
     "review_queue_count",
     "review_queue_list",
-    "review_queue_qs",
     "user_can_review",
 ]

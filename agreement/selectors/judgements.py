@@ -138,12 +138,12 @@ def _judgements_append(out, rows, completion_ids, lengths, gold_prompts) -> None
     loads = orjson.loads
     append = out.judgements.append
     for row in rows:
-        pid, uid, name, json_text, time_ms, skipped, created = row
+        pid, uid, name, payload, time_ms, skipped, created = row
         cids = completion_ids.get(pid)
         if cids is None:
             continue  # a prompt without completions cannot be ranked
         names[uid] = name
-        ranking, ratings, flags, shown = loads(json_text)
+        ranking, ratings, flags, shown = loads(payload)
         append(
             Judgement(
                 prompt_id=pid,
