@@ -8,6 +8,10 @@ To add an app's endpoints, append its module to ``V1_MODULES``.
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from annotate.api.permissions import IsAdmin, IsAuthenticated
+from config.api import CursorPage
+from core.api.views import AuditEventListView
+
 V1_MODULES = [
     "annotate.api.urls",
     "exports.api.urls",
@@ -17,6 +21,16 @@ V1_MODULES = [
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]
+# core imports no feature app: its audit view gets the project's admin rule and pagination here.
+v1_patterns.append(
+    path(
+        "audit-events/",
+        AuditEventListView.as_view(
+            permission_classes=[IsAuthenticated, IsAdmin], pagination_class=CursorPage
+        ),
+        name="audit-event-list",
+    )
+)
 
 urlpatterns = [
     path("v1/", include((v1_patterns, "api"), namespace="api")),

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "annotate",
     "agreement",
     "rewardmodel",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -222,6 +224,8 @@ SPECTACULAR_SETTINGS = {
         # Several models have a `status` field with different choices; name each enum.
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
         "GenerationJobStatusEnum": "training.models.GenerationJob.Status",
+        "AuditSourceEnum": "core.context.SOURCES",
+        "AnnotationSourceEnum": "annotate.models.Annotation.Source",
     },
 }
 

@@ -129,3 +129,8 @@ ENDPOINTS += TRAINING_ENDPOINTS
 from tests.agreement_app.permission_rows import AGREEMENT_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += AGREEMENT_ENDPOINTS
+
+# The audit log.
+from tests.core.permission_rows import AUDIT_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += AUDIT_ENDPOINTS
