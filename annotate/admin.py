@@ -1,22 +1,26 @@
-import io
-
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from annotate.imports.formats import FORMATS
+from annotate.imports.reader import size_text
+from annotate.imports.records import LineError
 from annotate.judgements import JudgementError, JudgementRules, clean_ranking
 from annotate.models import (
     Annotation,
     AnnotationRevision,
     Claim,
     Completion,
+    ImportJob,
     Membership,
     Project,
     Prompt,
 )
-from annotate.services.imports import ImportFailed, prompts_import
+from annotate.services.import_jobs import prompts_import_upload
+from annotate.services.imports import ImportFailed
 
 
 class ImportForm(forms.Form):
@@ -59,11 +63,10 @@ class ProjectAdmin(admin.ModelAdmin):
         form = ImportForm(request.POST or None, request.FILES or None)
         errors = []
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                result = prompts_import(
+                outcome = prompts_import_upload(
                     project=project,
-                    source=io.BytesIO(upload.read()) if upload.size < 2**20 else upload.file,
+                    upload=form.cleaned_data["file"],
                     fmt=form.cleaned_data["format"],
                     annotator=form.cleaned_data["annotator"] or None,
                     actor=request.user,
@@ -72,8 +75,16 @@ class ProjectAdmin(admin.ModelAdmin):
                 errors = [str(e) for e in exc.errors]
                 messages.error(request, "Nothing was imported: fix the lines below and retry.")
             else:
+                if outcome.job is not None:
+                    messages.success(
+                        request, f"The file is large: import job #{outcome.job.pk} runs it in "
+                        "the background. This page shows its progress; reload to follow it.",
+                    )  # fmt: skip
+                    return redirect(
+                        reverse("admin:annotate_importjob_change", args=[outcome.job.pk])
+                    )
                 summary = ", ".join(
-                    f"{k.replace('_', ' ')}: {v}" for k, v in result.as_dict().items()
+                    f"{k.replace('_', ' ')}: {v}" for k, v in outcome.result.as_dict().items()
                 )
                 messages.success(request, f"Imported into {project}: {summary}")
                 return redirect(reverse("admin:annotate_project_change", args=[project.pk]))
@@ -83,9 +94,49 @@ class ProjectAdmin(admin.ModelAdmin):
             "form": form,
             "errors": errors,
             "project": project,
+            "sync_max": size_text(settings.RANKWISE_IMPORT_SYNC_MAX_BYTES),
             "opts": self.model._meta,
         }
         return render(request, "admin/annotate/project/import.html", context)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Read-only progress of background imports; they are started from a project's page."""
+
+    list_display = [
+        "id", "project", "file_name", "status", "lines_read", "error_count", "prompts_created",
+        "created_by", "created_at", "finished_at",
+    ]  # fmt: skip
+    list_filter = ["status", "project"]
+    list_select_related = ["project", "created_by"]
+    search_fields = ["file_name", "project__slug"]
+    fields = [
+        "project", "status", "format", "annotator", "file_name", "file_size", "lines_read",
+        "error_count", "prompts_created", "error_lines", "result", "created_by", "created_at",
+        "started_at", "finished_at", "updated_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="errors")
+    def error_lines(self, job):
+        if not job.errors:
+            return "-"
+        items = format_html_join(
+            "", "<li>{}</li>", ((str(LineError(e["field"], e["message"], e["line"])),)
+                                for e in job.errors),
+        )  # fmt: skip
+        more = " (more errors not shown)" if job.errors_truncated else ""
+        return format_html('<ul class="errorlist" id="import-errors">{}</ul>{}', items, more)
 
 
 class CompletionInline(admin.TabularInline):

@@ -2,6 +2,8 @@
 
 MIN_COMPLETIONS = 2
 MAX_COMPLETIONS = 9
+# Annotation.time_ms is a 32-bit integer column (PositiveIntegerField): about 24 days.
+MAX_TIME_MS = 2**31 - 1
 
 # After InstructGPT's labelling metadata (Ouyang et al. 2022, appendix B).
 DEFAULT_FLAGS = [

@@ -8,9 +8,11 @@ queue live here too, so no other module branches on the database vendor.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def is_postgresql() -> bool:
@@ -174,3 +176,35 @@ def first_unlocked_row(queryset: models.QuerySet):
         return queryset.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
     writer_lock_take()
     return queryset.first()
+
+
+# --- Progress that must be seen before the work's own transaction commits ---------------------
+
+
+@contextmanager
+def side_connection() -> Iterator[BaseDatabaseWrapper | None]:
+    """A second connection in autocommit, for progress rows a poller reads while a long
+    transaction (an import) is still open; None on SQLite, whose one writer is that
+    transaction: a second writer would wait for it, then fail."""
+    if not is_postgresql():
+        yield None
+        return
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        yield side
+    finally:
+        side.close()
+
+
+def row_update(side: BaseDatabaseWrapper, model: type[models.Model], pk, **values) -> int:
+    """UPDATE one row through ``side`` (see side_connection); returns the rows changed."""
+    meta = model._meta
+    fields = [meta.get_field(name) for name in values]
+    assignments = ", ".join(f'"{f.column}" = %s' for f in fields)
+    params = [f.get_db_prep_save(values[f.name], side) for f in fields]
+    with side.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{meta.db_table}" SET {assignments} WHERE "{meta.pk.column}" = %s',
+            [*params, pk],
+        )
+        return cursor.rowcount

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from annotate.constants import MAX_TIME_MS
+
 
 @dataclass(frozen=True)
 class JudgementRules:
@@ -140,6 +142,8 @@ def clean_judgement(data: dict, completion_ids: list[str], rules: JudgementRules
         isinstance(time_ms, bool) or not isinstance(time_ms, int) or time_ms < 0
     ):
         raise JudgementError("time_ms", "must be a non-negative integer (milliseconds)")
+    if time_ms is not None and time_ms > MAX_TIME_MS:
+        raise JudgementError("time_ms", f"must be at most {MAX_TIME_MS} (milliseconds)")
     comment = data.get("comment") or ""
     if not isinstance(comment, str):
         raise JudgementError("comment", "must be a string")

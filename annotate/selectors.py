@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from annotate.constants import Roles
-from annotate.models import Annotation, Project, Prompt
+from annotate.models import Annotation, ImportJob, Project, Prompt
 
 
 def prompts_open_q(project: Project) -> Q:
@@ -120,3 +120,7 @@ def prompt_in_project(*, project: Project, prompt_id: int) -> Prompt | None:
         return None
     values = (row[0], row[1], row[2], bool(row[3]))
     return Prompt.from_db(connection.alias, ("id", "project_id", "external_id", "is_gold"), values)
+
+
+def import_jobs_for_project(*, project: Project) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(project=project).select_related("project", "created_by")

@@ -104,7 +104,9 @@ def _domain_error(exc: Exception) -> ApiError | None:
         fields: dict[str, str] = {}
         for err in exc.errors:
             key = f"line {err.line}" if err.line is not None else err.field
-            message = f"{err.field}: {err.message}" if err.line is not None else err.message
+            message = (
+                err.message if err.line is None or not err.field else f"{err.field}: {err.message}"
+            )
             fields[key] = f"{fields[key]}; {message}" if key in fields else message
         more = " (more not shown)" if exc.truncated else ""
         detail = f"Nothing was imported: {len(exc.errors)} line(s) have errors{more}."

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotate.api.permissions import roles_of
 from annotate.constants import Roles
 from annotate.imports.formats import FORMATS
-from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
+from annotate.models import (
+    Annotation,
+    AnnotationRevision,
+    Completion,
+    ImportJob,
+    Project,
+    Prompt,
+)
 
 RankingField = extend_schema_field(
     {"type": "array", "items": {"type": "array", "items": {"type": "string"}},
@@ -194,8 +202,29 @@ class ImportResultSerializer(serializers.Serializer):
 
 class ImportErrorLineSerializer(serializers.Serializer):
     line = serializers.IntegerField(allow_null=True)
-    field = serializers.CharField()
+    field = serializers.CharField(allow_blank=True, help_text='"" when the line itself is at fault')
     message = serializers.CharField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="This job; GET it to follow progress.")
+    project = serializers.CharField(source="project.slug", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True,
+                                       allow_null=True, default=None)  # fmt: skip
+    errors = ImportErrorLineSerializer(many=True, read_only=True)
+    result = ImportResultSerializer(read_only=True, allow_null=True, source="result_or_none")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "url", "project", "status", "format", "annotator", "file_name", "file_size",
+            "lines_read", "error_count", "prompts_created", "errors", "errors_truncated",
+            "result", "created_by", "created_at", "started_at", "finished_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_url(self, job) -> str:
+        return reverse("api:import-job-detail", kwargs={"slug": job.project.slug, "pk": job.pk})
 
 
 class ImportErrorSerializer(serializers.Serializer):

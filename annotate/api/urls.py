@@ -21,6 +21,8 @@ urlpatterns = [
     ),
     path(P + "prompts/", prompts.PromptListView.as_view(), name="prompt-list"),
     path(P + "prompts/import/", prompts.PromptImportView.as_view(), name="prompt-import"),
+    path(P + "imports/", prompts.ImportJobListView.as_view(), name="import-job-list"),
+    path(P + "imports/<int:pk>/", prompts.ImportJobDetailView.as_view(), name="import-job-detail"),
     path(P + "prompts/<int:pk>/", prompts.PromptDetailView.as_view(), name="prompt-detail"),
     path(P + "annotations/", prompts.AnnotationListView.as_view(), name="annotation-list"),
     path(

@@ -16,6 +16,8 @@ from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
 from annotate.imports.records import AnnotationRecord, CompletionRecord, LineError, PromptRecord
 
 ROLES = ("system", "user", "assistant")
+USERNAME_LENGTH = 150  # django.contrib.auth's User.username
+MODEL_NAME_LENGTH = 200  # Completion.model_name
 ANNOTATION_KEYS = {
     "annotator", "ranking", "ratings", "flags", "comment", "time_ms", "skipped", "skip_reason",
     "shown_order", "created_at",
@@ -58,12 +60,26 @@ def _clean_messages(value: Any, field: str) -> list[dict[str, str]]:
     return messages
 
 
-def _clean_id(value: Any, field: str) -> str:
+def _clean_id(value: Any, field: str, max_length: int = 200) -> str:
+    """Ids are stored in columns of ``max_length`` characters (a username's is 150)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
         raise LineError(field, "must be a non-empty string")
     value = str(value).strip()
-    if len(value) > 200:
-        raise LineError(field, "is longer than 200 characters")
+    if len(value) > max_length:
+        raise LineError(field, f"is longer than {max_length} characters")
+    return value
+
+
+def _clean_annotator(value: Any, field: str) -> str:
+    return _clean_id(value, field, max_length=USERNAME_LENGTH)
+
+
+def _clean_model_name(value: Any, field: str) -> str:
+    value = value or ""
+    if not isinstance(value, str):
+        raise LineError(field, "must be a string")
+    if len(value) > MODEL_NAME_LENGTH:
+        raise LineError(field, f"is longer than {MODEL_NAME_LENGTH} characters")
     return value
 
 
@@ -99,14 +115,10 @@ def parse_rankwise(obj: Any, *, annotator: str | None = None) -> Iterable[Prompt
             continue
         if not isinstance(item, dict):
             raise LineError(f"completions[{i}]", "must be a string or an object with id and text")
-        cid = _clean_id(item.get("id", str(i)), f"completions[{i}].id")
-        if len(cid) > 100:
-            raise LineError(f"completions[{i}].id", "is longer than 100 characters")
+        cid = _clean_id(item.get("id", str(i)), f"completions[{i}].id", max_length=100)
         if not isinstance(item.get("text"), str):
             raise LineError(f"completions[{i}].text", "must be a string")
-        model = item.get("model") or ""
-        if not isinstance(model, str):
-            raise LineError(f"completions[{i}].model", "must be a string")
+        model = _clean_model_name(item.get("model"), f"completions[{i}].model")
         metadata = item.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise LineError(f"completions[{i}].metadata", "must be an object")
@@ -134,8 +146,7 @@ def parse_rankwise(obj: Any, *, annotator: str | None = None) -> Iterable[Prompt
         unknown = set(item) - ANNOTATION_KEYS
         if unknown:
             raise LineError(f"annotations[{i}]", f"unknown key {sorted(unknown)[0]!r}")
-        name = item.get("annotator") or annotator
-        name = _clean_id(name, f"annotations[{i}].annotator")
+        name = _clean_annotator(item.get("annotator") or annotator, f"annotations[{i}].annotator")
         if name in seen:
             raise LineError(f"annotations[{i}].annotator", f"{name!r} judges this prompt twice")
         seen.add(name)
@@ -195,7 +206,7 @@ def parse_pairwise(obj: Any, *, annotator: str | None = None) -> Iterable[Prompt
     name = obj.get("annotator") or annotator
     if not name:
         raise LineError("annotator", "missing: add an annotator field or pass --annotator")
-    name = _clean_id(name, "annotator")
+    name = _clean_annotator(name, "annotator")
     external_id = obj.get("id", obj.get("prompt_id"))
     if external_id is None:
         external_id = content_id("pair", text, messages, chosen_text, rejected_text)
@@ -246,7 +257,7 @@ def parse_hh_rlhf(obj: Any, *, annotator: str | None = None) -> Iterable[PromptR
     if chosen[:cut_c] != rejected[:cut_r]:
         raise LineError("rejected", "does not share the dialogue before the last Assistant turn")
     messages = _hh_dialogue(chosen[:cut_c], "chosen")
-    name = _clean_id(annotator or "hh-rlhf", "annotator")
+    name = _clean_annotator(annotator or "hh-rlhf", "annotator")
     yield PromptRecord(
         external_id=content_id("hh", chosen, rejected),
         text="",
@@ -263,50 +274,83 @@ def parse_hh_rlhf(obj: Any, *, annotator: str | None = None) -> Iterable[PromptR
 OASST_ROLES = {"prompter": "user", "assistant": "assistant"}
 
 
+def _oasst_message(message: Any, path: str) -> tuple[str, str, list]:
+    """(role, text, replies) of one tree message, checked; ``path`` names it in errors."""
+    at = f"{path}." if path else ""
+    if not isinstance(message, dict):
+        raise LineError(path or "line", "must be an Open-Assistant message object")
+    role = OASST_ROLES.get(message.get("role"))
+    if role is None:
+        raise LineError(f"{at}role", f"must be prompter or assistant, not {message.get('role')!r}")
+    if not isinstance(message.get("text"), str):
+        raise LineError(f"{at}text", "must be a string")
+    replies = message.get("replies") or []
+    if not isinstance(replies, list):
+        raise LineError(f"{at}replies", "must be a list")
+    return role, message["text"], replies
+
+
+def _oasst_rank(reply: dict, path: str) -> int:
+    rank = reply["rank"]
+    if isinstance(rank, bool) or not isinstance(rank, int):
+        raise LineError(f"{path}.rank", "must be an integer")
+    return rank
+
+
 def parse_oasst(obj: Any, *, annotator: str | None = None) -> Iterable[PromptRecord]:
     """Open-Assistant message trees: every prompter turn with 2+ ranked replies is a prompt."""
     obj = _require_object(obj)
-    root = obj.get("prompt", obj)  # tree export wraps the root message in "prompt"
+    wrapped = "prompt" in obj  # the tree export wraps the root message in "prompt"
+    root = obj["prompt"] if wrapped else obj
     if not isinstance(root, dict) or "message_id" not in root or "role" not in root:
         raise LineError("message_id", "not an Open-Assistant message tree")
-    name = _clean_id(annotator or "oasst-consensus", "annotator")
+    name = _clean_annotator(annotator or "oasst-consensus", "annotator")
 
-    stack: list[tuple[dict, list[dict[str, str]]]] = [(root, [])]
+    stack: list[tuple[dict, str, list[dict[str, str]]]] = [(root, "prompt" if wrapped else "", [])]
     while stack:
-        message, history = stack.pop()
-        role = OASST_ROLES.get(message.get("role"))
-        if role is None or not isinstance(message.get("text"), str):
-            raise LineError("role", f"message {message.get('message_id')!r} has no role/text")
-        path = [*history, {"role": role, "content": message["text"]}]
-        replies = [r for r in message.get("replies") or [] if isinstance(r, dict)]
-        ranked = [r for r in replies if r.get("role") == "assistant" and r.get("rank") is not None]
+        message, path, history = stack.pop()
+        role, text, replies = _oasst_message(message, path)
+        at = f"{path}." if path else ""
+        message_id = _clean_id(message.get("message_id"), f"{at}message_id")
+        path_messages = [*history, {"role": role, "content": text}]
+        paths = [f"{at}replies[{i}]" for i in range(len(replies))]
+        for reply, reply_path in zip(replies, paths, strict=True):
+            _oasst_message(reply, reply_path)
+        ranked = [
+            (r, p) for r, p in zip(replies, paths, strict=True)
+            if r.get("role") == "assistant" and r.get("rank") is not None
+        ]  # fmt: skip
         if role == "user" and len(ranked) >= MIN_COMPLETIONS:
-            ranked = ranked[:MAX_COMPLETIONS]
-            ids = letters(len(ranked))
-            completions = [
-                CompletionRecord(
-                    cid,
-                    r["text"],
-                    r.get("model_name") or "",
-                    {"message_id": r["message_id"], "oasst_rank": r["rank"]},
-                )
-                for cid, r in zip(ids, ranked, strict=True)
-            ]
-            groups: dict[int, list[str]] = {}
-            for cid, r in zip(ids, ranked, strict=True):
-                groups.setdefault(int(r["rank"]), []).append(cid)
-            yield PromptRecord(
-                external_id=_clean_id(message["message_id"], "message_id"),
-                text=path[0]["content"] if len(path) == 1 else "",
-                messages=None if len(path) == 1 else path,
-                completions=completions,
-                metadata={"source": "oasst", "lang": message.get("lang")},
-                annotations=[
-                    AnnotationRecord(name, {"ranking": [groups[k] for k in sorted(groups)]})
-                ],
+            yield _oasst_prompt(message_id, path_messages, ranked[:MAX_COMPLETIONS], message, name)
+        for reply, reply_path in reversed(list(zip(replies, paths, strict=True))):
+            stack.append((reply, reply_path, path_messages))
+
+
+def _oasst_prompt(
+    message_id: str, path: list[dict[str, str]], ranked: list[tuple[dict, str]], message: dict,
+    name: str,
+) -> PromptRecord:  # fmt: skip
+    completions = []
+    groups: dict[int, list[str]] = {}
+    for cid, (reply, reply_path) in zip(letters(len(ranked)), ranked, strict=True):
+        rank = _oasst_rank(reply, reply_path)
+        reply_id = _clean_id(reply.get("message_id"), f"{reply_path}.message_id")
+        model = _clean_model_name(reply.get("model_name"), f"{reply_path}.model_name")
+        completions.append(
+            CompletionRecord(
+                cid, reply["text"], model, {"message_id": reply_id, "oasst_rank": rank}
             )
-        for reply in reversed(replies):
-            stack.append((reply, path))
+        )
+        groups.setdefault(rank, []).append(cid)
+    lang = message.get("lang")
+    return PromptRecord(
+        external_id=message_id,
+        text=path[0]["content"] if len(path) == 1 else "",
+        messages=None if len(path) == 1 else path,
+        completions=completions,
+        metadata={"source": "oasst", "lang": lang if isinstance(lang, str) else None},
+        annotations=[AnnotationRecord(name, {"ranking": [groups[k] for k in sorted(groups)]})],
+    )
 
 
 FORMATS: dict[str, Callable[..., Iterable[PromptRecord]]] = {

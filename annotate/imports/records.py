@@ -6,7 +6,8 @@ from typing import Any
 
 
 class LineError(ValueError):
-    """A problem with one input line; ``field`` names the JSON key at fault."""
+    """A problem with one input line; ``field`` names the JSON key at fault ("" for the line
+    itself, e.g. one that is too long)."""
 
     def __init__(self, field: str, message: str, line: int | None = None):
         self.field = field
@@ -16,7 +17,8 @@ class LineError(ValueError):
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}"
+        what = f"{self.field}: " if self.field else ""
+        return f"{where}{what}{self.message}"
 
 
 @dataclass

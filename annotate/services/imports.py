@@ -8,14 +8,15 @@ Re-importing a file changes nothing: prompts are matched by external id, judgeme
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -28,8 +29,10 @@ from annotate.judgements import JudgementError, JudgementRules, clean_judgement,
 from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
 from annotate.services.queue import prompt_counters_refresh
 from annotate.services.users import annotators_get_or_create
+from core.services import audit_event_record
 
 Source = str | Path | BinaryIO
+logger = logging.getLogger(__name__)
 
 
 class ImportFailed(Exception):
@@ -74,14 +77,30 @@ def _records(source: Source, fmt: str, annotator: str | None) -> Iterator[Prompt
             yield record
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _parse_created_at(value, field: str, line: int):
     """Exports carry each judgement's time, so a round trip keeps it."""
     if value is None:
         return None
-    moment = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        moment = None
     if moment is None:
         raise LineError(field, "must be an ISO 8601 date-time", line)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    # Far dates overflow when shifted to UTC (year 1 at +05:00 is year 0) and mean a bug.
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise LineError(field, f"must be between {EARLIEST:%Y} and {LATEST:%Y}", line)
+    return moment
 
 
 def _validate_record(record: PromptRecord, rules: JudgementRules) -> None:
@@ -126,6 +145,88 @@ class _Rollback(Exception):
     """Raised inside the import transaction so that a file with errors leaves nothing behind."""
 
 
+@dataclass(frozen=True)
+class ImportProgress:
+    lines_read: int
+    errors: int
+    prompts_created: int
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+PROGRESS_EVERY_LINES = 1000
+
+
+class _FileImport:
+    """The state of one import while its file streams through: counts, errors, a batch."""
+
+    def __init__(self, *, project, actor, max_errors: int, progress: ProgressCallback | None):
+        self.project = project
+        self.actor = actor
+        self.max_errors = max_errors
+        self.progress = progress
+        self.rules = JudgementRules.for_project(project)
+        self.result = ImportResult()
+        self.errors: list[LineError] = []
+        self.seen: dict[str, tuple[int, bytes]] = {}
+        self.batch: list[PromptRecord] = []
+        self.last_line = 0
+        self.reported_line = 0
+
+    def add(self, record: PromptRecord | LineError) -> None:
+        self.last_line = max(self.last_line, record.line or 0)
+        if isinstance(record, LineError):
+            self.errors.append(record)
+            return
+        try:
+            _validate_record(record, self.rules)
+        except LineError as exc:
+            self.errors.append(exc)
+            return
+        digest = record.digest()
+        if record.external_id in self.seen:
+            first_line, first_digest = self.seen[record.external_id]
+            if first_digest != digest:
+                self.errors.append(LineError(
+                    "id", f"{record.external_id!r} is used on line {first_line} for "
+                    "another prompt", record.line))  # fmt: skip
+            return  # an identical repeated line is a no-op
+        self.seen[record.external_id] = (record.line, digest)
+        self.batch.append(record)
+        if len(self.batch) >= settings.RANKWISE_IMPORT_BATCH_SIZE:
+            self.flush()
+        elif self.last_line - self.reported_line >= PROGRESS_EVERY_LINES:
+            self.report()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        self.errors.extend(_conflicts_with_database(self.project, self.batch))
+        if not self.errors:
+            try:
+                # A savepoint: a refusal the checks above missed must not poison the
+                # transaction, so the rest of the file is still checked and reported.
+                with transaction.atomic():
+                    _write_batch(self.project, self.batch, self.actor, self.result)
+            except DatabaseError as exc:
+                logger.exception("import into %s: the database refused a batch", self.project)
+                first, last = self.batch[0].line, self.batch[-1].line
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+                message = f"the database refused the lines {first} to {last}: {reason}"
+                self.errors.append(LineError("", message, first))
+        self.batch.clear()
+        self.report()
+
+    def report(self) -> None:
+        self.reported_line = self.last_line
+        if self.progress is not None:
+            self.progress(ImportProgress(
+                self.last_line, len(self.errors), self.result.prompts_created))  # fmt: skip
+
+    @property
+    def full(self) -> bool:
+        return len(self.errors) >= self.max_errors
+
+
 def prompts_import(
     *,
     project: Project,
@@ -134,6 +235,8 @@ def prompts_import(
     annotator: str | None = None,
     actor=None,
     max_errors: int = 20,
+    progress: ProgressCallback | None = None,
+    label: str = "",
 ) -> ImportResult:
     """Import a whole file atomically, or raise ImportFailed naming every bad line.
 
@@ -141,63 +244,41 @@ def prompts_import(
     project's rules, ids repeated in the file, ids already stored with other content) and
     written; after the first error nothing more is written, the rest of the file is still
     validated so the report is complete, and the transaction is rolled back. Parsing the file
-    once instead of twice halves the cost of a large import.
+    once instead of twice halves the cost of a large import. ``progress`` is called every
+    batch or thousand lines; ``label`` names the file in the audit log.
     """
     if fmt not in FORMATS:
         raise ImportFailed(
             [LineError("format", f"unknown format {fmt!r}; use {', '.join(FORMATS)}")]
         )
-    rules = JudgementRules.for_project(project)
-    result = ImportResult()
-    errors: list[LineError] = []
-    seen: dict[str, tuple[int, bytes]] = {}
-    batch: list[PromptRecord] = []
-    batch_size = settings.RANKWISE_IMPORT_BATCH_SIZE
-
-    def flush() -> None:
-        errors.extend(_conflicts_with_database(project, batch))
-        if not errors:
-            _write_batch(project, batch, actor, result)
-        batch.clear()
-
+    state = _FileImport(project=project, actor=actor, max_errors=max_errors, progress=progress)
     try:
         with transaction.atomic():
             for record in _records(source, fmt, annotator):
-                if len(errors) >= max_errors:
+                if state.full:
                     break
-                if isinstance(record, LineError):
-                    errors.append(record)
-                    continue
-                try:
-                    _validate_record(record, rules)
-                except LineError as exc:
-                    errors.append(exc)
-                    continue
-                digest = record.digest()
-                if record.external_id in seen:
-                    first_line, first_digest = seen[record.external_id]
-                    if first_digest != digest:
-                        errors.append(LineError(
-                            "id", f"{record.external_id!r} is used on line {first_line} for "
-                            "another prompt", record.line))  # fmt: skip
-                    continue  # an identical repeated line is a no-op
-                seen[record.external_id] = (record.line, digest)
-                batch.append(record)
-                if len(batch) >= batch_size:
-                    flush()
-            if batch:
-                flush()
-            if errors:
+                state.add(record)
+            state.flush()
+            if state.errors:
                 raise _Rollback
+            state.result.lines = len(state.seen)
+            _audit_import(project=project, actor=actor, fmt=fmt, label=label, result=state.result)
     except _Rollback:
-        errors.sort(key=lambda e: e.line or 0)
-        raise ImportFailed(errors, truncated=len(errors) >= max_errors) from None
-    result.lines = len(seen)
+        errors = sorted(state.errors, key=lambda e: e.line or 0)
+        raise ImportFailed(errors, truncated=state.full) from None
+    result = state.result
     if result.annotations_created:
         # Imported judgements change the project's agreement and consensus; recompute once
         # the import has committed (the Celery worker does it, or inline in eager mode).
         project_agreement_schedule(project_id=project.pk)
     return result
+
+
+def _audit_import(*, project, actor, fmt: str, label: str, result: ImportResult) -> None:
+    audit_event_record(
+        action="project.import", obj=project, project=project, actor=actor,
+        after={"file": label, "format": fmt, **result.as_dict()},
+    )  # fmt: skip
 
 
 def _conflicts_with_database(project: Project, batch: list[PromptRecord]) -> list[LineError]:

@@ -231,6 +231,14 @@ SPECTACULAR_SETTINGS = {
 
 # --- Rankwise -------------------------------------------------------------------------------
 RANKWISE_IMPORT_BATCH_SIZE = env_int("RANKWISE_IMPORT_BATCH_SIZE", 2000)
+# Import files are read defensively (annotate/imports/reader.py): reading stops past
+# MAX_BYTES of (decompressed) data, so a small gzip bomb cannot occupy a worker, and a line
+# longer than MAX_LINE_BYTES is an error, skipped without being held in memory.
+RANKWISE_IMPORT_MAX_BYTES = env_int("RANKWISE_IMPORT_MAX_BYTES", 2 * 2**30)
+RANKWISE_IMPORT_MAX_LINE_BYTES = env_int("RANKWISE_IMPORT_MAX_LINE_BYTES", 16 * 2**20)
+# Uploads (API and admin) whose data is larger than this once decompressed are imported by a
+# Celery task (an ImportJob with progress) instead of inside the web request.
+RANKWISE_IMPORT_SYNC_MAX_BYTES = env_int("RANKWISE_IMPORT_SYNC_MAX_BYTES", 2**20)
 
 LOGGING = {
     "version": 1,

@@ -130,7 +130,8 @@ from tests.agreement_app.permission_rows import AGREEMENT_ENDPOINTS  # noqa: E40
 
 ENDPOINTS += AGREEMENT_ENDPOINTS
 
-# The audit log.
+# Import jobs (large uploads run by the worker) and the audit log.
+from tests.annotate.permission_rows import IMPORT_JOB_ENDPOINTS  # noqa: E402
 from tests.core.permission_rows import AUDIT_ENDPOINTS  # noqa: E402
 
-ENDPOINTS += AUDIT_ENDPOINTS
+ENDPOINTS += IMPORT_JOB_ENDPOINTS + AUDIT_ENDPOINTS

@@ -20,8 +20,9 @@ from annotate.api.permissions import (
 )
 from annotate.api.views.tasks import JudgementPatchSerializer, annotation_patch
 from annotate.constants import Roles
-from annotate.models import Annotation, Prompt
-from annotate.services.imports import prompts_import
+from annotate.models import Annotation, ImportJob, Prompt
+from annotate.selectors import import_jobs_for_project
+from annotate.services.import_jobs import prompts_import_upload
 from config.api import CursorPage, OldestFirstCursorPage, error_responses
 
 READERS = (Roles.REVIEWER,)  # admins pass every role check
@@ -96,7 +97,11 @@ class PromptDetailView(ProjectScopedMixin, GenericAPIView):
 
 class PromptImportView(ProjectScopedMixin, GenericAPIView):
     """Bulk import in any import format. All or nothing: a file with a bad line imports nothing
-    and the answer names every bad line (up to 20)."""
+    and the answer names every bad line (up to 20).
+
+    A file of at most RANKWISE_IMPORT_SYNC_MAX_BYTES (1 MiB by default) once decompressed is
+    imported now (201 with the counts); a larger one becomes an import job run by the worker
+    (202 with the job; poll its ``url``)."""
 
     permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
     required_roles = (Roles.ADMIN,)
@@ -107,6 +112,7 @@ class PromptImportView(ProjectScopedMixin, GenericAPIView):
         request={"multipart/form-data": s.PromptImportSerializer},
         responses={
             201: s.ImportResultSerializer,
+            202: OpenApiResponse(s.ImportJobSerializer, description="Queued; poll the job."),
             400: OpenApiResponse(s.ImportErrorSerializer, description="Bad lines; nothing saved."),
             **error_responses(401, 403, 404),
         },
@@ -116,14 +122,53 @@ class PromptImportView(ProjectScopedMixin, GenericAPIView):
         data = s.PromptImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        result = prompts_import(
+        outcome = prompts_import_upload(
             project=self.project,
-            source=values["file"].file,
+            upload=values["file"],
             fmt=values["format"],
             annotator=values.get("annotator") or None,
             actor=request.user,
         )
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED)
+        if outcome.job is not None:
+            body = s.ImportJobSerializer(outcome.job).data
+            return Response(
+                body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]}
+            )
+        return Response(outcome.result.as_dict(), status=status.HTTP_201_CREATED)
+
+
+class ImportJobListView(ProjectScopedList):
+    """The project's import jobs (uploads too large to import in the request), newest first."""
+
+    required_roles = (Roles.ADMIN,)
+    serializer_class = s.ImportJobSerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ImportJob.objects.none()
+        return import_jobs_for_project(project=self.project)
+
+    @extend_schema(
+        responses={200: s.ImportJobSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        tags=["prompts"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ImportJobDetailView(ProjectScopedMixin, GenericAPIView):
+    """One import job: status, lines read, errors, prompts created; poll until it finishes."""
+
+    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
+    required_roles = (Roles.ADMIN,)
+    serializer_class = s.ImportJobSerializer
+
+    @extend_schema(responses={200: s.ImportJobSerializer, **error_responses(401, 403, 404)},
+                   tags=["prompts"])  # fmt: skip
+    def get(self, request, slug, pk):
+        job = get_object_or_404(import_jobs_for_project(project=self.project), pk=pk)
+        return Response(s.ImportJobSerializer(job).data)
 
 
 def flag_q(key: str) -> Q:

@@ -6,6 +6,7 @@ from annotate.imports.formats import FORMATS
 from annotate.models import Project
 from annotate.services.imports import ImportFailed, prompts_import
 from annotate.services.projects import project_get_or_create
+from core.context import audit_context
 
 
 class Command(BaseCommand):
@@ -20,6 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--annotator", help="annotator for formats whose lines name none")
 
     def handle(self, *args, **opts):
+        with audit_context(source="command"):
+            self._import(opts)
+
+    def _import(self, opts):
         if opts["create"]:
             project, _ = project_get_or_create(slug=opts["project"], name=opts["name"])
         else:
@@ -33,6 +38,7 @@ class Command(BaseCommand):
                 source=opts["file"],
                 fmt=opts["format"],
                 annotator=opts["annotator"],
+                label=str(opts["file"]),
             )
         except FileNotFoundError as exc:
             raise CommandError(f"{opts['file']}: no such file") from exc
