@@ -1,9 +1,13 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from annotate.imports.formats import FORMATS
 from annotate.imports.reader import size_text
@@ -19,8 +23,16 @@ from annotate.models import (
     Project,
     Prompt,
 )
+from annotate.services.accounts import token_issue, token_revoke, user_admin_saved, user_audit_state
 from annotate.services.import_jobs import prompts_import_upload
 from annotate.services.imports import ImportFailed
+from annotate.services.project_admin import (
+    project_admin_save,
+    project_member_change,
+    project_member_remove,
+    project_members_add,
+)
+from annotate.services.projects import AUDITED_SETTINGS
 
 
 class ImportForm(forms.Form):
@@ -45,6 +57,16 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
     change_form_template = "admin/annotate/project/change_form.html"
+
+    # Settings and memberships go through the services, which record them in the audit log.
+    def save_model(self, request, obj, form, change):
+        changes = {f: form.cleaned_data[f] for f in form.changed_data if f in AUDITED_SETTINGS}
+        project_admin_save(project=obj, changes=changes, actor=request.user, created=not change)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        memberships_save(formset, project=form.instance, actor=request.user)
 
     def get_urls(self):
         custom = [
@@ -229,6 +251,72 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     search_fields = ["user__username"]
     raw_id_fields = ["user"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            old = Membership.objects.select_related("user").get(pk=obj.pk).user
+            project_member_change(project=obj.project, old_user=old, new_user=obj.user,
+                                  actor=request.user)  # fmt: skip
+        else:
+            project_members_add(project=obj.project, usernames=[obj.user.username],
+                                actor=request.user)  # fmt: skip
+            obj.pk = Membership.objects.get(project=obj.project, user=obj.user).pk
+
+    def delete_model(self, request, obj):
+        project_member_remove(project=obj.project, user=obj.user, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("project", "user"):
+            self.delete_model(request, membership)
+
+
+def memberships_save(formset, *, project, actor) -> None:
+    """A project's membership inline, saved through the membership services."""
+    formset.save(commit=False)
+    for membership in formset.deleted_objects:
+        project_member_remove(project=project, user=membership.user, actor=actor)
+    for membership, _ in formset.changed_objects:
+        old = Membership.objects.select_related("user").get(pk=membership.pk).user
+        project_member_change(project=project, old_user=old, new_user=membership.user,
+                              actor=actor)  # fmt: skip
+    for membership in formset.new_objects:
+        project_members_add(project=project, usernames=[membership.user.username], actor=actor)
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin; role (group) and access changes are recorded in the audit log."""
+
+    def save_model(self, request, obj, form, change):
+        stored = type(obj).objects.filter(pk=obj.pk).first() if change else None
+        request._audit_user_before = user_audit_state(user=stored) if stored else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user_admin_saved(user=form.instance, before=request._audit_user_before, actor=request.user)
+
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class AuditedTokenAdmin(TokenAdmin):
+    """DRF's token admin; issuing and revoking go through the audited services."""
+
+    def save_model(self, request, obj, form, change):
+        token = token_issue(user=obj.user, rotate=True, actor=request.user)
+        obj.key, obj.created = token.key, token.created
+
+    def delete_model(self, request, obj):
+        token_revoke(user=obj.user, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.select_related("user"):
+            self.delete_model(request, token)
 
 
 @admin.register(Claim)

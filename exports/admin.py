@@ -117,8 +117,8 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
             messages.success(request, f"Snapshot {new.pk} queued (settings of {snapshot.pk}).")
 
     def delete_model(self, request, obj):
-        snapshot_delete(snapshot=obj)
+        snapshot_delete(snapshot=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         for snapshot in queryset:
-            snapshot_delete(snapshot=snapshot)
+            snapshot_delete(snapshot=snapshot, actor=request.user)

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotate.models import Project
+from core.services import audit_event_record
 from exports import bundles, lines
 from exports.models import DatasetSnapshot
 from exports.options import SPLITS, ExportOptionsError, clean_options
@@ -64,6 +65,7 @@ def snapshots_root() -> Path:
     return Path(settings.ARTIFACTS_DIR) / "snapshots"
 
 
+@transaction.atomic
 def snapshot_create(
     *, project: Project, fmt: str, options: dict | None = None, user=None, enqueue: bool = True
 ) -> DatasetSnapshot:
@@ -80,6 +82,8 @@ def snapshot_create(
         settings=cleaned.as_json(),
         created_by=user if user is not None and user.is_authenticated else None,
     )
+    audit_event_record(action="snapshot.create", obj=snapshot, project=project, actor=user,
+                       after={"format": fmt, "settings": snapshot.settings})  # fmt: skip
     if enqueue:
         from exports.tasks import snapshot_build_task  # the task module imports this one
 
@@ -287,10 +291,15 @@ def snapshot_verify(*, snapshot: DatasetSnapshot) -> list[str]:
     return problems
 
 
-def snapshot_delete(*, snapshot: DatasetSnapshot) -> None:
+def snapshot_delete(*, snapshot: DatasetSnapshot, actor=None) -> None:
     """Remove the row and its files (a training run that uses it protects it)."""
     folder = snapshot.folder
     with transaction.atomic():
+        audit_event_record(
+            action="snapshot.delete", obj=snapshot, project=snapshot.project, actor=actor,
+            before={"format": snapshot.format, "status": snapshot.status,
+                    "sha256": snapshot.sha256, "settings": snapshot.settings},
+        )  # fmt: skip
         snapshot.delete()
         if folder is not None:
             transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

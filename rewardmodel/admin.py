@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from rewardmodel.models import RewardModel
+from rewardmodel.services import reward_model_register
 
 
 @admin.register(RewardModel)
@@ -10,3 +11,8 @@ class RewardModelAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "path", "snapshot", "training_run", "created_at"]
     search_fields = ["name", "path", "base_model"]
     raw_id_fields = ["snapshot", "training_run", "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        reward_model_register(model=obj, actor=request.user)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from core.services import audit_event_record
 from rewardmodel.models import RewardModel
 from rewardmodel.scorers import scorer_get
 
@@ -17,10 +19,11 @@ def registry_name_free(model, name: str, suffix: str) -> str:
     return name if not model.objects.filter(name=name).exists() else f"{name}-{suffix}"
 
 
+@transaction.atomic
 def reward_model_register_from_run(*, run, card: dict[str, Any], result: dict[str, Any]):
     """The registry row for a reward-model run that just succeeded."""
     name = registry_name_free(RewardModel, run.name or f"rm-run-{run.pk}", f"run{run.pk}")
-    return RewardModel.objects.create(
+    model = RewardModel.objects.create(
         name=name,
         path=run.artifact_path,
         base_model=run.base_model,
@@ -31,6 +34,34 @@ def reward_model_register_from_run(*, run, card: dict[str, Any], result: dict[st
         card=card,
         created_by=run.created_by,
     )
+    model_registered_audit(action="reward_model.register", model=model, run=run)
+    return model
+
+
+def model_registered_audit(*, action: str, model, run=None, actor=None, project=None) -> None:
+    """Record a registration: by the worker for a run (on behalf of the run's creator), or by
+    an admin for a model trained elsewhere."""
+    if run is not None:
+        project = run.snapshot.project if run.snapshot_id else run.prompt_project
+        actor = run.created_by
+    audit_event_record(
+        action=action, obj=model, project=project, actor=actor,
+        source="worker" if run is not None else None,
+        after={"name": model.name, "path": model.path, "base_model": model.base_model,
+               "training_run": run.pk if run is not None else None, "metrics": model.metrics},
+    )  # fmt: skip
+
+
+@transaction.atomic
+def reward_model_register(*, model: RewardModel, actor) -> RewardModel:
+    """Register a reward model trained elsewhere (the admin's add form fills ``model``)."""
+    if model.created_by_id is None and actor is not None and actor.is_authenticated:
+        model.created_by = actor
+    model.save()
+    project = model.snapshot.project if model.snapshot_id else None
+    model_registered_audit(action="reward_model.register", model=model, actor=actor,
+                           project=project)  # fmt: skip
+    return model
 
 
 def reward_model_score(*, reward_model: RewardModel, items: list[dict]) -> list[list[float]]:

@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotate.models import Membership, Project
-from annotate.services.projects import project_create
+from annotate.services.projects import project_create, project_settings
 from annotate.services.users import memberships_ensure
+from core.services import audit_event_record
 
 EDITABLE = (
     "name", "slug", "instructions", "ties_allowed", "require_all_placed", "rating_scale",
@@ -77,36 +78,98 @@ def _checked(changes: dict) -> dict:
     return changes
 
 
-def project_setup(*, name: str, slug: str | None = None, **settings) -> Project:
+def project_setup(*, name: str, slug: str | None = None, actor=None, **settings) -> Project:
     """Create a project after checking its JSON settings (``project_create`` runs full_clean)."""
-    return project_create(name=name, slug=slug, **_checked(settings))
+    return project_create(name=name, slug=slug, actor=actor, **_checked(settings))
 
 
 @transaction.atomic
-def project_update(*, project: Project, **changes) -> Project:
+def project_update(*, project: Project, actor=None, **changes) -> Project:
     changes = _checked(changes)
+    return project_settings_save(project=project, changes=changes, actor=actor)
+
+
+@transaction.atomic
+def project_settings_save(*, project: Project, changes: dict, actor=None) -> Project:
+    """Apply checked setting changes, validate, save, and record what changed.
+
+    The API (through ``project_update``) and the admin's project form both save here.
+    """
+    stored = Project.objects.filter(pk=project.pk).first()
+    before = project_settings(stored) if stored is not None else {}
     for name, value in changes.items():
         setattr(project, name, value)
     project.full_clean()
     project.save(update_fields=[*changes, "updated_at"])
+    after = project_settings(project)
+    changed = [k for k in after if k in changes and before.get(k) != after[k]]
+    if changed:
+        audit_event_record(
+            action="project.update", obj=project, project=project, actor=actor,
+            before={k: before.get(k) for k in changed}, after={k: after[k] for k in changed},
+        )  # fmt: skip
     return project
 
 
-def project_delete(*, project: Project) -> None:
+@transaction.atomic
+def project_delete(*, project: Project, actor=None) -> None:
     """Deletes prompts and judgements too; snapshots and training runs protect a project."""
+    before = {**project_settings(project), "prompts": project.prompts.count()}
+    audit_event_record(action="project.delete", obj=project, project=project, actor=actor,
+                       before=before)  # fmt: skip
     project.delete()
 
 
-def project_members_add(*, project: Project, usernames: Iterable[str]) -> list[str]:
+@transaction.atomic
+def project_members_add(*, project: Project, usernames: Iterable[str], actor=None) -> list[str]:
     names = list(dict.fromkeys(usernames))
-    found = dict(get_user_model().objects.filter(username__in=names).values_list("username", "id"))
-    missing = [n for n in names if n not in found]
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=names)}
+    missing = [n for n in names if n not in users]
     if missing:
         raise ValidationError({"usernames": f"unknown user {missing[0]!r}"})
-    memberships_ensure(project=project, user_ids=found.values())
+    already = set(
+        Membership.objects.filter(project=project, user__in=users.values()).values_list(
+            "user__username", flat=True
+        )
+    )
+    memberships_ensure(project=project, user_ids=[u.pk for u in users.values()])
+    for name in names:
+        if name not in already:
+            _audit_membership("membership.add", project=project, user=users[name], actor=actor)
     return names
 
 
-def project_member_remove(*, project: Project, user) -> bool:
+@transaction.atomic
+def project_member_remove(*, project: Project, user, actor=None) -> bool:
     deleted, _ = Membership.objects.filter(project=project, user=user).delete()
+    if deleted:
+        _audit_membership("membership.remove", project=project, user=user, actor=actor)
     return bool(deleted)
+
+
+@transaction.atomic
+def project_admin_save(*, project: Project, changes: dict, actor, created: bool) -> Project:
+    """The Django admin's project form (already validated by it): saved and audited like the
+    API's create and update."""
+    if not created:
+        return project_settings_save(project=project, changes=changes, actor=actor)
+    project.save()
+    audit_event_record(action="project.create", obj=project, project=project, actor=actor,
+                       after=project_settings(project))  # fmt: skip
+    return project
+
+
+@transaction.atomic
+def project_member_change(*, project: Project, old_user, new_user, actor=None) -> None:
+    """An admin pointed a membership at another user: one leaves, the other joins."""
+    project_member_remove(project=project, user=old_user, actor=actor)
+    project_members_add(project=project, usernames=[new_user.username], actor=actor)
+
+
+def _audit_membership(action: str, *, project: Project, user, actor) -> None:
+    member = {"project": project.slug, "user": user.username}
+    audit_event_record(
+        action=action, obj=user, project=project, actor=actor,
+        before=None if action.endswith("add") else member,
+        after=member if action.endswith("add") else None,
+    )  # fmt: skip

@@ -4,9 +4,11 @@ from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from annotate.constants import Roles
 from annotate.models import Membership, Project
+from core.services import audit_event_record
 
 User = get_user_model()
 
@@ -15,9 +17,10 @@ def roles_ensure() -> dict[str, Group]:
     return {name: Group.objects.get_or_create(name=name)[0] for name in Roles.ALL}
 
 
+@transaction.atomic
 def user_create(
     *, username: str, password: str | None, roles: Iterable[str] = (), is_active: bool = True,
-    email: str = "", is_staff: bool = False, is_superuser: bool = False,
+    email: str = "", is_staff: bool = False, is_superuser: bool = False, actor=None,
 ):  # fmt: skip
     user = User(username=username, email=email, is_active=is_active, is_staff=is_staff,
                 is_superuser=is_superuser)  # fmt: skip
@@ -27,7 +30,17 @@ def user_create(
         user.set_unusable_password()
     user.save()
     user_set_roles(user=user, roles=roles)
+    audit_event_record(
+        action="user.create", obj=user, actor=actor,
+        after={"roles": sorted(roles), "is_active": is_active, "email": email,
+               "is_staff": is_staff, "is_superuser": is_superuser},
+    )  # fmt: skip
     return user
+
+
+def user_roles(*, user) -> list[str]:
+    """The user's role groups by name, sorted (superuser status is not a group)."""
+    return sorted(user.groups.filter(name__in=Roles.ALL).values_list("name", flat=True))
 
 
 def user_set_roles(*, user, roles: Iterable[str]) -> None:

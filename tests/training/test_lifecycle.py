@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from annotate.models import Prompt
+from core.models import AuditEvent
 from rewardmodel.models import RewardModel
 from tests.factories import ProjectFactory, PromptFactory
 from tests.training.helpers import PPO_CONFIG, RM_CONFIG, WORDS, client_for, engineer, snapshot_make
@@ -86,6 +87,13 @@ def test_reward_model_run_trains_reports_registers_and_scores(
 
     rm = RewardModel.objects.get(training_run=run)
     assert body["registered_reward_model"] == rm.pk
+    registered = AuditEvent.objects.get(action="reward_model.register")
+    assert (registered.object_id, registered.actor, registered.source) == (
+        str(rm.pk),
+        mle,
+        "worker",
+    )
+    assert registered.project_id == project.pk and registered.after["training_run"] == run.pk
     assert rm.name == "rm-test" and rm.path == f"runs/{run.pk}" and rm.snapshot == snapshot
     assert rm.metrics == body["result"]["metrics"]
     listed = client.get("/api/v1/reward-models/").json()["results"]
@@ -235,6 +243,9 @@ def test_ppo_against_the_registered_reward_model_then_generate_for_ranking(
 
     policy = Policy.objects.get(training_run=run)
     assert policy.name == "ppo-test" and policy.reward_model == rm
+    registered = AuditEvent.objects.get(action="policy.register")
+    assert (registered.object_id, registered.source) == (str(policy.pk), "worker")
+    assert registered.project_id == project.pk and registered.actor == mle
     AutoModelForCausalLM.from_pretrained(policy.resolved_path)
     lineage = run.card["lineage"]
     assert lineage["snapshot"]["id"] == snapshot.pk

@@ -2,6 +2,7 @@
 
 from training.services.execution import training_run_execute
 from training.services.generation import generation_job_execute, generation_job_start
+from training.services.registry import policy_register
 from training.services.runs import (
     RunStateError,
     training_run_cancel,
@@ -14,6 +15,7 @@ __all__ = [
     "RunStateError",
     "generation_job_execute",
     "generation_job_start",
+    "policy_register",
     "training_run_cancel",
     "training_run_execute",
     "training_run_resume",

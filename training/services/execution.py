@@ -220,7 +220,11 @@ def _mine(run: TrainingRun):
 
 
 def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
-    from rewardmodel.services import registry_name_free, reward_model_register_from_run
+    from rewardmodel.services import (
+        model_registered_audit,
+        registry_name_free,
+        reward_model_register_from_run,
+    )
 
     summary, card = _summary(run, result), _read_card(run)
     run.refresh_from_db(fields=["total_steps"])
@@ -242,7 +246,7 @@ def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
             reward_model_register_from_run(run=run, card=card, result=summary)
         else:
             name = registry_name_free(Policy, run.name or f"ppo-run-{run.pk}", f"run{run.pk}")
-            Policy.objects.create(
+            policy = Policy.objects.create(
                 name=name,
                 path=run.artifact_path,
                 base_model=run.base_model,
@@ -252,6 +256,7 @@ def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
                 card=card,
                 created_by=run.created_by,
             )
+            model_registered_audit(action="policy.register", model=policy, run=run)
 
 
 def _result_steps(result: dict[str, Any]) -> int:

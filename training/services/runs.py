@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotate.selectors import project_list_for_user
+from core.services import audit_event_record
 from training.artifacts import run_artifact_relpath
 from training.configs import PPO, REWARD_MODEL, base_model_check, config_validate
 from training.models import TrainingRun
@@ -137,8 +138,25 @@ def training_run_start(
     )
     run.artifact_path = run_artifact_relpath(run.pk)
     run.save(update_fields=["artifact_path"])
+    audit_event_record(
+        action="training_run.start", obj=run, project=run_project(run), actor=user,
+        after={"kind": kind, "name": name, "base_model": base_model, "config": config,
+               "snapshot": snapshot_id, "reward_model": reward_model_id,
+               "prompt_project": prompt_project_id},
+    )  # fmt: skip
     _enqueue(run)
     return run
+
+
+def run_project(run: TrainingRun):
+    """The project a run's data comes from (its snapshot's, or its PPO prompt project)."""
+    return run.snapshot.project if run.snapshot_id else run.prompt_project
+
+
+def _audit_state_change(action: str, *, run: TrainingRun, before: dict, user) -> None:
+    after = {k: getattr(run, k) for k in before}
+    audit_event_record(action=action, obj=run, project=run_project(run), actor=user,
+                       before=before, after=after)  # fmt: skip
 
 
 @transaction.atomic
@@ -146,6 +164,7 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
     """A queued run is cancelled at once; a running one is flagged and its worker stops
     before its next step (the flag is all the worker reads)."""
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    before = {"status": run.status, "cancel_requested": run.cancel_requested}
     if run.status == TrainingRun.Status.QUEUED:
         run.status = TrainingRun.Status.CANCELLED
         run.cancel_requested = True
@@ -156,6 +175,7 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
         run.save(update_fields=["cancel_requested"])
     else:
         raise RunStateError(f"run {run.pk} is already {run.status}")
+    _audit_state_change("training_run.cancel", run=run, before=before, user=user)
     return run
 
 
@@ -167,12 +187,14 @@ def training_run_resume(*, run: TrainingRun, user=None) -> TrainingRun:
         raise RunStateError(f"only failed or cancelled runs resume; run {run.pk} is {run.status}")
     if not run.last_checkpoint:
         raise RunStateError(f"run {run.pk} has no checkpoint to resume from")
+    before = {"status": run.status, "last_checkpoint": run.last_checkpoint}
     run.status = TrainingRun.Status.QUEUED
     run.cancel_requested = False
     run.error = ""
     run.finished_at = None
     run.eta_seconds = None
     run.save(update_fields=["status", "cancel_requested", "error", "finished_at", "eta_seconds"])
+    _audit_state_change("training_run.resume", run=run, before=before, user=user)
     _enqueue(run)
     return run
 

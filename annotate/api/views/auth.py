@@ -101,6 +101,7 @@ class UserListView(ListAPIView):
             user = user_create(
                 username=values["username"], password=values.get("password") or None,
                 roles=values["roles"], email=values.get("email", ""), is_active=values["is_active"],
+                actor=request.user,
             )  # fmt: skip
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -126,7 +127,7 @@ class UserDetailView(GenericAPIView):
         user = self.get_object()
         data = s.UserUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_update(user=user, **data.validated_data)
+        user = user_update(user=user, actor=request.user, **data.validated_data)
         user._rankwise_roles = None  # roles changed: do not render the cached ones
         return Response(s.UserSerializer(user).data)
 
@@ -147,13 +148,13 @@ class UserTokenView(APIView):
         tags=["users"],
     )
     def post(self, request, username):
-        token = token_issue(user=self._user())
+        token = token_issue(user=self._user(), actor=request.user)
         return Response(s.TokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=None, responses={204: None, **error_responses(401, 403, 404, 429)}, tags=["users"]
     )
     def delete(self, request, username):
-        if not token_revoke(user=self._user()):
+        if not token_revoke(user=self._user(), actor=request.user):
             raise ApiError("not_found", "This user has no token.", status_code=404)
         return Response(status=status.HTTP_204_NO_CONTENT)

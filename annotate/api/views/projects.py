@@ -53,7 +53,7 @@ class ProjectListView(APIView):
     def post(self, request):
         data = s.ProjectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = project_setup(**data.validated_data)
+        project = project_setup(actor=request.user, **data.validated_data)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -75,13 +75,13 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
     def patch(self, request, slug):
         data = s.ProjectSerializer(self.project, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        project = project_update(project=self.project, **data.validated_data)
+        project = project_update(project=self.project, actor=request.user, **data.validated_data)
         return Response(s.ProjectSerializer(project).data)
 
     @extend_schema(responses={204: None, **error_responses(401, 403, 404, 409)},
                    tags=["projects"])  # fmt: skip
     def delete(self, request, slug):
-        project_delete(project=self.project)
+        project_delete(project=self.project, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -111,7 +111,9 @@ class ProjectMembersView(ProjectScopedMixin, GenericAPIView):
     def post(self, request, slug):
         data = s.MembersAddSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project_members_add(project=self.project, usernames=data.validated_data["usernames"])
+        project_members_add(
+            project=self.project, usernames=data.validated_data["usernames"], actor=request.user
+        )
         return Response(s.MemberSerializer(self._members(), many=True).data)
 
 
@@ -122,6 +124,6 @@ class ProjectMemberView(ProjectScopedMixin, APIView):
     @extend_schema(responses={204: None, **error_responses(401, 403, 404)}, tags=["projects"])
     def delete(self, request, slug, username):
         user = get_object_or_404(get_user_model(), username=username)
-        if not project_member_remove(project=self.project, user=user):
+        if not project_member_remove(project=self.project, user=user, actor=request.user):
             raise ApiError("not_found", f"{username} is not a member.", status_code=404)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.services.accounts import token_issue
+from core.context import audit_context
 
 
 class Command(BaseCommand):
@@ -21,5 +22,6 @@ class Command(BaseCommand):
             raise CommandError(f"no user {opts['username']!r}")
         if not user.is_active:
             raise CommandError(f"{user.username} is inactive; activate the account first")
-        token = token_issue(user=user, rotate=opts["rotate"])
+        with audit_context(source="command"):
+            token = token_issue(user=user, rotate=opts["rotate"])
         self.stdout.write(token.key)

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotate.models import Project
+from core.context import audit_context
 from exports.models import DatasetSnapshot
 from exports.options import MODES, TIE_POLICIES, ExportOptionsError
 from exports.services import snapshot_build, snapshot_create
@@ -70,9 +71,10 @@ class Command(BaseCommand):
         options["split"] = split
         started = time.perf_counter()
         try:
-            snapshot = snapshot_create(
-                project=project, fmt=opts["format"], options=options, enqueue=False
-            )
+            with audit_context(source="command"):
+                snapshot = snapshot_create(
+                    project=project, fmt=opts["format"], options=options, enqueue=False
+                )
         except ExportOptionsError as exc:
             raise CommandError(f"--{exc.field.replace('_', '-')}: {exc.message}") from exc
         snapshot = snapshot_build(snapshot=snapshot)
