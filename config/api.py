@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -163,6 +163,32 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             detail = _summary(_flatten(detail))
         body = error_body(code or getattr(detail, "code", "error"), str(detail))
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def typed_json_field(name: str, schema: dict) -> type[serializers.JSONField]:
+    """A JSONField subclass the OpenAPI schema documents as ``schema``.
+
+    Always a new subclass: ``extend_schema_field(...)(serializers.JSONField)`` annotates DRF's
+    own class, and the last such call then types every JSON field of the API.
+    """
+    return extend_schema_field(schema)(type(name, (serializers.JSONField,), {}))
+
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+MESSAGES_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+            "content": {"type": "string"},
+        },
+        "required": ["role", "content"],
+    },
+}
+FreeObjectField = typed_json_field(
+    "FreeObjectField", {"type": "object", "additionalProperties": True}
+)
 
 
 class ErrorSerializer(serializers.Serializer):

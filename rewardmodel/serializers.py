@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import FreeObjectField
 from rewardmodel.models import RewardModel
 
 MAX_COMPLETIONS_PER_PROMPT = 64
@@ -10,6 +11,9 @@ ROLES = ("system", "user", "assistant")
 
 
 class RewardModelSerializer(serializers.ModelSerializer):
+    metrics = FreeObjectField(help_text="Held-out evaluation.")
+    card = FreeObjectField(help_text="The model card (rankwise_card.json).")
+
     class Meta:
         model = RewardModel
         fields = [

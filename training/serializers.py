@@ -4,7 +4,37 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.api import MESSAGES_SCHEMA, FreeObjectField, typed_json_field
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
+
+_PROMPT_ROW = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "prompt": {"type": "string"},
+        "messages": MESSAGES_SCHEMA,
+    },
+    "description": "Exactly one of prompt (text) or messages (a conversation).",
+}
+ConfigField = typed_json_field(
+    "ConfigField",
+    {"type": "object", "additionalProperties": True, "example": {"max_steps": 200}},
+)
+GenerationPromptsField = typed_json_field(
+    "GenerationPromptsField",
+    {"type": "array", "items": {"oneOf": [{"type": "string"}, _PROMPT_ROW]}},
+)
+GenerationJobPromptsField = typed_json_field(
+    "GenerationJobPromptsField", {"type": "array", "items": _PROMPT_ROW}
+)
+MetricValuesField = typed_json_field(
+    "MetricValuesField",
+    {"type": "object", "additionalProperties": {"type": "number", "nullable": True},
+     "example": {"loss": 0.52, "accuracy": 0.71}},
+)  # fmt: skip
+SamplePromptField = typed_json_field(
+    "SamplePromptField", {"oneOf": [{"type": "string"}, MESSAGES_SCHEMA]}
+)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -37,7 +67,7 @@ class TrainingRunCreateSerializer(StrictSerializer):
     prompt_project = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="PPO: use this project's prompts."
     )
-    config = serializers.JSONField(
+    config = ConfigField(
         required=False,
         default=dict,
         help_text="Trainer options (rlhf RewardConfig / PPOConfig fields) except paths.",
@@ -58,6 +88,13 @@ class TrainingProgressSerializer(serializers.Serializer):
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    config = ConfigField(read_only=True, help_text="Options as submitted.")
+    resolved_config = ConfigField(
+        read_only=True, help_text="The full trainer config of the latest attempt."
+    )
+    info = FreeObjectField(read_only=True, help_text="What the trainer said at start.")
+    result = FreeObjectField(read_only=True, help_text="Final metrics.")
+    card = FreeObjectField(read_only=True, help_text="The model card (rankwise_card.json).")
     progress = serializers.SerializerMethodField()
     registered_reward_model = serializers.SerializerMethodField()
     registered_policy = serializers.SerializerMethodField()
@@ -101,6 +138,8 @@ class TrainingRunListSerializer(TrainingRunSerializer):
 
 
 class TrainingMetricSerializer(serializers.ModelSerializer):
+    values = MetricValuesField()
+
     class Meta:
         model = TrainingMetric
         fields = ["id", "step", "values", "created_at"]
@@ -114,12 +153,17 @@ class TrainingMetricsResponseSerializer(serializers.Serializer):
 
 
 class TrainingSampleSerializer(serializers.ModelSerializer):
+    prompt = SamplePromptField(help_text="Text, or a conversation as {role, content} messages.")
+
     class Meta:
         model = TrainingSample
         fields = ["id", "step", "prompt", "response", "score", "length", "ended_with_eos"]
 
 
 class PolicySerializer(serializers.ModelSerializer):
+    metrics = FreeObjectField()
+    card = FreeObjectField()
+
     class Meta:
         model = Policy
         fields = [
@@ -130,7 +174,7 @@ class PolicySerializer(serializers.ModelSerializer):
 
 class GenerationJobCreateSerializer(StrictSerializer):
     project = serializers.IntegerField(help_text="Project the new ranking tasks go to.")
-    prompts = serializers.JSONField(
+    prompts = GenerationPromptsField(
         help_text='List of strings, or of {"id"?, "prompt" | "messages"} objects.'
     )
     k = serializers.IntegerField(default=4, help_text="Completions per prompt (2-9).")
@@ -149,6 +193,9 @@ class GenerationJobCreateSerializer(StrictSerializer):
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
+    prompts = GenerationJobPromptsField(read_only=True)
+    result = FreeObjectField(read_only=True, help_text="The import's counts.")
+
     class Meta:
         model = GenerationJob
         fields = [

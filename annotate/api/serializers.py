@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotate.api.permissions import roles_of
@@ -17,34 +16,33 @@ from annotate.models import (
     Project,
     Prompt,
 )
+from config.api import MESSAGES_SCHEMA, STRINGS, FreeObjectField, typed_json_field
 
-RankingField = extend_schema_field(
-    {"type": "array", "items": {"type": "array", "items": {"type": "string"}},
-     "example": [["A"], ["C", "D"], ["B"]]}
-)(serializers.JSONField)  # fmt: skip
-RatingsField = extend_schema_field(
-    {"type": "object", "additionalProperties": {"type": "integer"}, "example": {"A": 6, "B": 3}}
-)(serializers.JSONField)
-FlagsField = extend_schema_field(
-    {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
-     "example": {"B": ["hallucination"]}}
-)(serializers.JSONField)  # fmt: skip
-MessagesField = extend_schema_field(
-    {"type": "array", "nullable": True, "items": {"type": "object", "properties": {
-        "role": {"type": "string", "enum": ["system", "user", "assistant"]},
-        "content": {"type": "string"}}}}
-)(serializers.JSONField)  # fmt: skip
-RatingScaleField = extend_schema_field(
-    {"type": "object", "properties": {"min": {"type": "integer"}, "max": {"type": "integer"},
-     "label": {"type": "string"}}, "example": {"min": 1, "max": 7, "label": "Overall quality"}}
-)(serializers.JSONField)  # fmt: skip
-ProjectFlagsField = extend_schema_field(
-    {"type": "array", "items": {"type": "object", "properties": {
-        "key": {"type": "string"}, "label": {"type": "string"}}}}
-)(serializers.JSONField)  # fmt: skip
-FreeObjectField = extend_schema_field({"type": "object", "additionalProperties": True})(
-    serializers.JSONField
+RankingField = typed_json_field(
+    "RankingField",
+    {"type": "array", "items": STRINGS, "example": [["A"], ["C", "D"], ["B"]]},
 )
+RatingsField = typed_json_field(
+    "RatingsField",
+    {"type": "object", "additionalProperties": {"type": "integer"}, "example": {"A": 6, "B": 3}},
+)
+FlagsField = typed_json_field(
+    "FlagsField",
+    {"type": "object", "additionalProperties": STRINGS, "example": {"B": ["hallucination"]}},
+)
+MessagesField = typed_json_field("MessagesField", {**MESSAGES_SCHEMA, "nullable": True})
+RatingScaleField = typed_json_field(
+    "RatingScaleField",
+    {"type": "object", "properties": {"min": {"type": "integer"}, "max": {"type": "integer"},
+     "label": {"type": "string"}}, "example": {"min": 1, "max": 7, "label": "Overall quality"},
+     "description": "Empty to rate nothing."},
+)  # fmt: skip
+ProjectFlagsField = typed_json_field(
+    "ProjectFlagsField",
+    {"type": "array", "items": {"type": "object", "properties": {
+        "key": {"type": "string"}, "label": {"type": "string"}}, "required": ["key"]}},
+)  # fmt: skip
+ShownOrderField = typed_json_field("ShownOrderField", STRINGS)
 
 
 # --- users and auth -----------------------------------------------------------------------------
@@ -246,9 +244,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
     ranking = RankingField()
     ratings = RatingsField()
     flags = FlagsField()
-    shown_order = extend_schema_field({"type": "array", "items": {"type": "string"}})(
-        serializers.JSONField
-    )()
+    shown_order = ShownOrderField()
 
     class Meta:
         model = Annotation

@@ -49,3 +49,37 @@ def test_schema_and_docs_are_served(url):
         # Assets come from drf-spectacular-sidecar under STATIC_URL, not from a CDN.
         assert "drf_spectacular_sidecar" in html
         assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+
+
+def _props(schema, component):
+    return schema["components"]["schemas"][component]["properties"]
+
+
+def test_json_fields_are_typed_as_they_are(schema_text):
+    """Each JSON field has its own type: decorating DRF's JSONField class itself once retyped
+    every JSON field of the API as the last decoration (a list of strings)."""
+    schema = yaml.safe_load(schema_text)
+    ranking = {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
+    for component in ("Annotation", "JudgementInputRequest", "PatchedJudgementPatchRequest"):
+        got = _props(schema, component)["ranking"]
+        assert {k: got[k] for k in ("type", "items")} == ranking, (component, got)
+    for component in ("Project", "ProjectRequest", "PatchedProjectRequest"):
+        props = _props(schema, component)
+        assert props["flags"]["type"] == "array"
+        assert props["flags"]["items"]["type"] == "object"
+        assert set(props["flags"]["items"]["properties"]) == {"key", "label"}
+        assert props["rating_scale"]["type"] == "object"
+        assert set(props["rating_scale"]["properties"]) == {"min", "max", "label"}
+    assert _props(schema, "Annotation")["ratings"]["type"] == "object"
+    assert _props(schema, "Annotation")["flags"]["type"] == "object"
+    run = _props(schema, "TrainingRun")
+    for name in ("card", "config", "resolved_config", "info", "result"):
+        assert run[name]["type"] == "object", (name, run[name])
+    prompts = _props(schema, "GenerationJob")["prompts"]
+    assert prompts["type"] == "array" and prompts["items"]["type"] == "object"
+    assert set(prompts["items"]["properties"]) == {"id", "prompt", "messages"}
+    for component in ("Policy", "RewardModel"):
+        assert _props(schema, component)["card"]["type"] == "object"
+        assert _props(schema, component)["metrics"]["type"] == "object"
+    assert _props(schema, "TrainingMetric")["values"]["type"] == "object"
+    assert "oneOf" in _props(schema, "TrainingSample")["prompt"]
