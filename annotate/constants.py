@@ -2,8 +2,12 @@
 
 MIN_COMPLETIONS = 2
 MAX_COMPLETIONS = 9
-# Annotation.time_ms is a 32-bit integer column (PositiveIntegerField): about 24 days.
+# Limits of a judgement, the same on the ranking page, the API and import (annotate.judgements
+# checks them; the API's serializers document them). Annotation.time_ms is a 32-bit integer
+# column (PositiveIntegerField): about 24 days.
 MAX_TIME_MS = 2**31 - 1
+MAX_COMMENT_LENGTH = 10_000
+MAX_SKIP_REASON_LENGTH = 2_000
 
 # After InstructGPT's labelling metadata (Ouyang et al. 2022, appendix B).
 DEFAULT_FLAGS = [

@@ -6,10 +6,14 @@ Errors carry the field name, so callers can report ``ranking: ...`` or ``line 17
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from annotate.constants import MAX_TIME_MS
+from annotate.constants import MAX_COMMENT_LENGTH, MAX_SKIP_REASON_LENGTH, MAX_TIME_MS
+
+# What PostgreSQL cannot store in a text column: NUL, and UTF-16 halves without their pair.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -132,25 +136,43 @@ def clean_shown_order(shown_order: Any, completion_ids: list[str]) -> list[str]:
     return [str(cid) for cid in shown_order]
 
 
+def clean_text(value: Any, field: str, max_length: int) -> str:
+    """Free text of a judgement: a string of at most ``max_length`` characters that a
+    database can store (no NUL, no lone surrogate)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise JudgementError(field, "must be a string")
+    if len(value) > max_length:
+        raise JudgementError(field, f"is {len(value)} characters long; at most {max_length}")
+    bad = _UNSTORABLE.search(value)
+    if bad:
+        what = "a NUL character" if bad.group() == "\x00" else "an unpaired surrogate"
+        raise JudgementError(field, f"contains {what} (position {bad.start()})")
+    return value
+
+
+def clean_time_ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIME_MS:
+        raise JudgementError(
+            "time_ms", f"must be an integer from 0 to {MAX_TIME_MS} (milliseconds)"
+        )
+    return value
+
+
 def clean_judgement(data: dict, completion_ids: list[str], rules: JudgementRules) -> dict:
     """Return the cleaned fields of an Annotation, or raise JudgementError naming the field."""
     skipped = data.get("skipped", False)
     if not isinstance(skipped, bool):
         raise JudgementError("skipped", "must be true or false")
-    time_ms = data.get("time_ms")
-    if time_ms is not None and (
-        isinstance(time_ms, bool) or not isinstance(time_ms, int) or time_ms < 0
-    ):
-        raise JudgementError("time_ms", "must be a non-negative integer (milliseconds)")
-    if time_ms is not None and time_ms > MAX_TIME_MS:
-        raise JudgementError("time_ms", f"must be at most {MAX_TIME_MS} (milliseconds)")
-    comment = data.get("comment") or ""
-    if not isinstance(comment, str):
-        raise JudgementError("comment", "must be a string")
+    time_ms = clean_time_ms(data.get("time_ms"))
+    comment = clean_text(data.get("comment"), "comment", MAX_COMMENT_LENGTH)
     shown_order = clean_shown_order(data.get("shown_order"), completion_ids)
     if skipped:
-        reason = data.get("skip_reason") or ""
-        if not isinstance(reason, str) or not reason.strip():
+        reason = clean_text(data.get("skip_reason"), "skip_reason", MAX_SKIP_REASON_LENGTH)
+        if not reason.strip():
             raise JudgementError("skip_reason", "say why you skip")
         return {
             "skipped": True,

@@ -7,8 +7,6 @@ Views parse, call one service or selector, and render. JSON errors have one shap
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, JsonResponse
@@ -35,6 +33,7 @@ from annotate.services.queue import (
     prompt_next_for_annotator,
 )
 from annotate.templatetags.rankwise_markdown import render_markdown
+from config.json_input import JsonInputError, json_loads_checked
 
 REFUSAL_STATUS = {"not_member": 403, "not_yours": 403, "wrong_project": 404, "no_prompt": 404}
 
@@ -114,9 +113,9 @@ def _claim_task(claim: Claim) -> dict:
 
 def _json_body(request) -> dict:
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JudgementError("body", f"is not valid JSON ({exc})") from exc
+        data = json_loads_checked(request.body or b"{}")
+    except JsonInputError as exc:
+        raise JudgementError(exc.path, exc.message) from exc
     if not isinstance(data, dict):
         raise JudgementError("body", "must be a JSON object")
     return data

@@ -9,18 +9,25 @@ never surfaces as a 500.
 from __future__ import annotations
 
 import logging
+import re
+from base64 import b64decode
 from typing import Any
+from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from annotate.judgements import JudgementError
+from config.json_input import JsonInputError, json_loads_checked
 
 logger = logging.getLogger(__name__)
 
@@ -214,14 +221,81 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {c: OpenApiResponse(ErrorSerializer, description=texts.get(c, "")) for c in codes}
 
 
+_BIGINT = re.compile(r"-?[0-9]{1,19}")
+
+
 class CursorPage(CursorPagination):
-    """Stable pages over big, growing lists: a page never repeats or skips rows on insert."""
+    """Stable pages over big, growing lists: a page never repeats or skips rows on insert.
+
+    Every list orders by id, so a cursor's position must be an id: DRF would put any text a
+    client crafts into ``id < %s`` (a 500 on a non-number, on PostgreSQL on one past bigint).
+    """
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "-id"
 
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)  # NotFound for what it cannot decode
+        if cursor is None:
+            return None
+        encoded = request.query_params[self.cursor_query_param]
+        tokens = parse_qs(b64decode(encoded.encode("ascii")).decode("ascii"))
+        # DRF caps an offset past its cutoff silently; no cursor it wrote has one.
+        offset_ok = tokens.get("o", ["0"])[0].isdigit() and cursor.offset < self.offset_cutoff
+        position = cursor.position
+        position_ok = position is None or (
+            _BIGINT.fullmatch(position) is not None and abs(int(position)) < 2**63
+        )
+        if not (offset_ok and position_ok):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 class OldestFirstCursorPage(CursorPage):
     ordering = "id"
+
+
+class CheckedJSONParser(JSONParser):
+    """DRF's JSON parser behind the one gate every JSON body passes (``config.json_input``):
+    a 400 naming where the body holds what no field may store, instead of a 500 later."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json_loads_checked(stream.read().decode(encoding))
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        except JsonInputError as exc:
+            raise ApiError("parse_error", f"JSON parse error - {exc}",
+                           fields={exc.path: exc.message}) from exc  # fmt: skip
+
+
+# --- Django's error views: JSON under /api/, pages elsewhere -------------------------------
+# They answer what no view did: an unknown URL (404), a request Django refused before any view
+# (400), or a bug (500). DRF views answer their own errors through exception_handler above.
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_404(request, exception=None):
+    if _is_api(request):
+        body = error_body("not_found", "No such URL in the API; see /api/docs/.")
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def error_400(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "The request was refused."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def error_500(request):
+    if _is_api(request):
+        body = error_body("server_error", "Something went wrong on our side; it is logged.")
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -17,7 +16,7 @@ urlpatterns = [
     path("", include("training.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Under /api/ every error is JSON, an unknown URL included (config/api.py).
+handler400 = "config.api.error_400"
+handler404 = "config.api.error_404"
+handler500 = "config.api.error_500"

@@ -79,6 +79,11 @@ class TrainingRunCreateSerializer(StrictSerializer):
         return value
 
 
+class TrainingRunFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TrainingRun.Kind.choices, required=False)
+    status = serializers.ChoiceField(choices=TrainingRun.Status.choices, required=False)
+
+
 class TrainingProgressSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()

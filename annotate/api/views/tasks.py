@@ -21,7 +21,12 @@ from annotate.api.permissions import (
     ProjectScopedMixin,
     RolePermission,
 )
-from annotate.constants import Roles
+from annotate.constants import (
+    MAX_COMMENT_LENGTH,
+    MAX_SKIP_REASON_LENGTH,
+    MAX_TIME_MS,
+    Roles,
+)
 from annotate.models import Annotation, Prompt
 from annotate.selectors import annotation_list_for_annotator, queue_progress
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
@@ -60,20 +65,28 @@ class JudgementInputSerializer(serializers.Serializer):
     ranking = s.RankingField(help_text="Tie groups of completion ids, best first.")
     ratings = s.RatingsField(required=False)
     flags = s.FlagsField(required=False)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=10000)
-    time_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT_LENGTH)
+    time_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_TIME_MS
+    )
     shown_order = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class JudgementPatchSerializer(JudgementInputSerializer):
     ranking = s.RankingField(required=False)
     skipped = serializers.BooleanField(required=False)
-    skip_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    skip_reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_SKIP_REASON_LENGTH
+    )
 
 
 class SkipSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why you skip (required).")
-    time_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    reason = serializers.CharField(
+        max_length=MAX_SKIP_REASON_LENGTH, help_text="Why you skip (required)."
+    )
+    time_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_TIME_MS
+    )
 
 
 class QueueProgressSerializer(serializers.Serializer):
