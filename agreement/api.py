@@ -11,13 +11,7 @@ from rest_framework.views import APIView
 
 from agreement.selectors import project_report_get, report_anonymise
 from agreement.services import project_agreement_schedule
-from annotate.api.permissions import (
-    IsAuthenticated,
-    ProjectMember,
-    ProjectScopedMixin,
-    RolePermission,
-    has_any_role,
-)
+from annotate.api.permissions import ProjectScopedMixin, has_any_role
 from annotate.constants import Roles
 from config.api import error_responses
 
@@ -28,9 +22,6 @@ class ProjectAgreementView(ProjectScopedMixin, APIView):
 
     Reviewers and admins see annotator names; ML engineers get stable pseudonyms.
     """
-
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = {"GET": (Roles.REVIEWER, Roles.ML_ENGINEER)}
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)},
@@ -45,9 +36,6 @@ class ProjectAgreementView(ProjectScopedMixin, APIView):
 
 class ProjectAgreementRecomputeView(ProjectScopedMixin, APIView):
     """Queue a full recompute of consensus, annotator weights and the report."""
-
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = {"POST": (Roles.REVIEWER,)}
 
     @extend_schema(
         request=None,

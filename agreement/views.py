@@ -1,34 +1,26 @@
+"""The agreement dashboard and the review pages: reviewers (and admins) of the project, as
+annotate.api.policy rules; ``policy_page`` hands each view the project."""
+
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from agreement.selectors import (
     annotator_rows,
     headline_rows,
-    project_for_reviewer,
     project_report_get,
     prompt_review_get,
     review_queue_count,
     review_queue_list,
 )
 from agreement.services import project_agreement_schedule, prompt_adjudicate
+from annotate.api.policy import policy_page
 from annotate.judgements import JudgementError
 from annotate.models import Prompt
 
 
-def _project_or_404(request, slug):
-    project = project_for_reviewer(request.user, slug)
-    if project is None:
-        raise Http404("No such project, or you do not review it")
-    return project
-
-
-@login_required
-def dashboard(request, slug):
-    project = _project_or_404(request, slug)
+@policy_page()
+def dashboard(request, slug, project):
     report = project_report_get(project)
     return render(
         request,
@@ -43,18 +35,15 @@ def dashboard(request, slug):
     )
 
 
-@login_required
-@require_POST
-def recompute(request, slug):
-    project = _project_or_404(request, slug)
+@policy_page()
+def recompute(request, slug, project):
     project_agreement_schedule(project_id=project.pk)
     messages.success(request, "Recompute queued; reload in a moment for the new figures.")
     return redirect("agreement:dashboard", slug=project.slug)
 
 
-@login_required
-def review_queue(request, slug):
-    project = _project_or_404(request, slug)
+@policy_page()
+def review_queue(request, slug, project):
     return render(
         request,
         "agreement/review_queue.html",
@@ -86,9 +75,8 @@ class AdjudicationForm(forms.Form):
         ]
 
 
-@login_required
-def review_prompt(request, slug, prompt_id):
-    project = _project_or_404(request, slug)
+@policy_page()
+def review_prompt(request, slug, prompt_id, project):
     prompt = get_object_or_404(Prompt, pk=prompt_id, project=project)
     data = prompt_review_get(prompt)
     form = AdjudicationForm(

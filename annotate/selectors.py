@@ -41,6 +41,17 @@ def project_list_for_user(user) -> QuerySet[Project]:
     ).order_by("name")
 
 
+def project_ids_for_member(user) -> QuerySet | None:
+    """The ids of the user's projects, as a subquery; None for admins, who see every project.
+
+    Objects reached through a project (snapshots, runs, models, generations) are filtered with
+    it, so a list holds only the user's projects' objects and a lookup by id finds no other.
+    """
+    if user.is_superuser or user_has_role(user, Roles.ADMIN):
+        return None
+    return Project.objects.filter(memberships__user=user).values("pk")
+
+
 def annotation_list_for_annotator(*, user, project: Project | None = None) -> QuerySet[Annotation]:
     """The user's own annotations, newest change first (never anyone else's: overlap is blind)."""
     annotations = Annotation.objects.filter(annotator=user)
@@ -50,12 +61,12 @@ def annotation_list_for_annotator(*, user, project: Project | None = None) -> Qu
 
 
 def annotation_get_for_annotator(*, user, pk: int) -> Annotation | None:
-    return annotation_list_for_annotator(user=user).filter(pk=pk).first()
-
-
-def project_get_for_member(*, user, slug: str) -> Project | None:
-    """The project if ``user`` belongs to it (admins see every project)."""
-    return project_list_for_user(user).filter(slug=slug).first()
+    """One of the user's own annotations, in a project they are (still) a member of."""
+    annotations = annotation_list_for_annotator(user=user).filter(pk=pk)
+    mine = project_ids_for_member(user)
+    if mine is not None:
+        annotations = annotations.filter(prompt__project__in=mine)
+    return annotations.first()
 
 
 def queue_progress(*, project: Project, user, now: datetime | None = None) -> dict:
@@ -89,26 +100,9 @@ def project_stats(*, project: Project) -> dict:
     }
 
 
-_PROJECT_FIELDS = tuple(f.attname for f in Project._meta.concrete_fields)
-_PROJECT_SQL = f"SELECT {', '.join(_PROJECT_FIELDS)} FROM annotate_project WHERE slug = %s"
-
-
-def project_by_slug(*, slug: str) -> Project | None:
-    """The project, read without the ORM's query building (the JSON endpoints' hot path)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PROJECT_SQL, [slug])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    converted = []
-    for field, value in zip(Project._meta.concrete_fields, row, strict=True):
-        for converter in field.get_db_converters(connection):
-            value = converter(value, field, connection)
-        converted.append(value)
-    return Project.from_db(connection.alias, _PROJECT_FIELDS, converted)
-
-
 def prompt_in_project(*, project: Project, prompt_id: int) -> Prompt | None:
+    if not 0 < prompt_id < 2**63:  # a URL's <int:...> takes any digits; raw SQL would overflow
+        return None
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, project_id, external_id, is_gold FROM annotate_prompt "

@@ -1,26 +1,25 @@
 """Pages and the ranking page's JSON endpoints (session auth + CSRF).
 
+Who may call each is annotate.api.policy's (the same table as the API's): ``policy_page``
+checks it first (membership, then role) and hands a project URL's view its ``project``.
 Views parse, call one service or selector, and render. JSON errors have one shape:
 ``{"error": {"field": ..., "message": ...}}`` (400, bad input, nothing saved) or
-``{"error": {"code": ..., "message": ...}}`` (403/409, refused by the queue's rules).
+``{"error": {"code": ..., "message": ...}}`` (401/403/404/409: refused by the rules).
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
 
+from annotate.api.policy import policy_page
 from annotate.judgements import JudgementError
 from annotate.models import Annotation, Claim, Project, Prompt
 from annotate.selectors import (
     annotation_get_for_annotator,
     annotation_list_for_annotator,
-    project_by_slug,
-    project_get_for_member,
     project_list_for_user,
     project_stats,
     prompt_in_project,
@@ -35,24 +34,18 @@ from annotate.services.queue import (
 from annotate.templatetags.rankwise_markdown import render_markdown
 from config.json_input import JsonInputError, json_loads_checked
 
-REFUSAL_STATUS = {"not_member": 403, "not_yours": 403, "wrong_project": 404, "no_prompt": 404}
+# As the API: the queue's refusals are 409 (past the policy, only an admin of another project
+# reaches not_member), a prompt or annotation that is not there 404.
+REFUSAL_STATUS = {"not_yours": 403, "wrong_project": 404, "no_prompt": 404, "no_annotation": 404}
 
 
-@login_required
+@policy_page()
 def home(request):
     return render(request, "annotate/home.html", {"projects": project_list_for_user(request.user)})
 
 
-def _member_project(request, slug) -> Project:
-    project = project_get_for_member(user=request.user, slug=slug)
-    if project is None:
-        raise Http404("No such project")
-    return project
-
-
-@login_required
-def project_detail(request, slug):
-    project = _member_project(request, slug)
+@policy_page()
+def project_detail(request, slug, project):
     return render(
         request,
         "annotate/project_detail.html",
@@ -131,9 +124,8 @@ def _error(exc: Exception) -> JsonResponse:
     )
 
 
-@login_required
-def annotate_page(request, slug):
-    project = _member_project(request, slug)
+@policy_page()
+def annotate_page(request, slug, project):
     return render(
         request,
         "annotate/annotate.html",
@@ -155,10 +147,8 @@ def annotate_page(request, slug):
     )
 
 
-@login_required
-@require_POST
-def task_next(request, slug):
-    project = _project(slug)
+@policy_page(json=True)
+def task_next(request, slug, project):
     try:
         claim = prompt_next_for_annotator(project=project, user=request.user)
     except SubmissionRefused as exc:
@@ -166,26 +156,17 @@ def task_next(request, slug):
     return JsonResponse({"task": _claim_task(claim) if claim else None})
 
 
-def _project(slug: str) -> Project:
-    project = project_by_slug(slug=slug)
-    if project is None:
-        raise Http404("No such project")
-    return project
-
-
 def _prompt(project: Project, prompt_id: int) -> Prompt:
     prompt = prompt_in_project(project=project, prompt_id=prompt_id)
     if prompt is None:
-        raise Http404("No such prompt in this project")
+        raise SubmissionRefused("no_prompt", "No such prompt in this project.")
     return prompt
 
 
-@login_required
-@require_POST
-def task_submit(request, slug, prompt_id):
-    project = _project(slug)
-    prompt = _prompt(project, prompt_id)
+@policy_page(json=True)
+def task_submit(request, slug, prompt_id, project):
     try:
+        prompt = _prompt(project, prompt_id)
         annotation = ranking_submit(
             project=project, prompt=prompt, user=request.user, data=_json_body(request)
         )
@@ -194,12 +175,10 @@ def task_submit(request, slug, prompt_id):
     return JsonResponse({"annotation_id": annotation.pk, "ranking": annotation.ranking}, status=201)
 
 
-@login_required
-@require_POST
-def task_skip(request, slug, prompt_id):
-    project = _project(slug)
-    prompt = _prompt(project, prompt_id)
+@policy_page(json=True)
+def task_skip(request, slug, prompt_id, project):
     try:
+        prompt = _prompt(project, prompt_id)
         data = _json_body(request)
         annotation = annotation_skip(
             project=project, prompt=prompt, user=request.user,
@@ -210,10 +189,8 @@ def task_skip(request, slug, prompt_id):
     return JsonResponse({"annotation_id": annotation.pk, "skipped": True}, status=201)
 
 
-@login_required
-@require_GET
-def progress(request, slug):
-    project = _member_project(request, slug)
+@policy_page(json=True)
+def progress(request, slug, project):
     return JsonResponse(queue_progress(project=project, user=request.user))
 
 
@@ -227,15 +204,14 @@ def _ranking_labels(annotation: Annotation) -> str:
     )
 
 
-@login_required
-def my_annotations(request, slug):
-    project = _member_project(request, slug)
+@policy_page()
+def my_annotations(request, slug, project):
     annotations = list(annotation_list_for_annotator(user=request.user, project=project)[:500])
     rows = [(a, _ranking_labels(a)) for a in annotations]
     return render(request, "annotate/my_annotations.html", {"project": project, "rows": rows})
 
 
-@login_required
+@policy_page()
 def annotation_edit(request, pk):
     annotation = annotation_get_for_annotator(user=request.user, pk=pk)
     if annotation is None:
@@ -272,12 +248,11 @@ def annotation_edit(request, pk):
     )
 
 
-@login_required
-@require_POST
+@policy_page(json=True)
 def annotation_update_view(request, pk):
     annotation = annotation_get_for_annotator(user=request.user, pk=pk)
     if annotation is None:
-        raise Http404("No such annotation of yours")
+        return _error(SubmissionRefused("no_annotation", "No such annotation of yours."))
     try:
         data = _json_body(request)
         updated = annotation_update(annotation=annotation, user=request.user, data=data)
@@ -288,6 +263,7 @@ def annotation_update_view(request, pk):
     )
 
 
+@policy_page()
 def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

@@ -7,8 +7,9 @@ To add an app's endpoints, append its module to ``V1_MODULES``.
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
 
-from annotate.api.permissions import IsAdmin, IsAuthenticated
+from annotate.api.permissions import PolicyPermission
 from config.api import CursorPage
 from core.api.views import AuditEventListView
 
@@ -21,20 +22,45 @@ V1_MODULES = [
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]
-# core imports no feature app: its audit view gets the project's admin rule and pagination here.
+# core imports no feature app: its audit view gets the permission table (annotate.api.policy:
+# admins) and pagination here.
 v1_patterns.append(
     path(
         "audit-events/",
         AuditEventListView.as_view(
-            permission_classes=[IsAuthenticated, IsAdmin], pagination_class=CursorPage
+            permission_classes=[PolicyPermission], pagination_class=CursorPage
         ),
         name="audit-event-list",
     )
 )
 
+
+class JsonErrors:
+    """An error from the schema or a viewer (401 before signing in) in the API's JSON shape,
+    not rendered as a schema document or an HTML page."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class SchemaView(JsonErrors, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(JsonErrors, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(JsonErrors, SpectacularRedocView):
+    pass
+
+
 urlpatterns = [
     path("v1/", include((v1_patterns, "api"), namespace="api")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

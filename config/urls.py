@@ -3,12 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import views as annotate_views
+from annotate.api.policy import policy_page
 
 urlpatterns = [
     path("", annotate_views.home, name="home"),
     path("healthz", annotate_views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", policy_page()(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/logout/", policy_page()(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("", include("annotate.urls")),

@@ -5,12 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.api.permissions import RolePermission
-from annotate.constants import Roles
 from config.api import ApiError, CursorPage, error_responses
 from rewardmodel import selectors, services
 from rewardmodel.scorers import ScoringUnavailable
@@ -24,14 +21,13 @@ TAG = ["reward models"]
 
 
 class RewardModelApi(APIView):
-    permission_classes = [IsAuthenticated, RolePermission]
-    required_roles = (Roles.ML_ENGINEER,)
+    """ML engineers and admins (annotate.api.policy); models of the user's projects only."""
 
 
-def _model_or_404(pk: int):
-    reward_model = selectors.reward_model_get(pk)
+def _model_or_404(request, pk: int):
+    reward_model = selectors.reward_model_get(user=request.user, pk=pk)
     if reward_model is None:
-        raise ApiError("not_found", f"No reward model {pk}.", status_code=404)
+        raise ApiError("not_found", f"No reward model {pk} in your projects.", status_code=404)
     return reward_model
 
 
@@ -40,7 +36,7 @@ class RewardModelListApi(RewardModelApi, ListAPIView):
     pagination_class = CursorPage
 
     def get_queryset(self):
-        return selectors.reward_model_list()
+        return selectors.reward_model_list(user=self.request.user)
 
     @extend_schema(
         tags=TAG,
@@ -58,7 +54,7 @@ class RewardModelDetailApi(RewardModelApi):
         responses={200: RewardModelSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        return Response(RewardModelSerializer(_model_or_404(pk)).data)
+        return Response(RewardModelSerializer(_model_or_404(request, pk)).data)
 
 
 class RewardModelScoreApi(RewardModelApi):
@@ -75,7 +71,7 @@ class RewardModelScoreApi(RewardModelApi):
         responses={200: ScoreResponseSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request, pk: int):
-        reward_model = _model_or_404(pk)
+        reward_model = _model_or_404(request, pk)
         data = ScoreRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -3,19 +3,15 @@ render."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.api.permissions import RolePermission
-from annotate.constants import Roles
 from config.api import ApiError, CursorPage, error_responses
 from training import selectors, services
-from training.models import GenerationJob, Policy, TrainingRun
+from training.models import TrainingRun
 from training.serializers import (
     GenerationJobCreateSerializer,
     GenerationJobSerializer,
@@ -33,16 +29,19 @@ TAG = ["training"]
 
 
 class TrainingApi(APIView):
-    """Training spends GPU time: ML engineers (and admins) only, for reading too."""
-
-    permission_classes = [IsAuthenticated, RolePermission]
-    required_roles = (Roles.ML_ENGINEER,)
+    """Training spends GPU time: ML engineers (and admins) only, for reading too (the rules
+    are annotate.api.policy's); each object is found among the user's projects' only."""
 
 
-def _run_or_404(pk: int) -> TrainingRun:
-    run = selectors.training_run_get(pk)
+def _not_found(what: str, pk: int) -> ApiError:
+    # The same answer for an id that does not exist and one of another project.
+    return ApiError("not_found", f"No {what} {pk} in your projects.", status_code=404)
+
+
+def _run_or_404(request, pk: int) -> TrainingRun:
+    run = selectors.training_run_get(user=request.user, pk=pk)
     if run is None:
-        raise ApiError("not_found", f"No training run {pk}.", status_code=404)
+        raise _not_found("training run", pk)
     return run
 
 
@@ -60,7 +59,9 @@ class TrainingRunListApi(TrainingApi, ListAPIView):
         f = TrainingRunFilterSerializer(data=self.request.query_params)
         f.is_valid(raise_exception=True)
         return selectors.training_run_list(
-            kind=f.validated_data.get("kind"), status=f.validated_data.get("status")
+            user=self.request.user,
+            kind=f.validated_data.get("kind"),
+            status=f.validated_data.get("status"),
         )
 
     @extend_schema(
@@ -97,7 +98,7 @@ class TrainingRunListApi(TrainingApi, ListAPIView):
             reward_model_id=v["reward_model"],
             prompt_project_id=v["prompt_project"],
         )
-        run = selectors.training_run_get(run.pk)
+        run = selectors.training_run_get(user=request.user, pk=run.pk)
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -108,7 +109,7 @@ class TrainingRunDetailApi(TrainingApi):
         responses={200: TrainingRunSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        return Response(TrainingRunSerializer(_run_or_404(pk)).data)
+        return Response(TrainingRunSerializer(_run_or_404(request, pk)).data)
 
 
 class TrainingRunMetricsApi(TrainingApi):
@@ -123,7 +124,7 @@ class TrainingRunMetricsApi(TrainingApi):
         responses={200: TrainingMetricsResponseSerializer, **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, pk: int):
-        run = _run_or_404(pk)
+        run = _run_or_404(request, pk)
         after = request.query_params.get("after", "0")
         if not after.isdigit():
             raise ApiError("invalid", "after: must be a point id", fields={"after": "not an id"})
@@ -145,7 +146,7 @@ class TrainingRunSamplesApi(TrainingApi):
         responses={200: TrainingSampleSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        run = _run_or_404(pk)
+        run = _run_or_404(request, pk)
         return Response(
             TrainingSampleSerializer(selectors.training_run_samples(run), many=True).data
         )
@@ -161,13 +162,13 @@ class TrainingRunCancelApi(TrainingApi):
         responses={202: TrainingRunSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request, pk: int):
-        run = _run_or_404(pk)
+        run = _run_or_404(request, pk)
         try:
             run = services.training_run_cancel(run=run, user=request.user)
         except services.RunStateError as exc:
             raise _conflict(exc) from exc
         return Response(
-            TrainingRunSerializer(selectors.training_run_get(run.pk)).data,
+            TrainingRunSerializer(selectors.training_run_get(user=request.user, pk=run.pk)).data,
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -180,13 +181,13 @@ class TrainingRunResumeApi(TrainingApi):
         responses={202: TrainingRunSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request, pk: int):
-        run = _run_or_404(pk)
+        run = _run_or_404(request, pk)
         try:
             run = services.training_run_resume(run=run, user=request.user)
         except services.RunStateError as exc:
             raise _conflict(exc) from exc
         return Response(
-            TrainingRunSerializer(selectors.training_run_get(run.pk)).data,
+            TrainingRunSerializer(selectors.training_run_get(user=request.user, pk=run.pk)).data,
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -196,7 +197,7 @@ class PolicyListApi(TrainingApi, ListAPIView):
     pagination_class = CursorPage
 
     def get_queryset(self):
-        return selectors.policy_list()
+        return selectors.policy_list(user=self.request.user)
 
     @extend_schema(
         tags=TAG,
@@ -214,7 +215,10 @@ class PolicyDetailApi(TrainingApi):
         responses={200: PolicySerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        return Response(PolicySerializer(get_object_or_404(Policy, pk=pk)).data)
+        policy = selectors.policy_get(user=request.user, pk=pk)
+        if policy is None:
+            raise _not_found("policy", pk)
+        return Response(PolicySerializer(policy).data)
 
 
 class GenerationJobListApi(TrainingApi, ListAPIView):
@@ -222,7 +226,7 @@ class GenerationJobListApi(TrainingApi, ListAPIView):
     pagination_class = CursorPage
 
     def get_queryset(self):
-        return selectors.generation_job_list()
+        return selectors.generation_job_list(user=self.request.user)
 
     @extend_schema(
         tags=TAG,
@@ -262,7 +266,7 @@ class GenerationJobListApi(TrainingApi, ListAPIView):
             top_p=v["top_p"],
             seed=v["seed"],
         )
-        job = selectors.generation_job_get(job.pk)
+        job = selectors.generation_job_get(user=request.user, pk=job.pk)
         return Response(GenerationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -273,4 +277,7 @@ class GenerationJobDetailApi(TrainingApi):
         responses={200: GenerationJobSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        return Response(GenerationJobSerializer(get_object_or_404(GenerationJob, pk=pk)).data)
+        job = selectors.generation_job_get(user=request.user, pk=pk)
+        if job is None:
+            raise _not_found("generation job", pk)
+        return Response(GenerationJobSerializer(job).data)

@@ -101,19 +101,27 @@ def config_validate(kind: str, options: dict[str, Any]) -> None:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
+NOT_A_MODEL = (
+    "not an allowed model: give a model directory on the server that holds a config.json, or a "
+    "hub model id where this server may download (HF_HUB_OFFLINE unset)"
+)
+
+
+def _allowed_model(value: str) -> bool:
+    if os.path.isdir(value):
+        return os.path.isfile(os.path.join(value, "config.json"))
+    if os.path.isabs(value) or value.startswith(".") or not _HUB_ID.match(value):
+        return False
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes")
+
+
 def base_model_check(value: str, field: str = "base_model") -> None:
-    """A local model directory, or a hub id when this machine may download."""
+    """A local model directory, or a hub id when this machine may download.
+
+    Every refusal reads the same, so a request cannot probe which directories exist on the
+    server (a missing one and one without config.json used to get different answers).
+    """
     if not value or not value.strip():
         raise ValidationError({field: ["is required"]})
-    if os.path.isdir(value):
-        if not os.path.isfile(os.path.join(value, "config.json")):
-            raise ValidationError({field: [f"{value!r} holds no config.json: not a model"]})
-        return
-    if os.path.isabs(value) or value.startswith("."):
-        raise ValidationError({field: [f"no such directory: {value!r}"]})
-    if not _HUB_ID.match(value):
-        raise ValidationError({field: [f"{value!r} is neither a directory nor a hub model id"]})
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise ValidationError(
-            {field: [f"{value!r} is not a local directory and the hub is offline (HF_HUB_OFFLINE)"]}
-        )
+    if not _allowed_model(value):
+        raise ValidationError({field: [NOT_A_MODEL]})

@@ -8,21 +8,38 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from annotate.constants import Roles
-from annotate.selectors import user_has_role
+from annotate.selectors import project_ids_for_member
+from rewardmodel.selectors import reward_models_visible_q
 from rlhf.utils import paired_change, prompt_key
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
 
+# Who sees what: a run belongs to every project it reads (its snapshot's, its prompt project,
+# its reward model's); a user sees it when a member of all of them, since its metrics, samples
+# and config come from each. A policy follows the run that trained it, a generation job the
+# project it writes to. Admins see everything. Metrics and samples are reached through a run.
 
-def user_can_train(user) -> bool:
-    """Training spends GPU hours: ML engineers and admins only."""
-    return user_has_role(user, Roles.ML_ENGINEER) or user_has_role(user, Roles.ADMIN)
+
+def training_runs_visible_q(user, prefix: str = "") -> Q:
+    mine = project_ids_for_member(user)
+    if mine is None:
+        return Q()
+    p = prefix
+    return (
+        (Q(**{f"{p}snapshot__isnull": True}) | Q(**{f"{p}snapshot__project__in": mine}))
+        & (Q(**{f"{p}prompt_project__isnull": True}) | Q(**{f"{p}prompt_project__in": mine}))
+        & (
+            Q(**{f"{p}reward_model__isnull": True})
+            | reward_models_visible_q(user, f"{p}reward_model__")
+        )
+    )
 
 
-def training_run_list(*, kind: str | None = None, status: str | None = None) -> QuerySet:
-    runs = TrainingRun.objects.select_related(
-        "created_by", "snapshot", "reward_model", "prompt_project"
-    ).defer("log_tail", "card", "resolved_config")
+def training_run_list(*, user, kind: str | None = None, status: str | None = None) -> QuerySet:
+    runs = (
+        TrainingRun.objects.filter(training_runs_visible_q(user))
+        .select_related("created_by", "snapshot", "reward_model", "prompt_project")
+        .defer("log_tail", "card", "resolved_config")
+    )
     if kind:
         runs = runs.filter(kind=kind)
     if status:
@@ -30,11 +47,10 @@ def training_run_list(*, kind: str | None = None, status: str | None = None) -> 
     return runs.order_by("-id")
 
 
-def training_run_get(pk: int) -> TrainingRun | None:
+def training_run_get(*, user, pk: int) -> TrainingRun | None:
     return (
-        TrainingRun.objects.select_related(
-            "created_by", "snapshot", "reward_model", "prompt_project"
-        )
+        TrainingRun.objects.filter(training_runs_visible_q(user))
+        .select_related("created_by", "snapshot", "reward_model", "prompt_project")
         .filter(pk=pk)
         .first()
     )
@@ -99,17 +115,33 @@ def training_runs_stale(*, now=None, stale_after: timedelta | None = None) -> Qu
     )
 
 
-def policy_list() -> QuerySet:
-    return Policy.objects.select_related("training_run", "reward_model").order_by("-id")
+def policies_visible_q(user) -> Q:
+    if project_ids_for_member(user) is None:
+        return Q()
+    return (Q(training_run__isnull=True) | training_runs_visible_q(user, "training_run__")) & (
+        Q(reward_model__isnull=True) | reward_models_visible_q(user, "reward_model__")
+    )
 
 
-def policy_get(pk: int) -> Policy | None:
-    return Policy.objects.filter(pk=pk).first()
+def policy_list(*, user) -> QuerySet:
+    return (
+        Policy.objects.filter(policies_visible_q(user))
+        .select_related("training_run", "reward_model")
+        .order_by("-id")
+    )
 
 
-def generation_job_list() -> QuerySet:
-    return GenerationJob.objects.select_related("project", "policy").order_by("-id")
+def policy_get(*, user, pk: int) -> Policy | None:
+    return policy_list(user=user).filter(pk=pk).first()
 
 
-def generation_job_get(pk: int) -> GenerationJob | None:
-    return GenerationJob.objects.select_related("project", "policy").filter(pk=pk).first()
+def generation_job_list(*, user) -> QuerySet:
+    jobs = GenerationJob.objects.select_related("project", "policy")
+    mine = project_ids_for_member(user)
+    if mine is not None:
+        jobs = jobs.filter(project__in=mine)
+    return jobs.order_by("-id")
+
+
+def generation_job_get(*, user, pk: int) -> GenerationJob | None:
+    return generation_job_list(user=user).filter(pk=pk).first()

@@ -1,13 +1,15 @@
-"""Pages: the runs list and a run's live page (which polls the JSON API for progress)."""
+"""Pages: the runs list and a run's live page (which polls the JSON API for progress).
+
+ML engineers and admins (annotate.api.policy); each lists or finds only what belongs to the
+user's projects, as the API does."""
 
 import json
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
+from annotate.api.policy import policy_page
 from rewardmodel.selectors import reward_model_list
 from training import selectors
 
@@ -22,29 +24,23 @@ CHARTS = {
 }
 
 
-def _require_trainer(request):
-    if not selectors.user_can_train(request.user):
-        raise PermissionDenied("Training pages are for ML engineers and admins.")
-
-
-@login_required
+@policy_page()
 def run_list(request):
-    _require_trainer(request)
+    user = request.user
     return render(
         request,
         "training/run_list.html",
         {
-            "runs": selectors.training_run_list()[:200],
-            "reward_models": reward_model_list()[:50],
-            "policies": selectors.policy_list()[:50],
+            "runs": selectors.training_run_list(user=user)[:200],
+            "reward_models": reward_model_list(user=user)[:50],
+            "policies": selectors.policy_list(user=user)[:50],
         },
     )
 
 
-@login_required
+@policy_page()
 def run_detail(request, pk: int):
-    _require_trainer(request)
-    run = selectors.training_run_get(pk)
+    run = selectors.training_run_get(user=request.user, pk=pk)
     if run is None:
         raise Http404("No such training run")
     samples_by_step = selectors.training_run_samples_by_step(run)

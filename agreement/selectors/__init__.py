@@ -24,7 +24,6 @@ from agreement.selectors.report import (
     report_anonymise,
 )
 from agreement.selectors.review import (
-    project_for_reviewer,
     prompt_review_get,
     review_queue_count,
     review_queue_list,
@@ -39,7 +38,6 @@ __all__ = [
     "gc_paused",
     "headline_rows",
     "judgements_load",
-    "project_for_reviewer",
     "project_report_get",
     "prompt_consensus_iter",
     "prompt_consensus_map",

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from agreement.models import PromptConsensus
 from annotate.constants import Roles
 from annotate.models import Project, Prompt
-from annotate.selectors import project_list_for_user, user_has_role
+from annotate.selectors import user_has_role
 
 
 def user_can_review(user, project: Project) -> bool:
@@ -21,13 +21,6 @@ def user_can_review(user, project: Project) -> bool:
     return (
         user_has_role(user, Roles.REVIEWER) and project.memberships.filter(user_id=user.pk).exists()
     )
-
-
-def project_for_reviewer(user, slug: str) -> Project | None:
-    project = project_list_for_user(user).filter(slug=slug).first()
-    if project is None or not user_can_review(user, project):
-        return None
-    return project
 
 
 def review_queue_qs(project: Project) -> QuerySet[PromptConsensus]:

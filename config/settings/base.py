@@ -197,7 +197,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One table decides for every URL (annotate/api/policy.py); no view lists roles itself.
+    "DEFAULT_PERMISSION_CLASSES": ["annotate.api.permissions.PolicyPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -216,6 +217,8 @@ SPECTACULAR_SETTINGS = {
     "snapshots, reward-model and PPO training runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its viewers are for signed-in users (the policy's SIGNED_IN rule).
+    "SERVE_PERMISSIONS": ["annotate.api.permissions.PolicyPermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

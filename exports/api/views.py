@@ -10,22 +10,18 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
-from annotate.api.permissions import IsAuthenticated, RolePermission, project_visible_get
-from annotate.constants import Roles
+from annotate.api.permissions import project_visible_get
 from config.api import ApiError, CursorPage, error_responses
 from exports.api import serializers as s
 from exports.models import DatasetSnapshot
 from exports.selectors import snapshot_list_for_user
 from exports.services import snapshot_create
 
-READERS = (Roles.ML_ENGINEER,)  # admins pass every role check
 CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet",
                  ".json": "application/json", ".arrow": "application/vnd.apache.arrow.stream"}  # fmt: skip
 
 
 class SnapshotListView(ListAPIView):
-    permission_classes = [IsAuthenticated, RolePermission]
-    required_roles = {"GET": READERS, "POST": (Roles.ADMIN,)}
     serializer_class = s.SnapshotSerializer
     pagination_class = CursorPage
 
@@ -74,9 +70,6 @@ class SnapshotListView(ListAPIView):
 
 
 class SnapshotObjectMixin:
-    permission_classes = [IsAuthenticated, RolePermission]
-    required_roles = READERS
-
     def get_object(self) -> DatasetSnapshot:
         snapshot = snapshot_list_for_user(self.request.user).filter(pk=self.kwargs["pk"]).first()
         if snapshot is None:

@@ -1,8 +1,10 @@
-"""The agreement endpoints' rows of the API permission matrix (``tests/api/permission_matrix.py``
-appends them to its ENDPOINTS; tests/api runs them for every role against its World).
+"""The agreement endpoints' and pages' rows of the permission matrix
+(``tests/api/permission_matrix.py`` appends them to its ENDPOINTS; tests/api runs them for every
+principal against its World).
 
-Reviewers read the report with annotator names, ML engineers with pseudonyms; reviewers (and
-admins) may queue a recompute, which the matrix's transaction never runs (it is on commit).
+Reviewers read the report with annotator names, ML engineers with pseudonyms (API only: the
+dashboard page names annotators, so it is the reviewers'); reviewers (and admins) may queue a
+recompute, which the matrix's transaction never runs (it is on commit), and review.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from tests.api.permission_matrix import Endpoint, url
 P = "/api/v1/projects/{w.project.slug}/"
 
 
-def names_hidden_from_ml_engineers(response, world, role):
+def names_hidden_from_ml_engineers(response, world, who):
     from annotate.models import Annotation
 
     if response.status_code != 200:
@@ -24,16 +26,27 @@ def names_hidden_from_ml_engineers(response, world, role):
     )
     names = {a["annotator"] for a in response.json()["annotators"]}
     assert real, "the world has no judgements to report on"
-    if role == "ml_engineer":
+    if who == "ml_engineer":
         assert names == {f"annotator-{i}" for i in range(1, len(real) + 1)}, names
         assert not any(f'"{name}"' in response.content.decode() for name in real)
     else:
         assert names == real
 
 
+PAGE = "/projects/{w.project.slug}/"
+REVIEW = frozenset({"reviewer"})
+
 AGREEMENT_ENDPOINTS = [
     Endpoint("agreement report", "get", url(P + "agreement/"), frozenset({"reviewer", "ml_engineer"}),
              extra_checks=(names_hidden_from_ml_engineers,)),
-    Endpoint("agreement recompute", "post", url(P + "agreement/recompute/"),
-             frozenset({"reviewer"}), ok=202),
+    Endpoint("agreement recompute", "post", url(P + "agreement/recompute/"), REVIEW, ok=202),
+    Endpoint("dashboard page", "get", url(PAGE + "agreement/"), REVIEW, surface="page"),
+    Endpoint("page: recompute", "post", url(PAGE + "agreement/recompute/"), REVIEW, ok=302,
+             surface="page"),
+    Endpoint("review queue page", "get", url(PAGE + "review/"), REVIEW, surface="page"),
+    Endpoint("review sheet page", "get", url(PAGE + "review/{w.prompt.pk}/"), REVIEW,
+             surface="page"),
+    Endpoint("page: adjudicate", "post", url(PAGE + "review/{w.prompt.pk}/"), REVIEW, ok=302,
+             surface="page",
+             body=lambda w: {"form": {"rank_A": 1, "rank_B": 2, "rank_C": 2, "comment": ""}}),
 ]  # fmt: skip

@@ -98,9 +98,10 @@ def people(imported_project):
 def test_dashboard_and_review_pages_are_for_reviewers(client, imported_project, people):
     project_agreement_recompute(imported_project, bootstrap=20)
     url = reverse("agreement:dashboard", args=["multi"])
+    # A member without the reviewer role: 403, as from the API (a non-member would get 404).
     login(client, people["annotator"])
-    assert client.get(url).status_code == 404
-    assert client.get(reverse("agreement:review-queue", args=["multi"])).status_code == 404
+    assert client.get(url).status_code == 403
+    assert client.get(reverse("agreement:review-queue", args=["multi"])).status_code == 403
     login(client, people["reviewer"])
     page = client.get(url)
     assert page.status_code == 200

@@ -3,7 +3,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotate.models import Annotation, AnnotationRevision, Claim
+from annotate.models import Annotation, AnnotationRevision, Claim, Membership
 from annotate.services.annotations import ranking_submit
 from tests.factories import ProjectFactory, PromptFactory, annotator
 
@@ -48,11 +48,14 @@ def next_task(client, slug="demo"):
 def test_pages_need_login(client, project):
     for url in (
         reverse("annotate:annotate", args=["demo"]),
-        reverse("annotate:task-next", args=["demo"]),
         reverse("annotate:my-annotations", args=["demo"]),
     ):
         response = client.get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    # The ranking page's JSON endpoints answer JSON the page's script can show.
+    response = post_json(client, reverse("annotate:task-next", args=["demo"]))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
 
 
 def test_project_page_links_to_annotating_and_shows_progress(client_alice, project):
@@ -114,11 +117,14 @@ def test_queue_empty_gives_null_task(client_alice, project):
     assert next_task(client_alice) is None
 
 
-def test_non_member_gets_403_from_next(client, project):
+def test_non_member_gets_the_404_of_an_unknown_project(client, project):
+    """A non-member learns nothing: the same 404, with the same body, as for no project."""
     login(client, annotator("outsider"))
     response = post_json(client, reverse("annotate:task-next", args=["demo"]))
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "not_member"
+    unknown = post_json(client, reverse("annotate:task-next", args=["no-such-project"]))
+    assert response.status_code == unknown.status_code == 404
+    assert response.json() == unknown.json()
+    assert response.json()["error"]["code"] == "not_found"
     assert not Claim.objects.exists()
     assert client.get(reverse("annotate:annotate", args=["demo"])).status_code == 404
 
@@ -239,3 +245,52 @@ def test_update_endpoint_keeps_history(client_alice, alice, project):
     assert AnnotationRevision.objects.filter(annotation=mine, action="updated").count() == 1
     mine.refresh_from_db()
     assert mine.ranking == [["B"], ["A"]]
+
+
+@pytest.mark.parametrize("role", ["reviewer", "ml_engineer"])
+def test_members_who_are_not_annotators_cannot_judge_through_the_page(client, project, role):
+    """The page makes the API's role check: a reviewer's or an ML engineer's judgement would
+    enter consensus and exports."""
+    from tests.factories import UserFactory
+
+    user = UserFactory(username=f"{role}-member", roles=[role])
+    Membership.objects.create(project=project, user=user)
+    login(client, user)
+    prompt = PromptFactory(project=project, k=2)
+    calls = [
+        (reverse("annotate:task-next", args=["demo"]), {}),
+        (reverse("annotate:task-submit", args=["demo", prompt.pk]), {"ranking": [["A"], ["B"]]}),
+        (reverse("annotate:task-skip", args=["demo", prompt.pk]), {"reason": "no"}),
+    ]
+    for url, body in calls:
+        response = post_json(client, url, body)
+        assert response.status_code == 403, (url, response.content)
+        assert response.json()["error"]["code"] == "permission_denied"
+    assert client.get(reverse("annotate:annotate", args=["demo"])).status_code == 403
+    assert client.get(reverse("annotate:progress", args=["demo"])).status_code == 403
+    assert not Annotation.objects.exists() and not Claim.objects.exists()
+
+
+def test_a_non_member_learns_no_completion_ids_from_a_bad_submission(client, project):
+    """Membership is checked before the body: the answer is the unknown project's 404."""
+    prompt = PromptFactory(project=project, k=3)
+    login(client, annotator("outsider"))
+    url = reverse("annotate:task-submit", args=["demo", prompt.pk])
+    response = post_json(client, url, {"ranking": [["Z"]]})
+    unknown = post_json(client, reverse("annotate:task-submit", args=["nope", prompt.pk]),
+                        {"ranking": [["Z"]]})  # fmt: skip
+    assert response.status_code == unknown.status_code == 404
+    assert response.content == unknown.content
+    assert b"missing" not in response.content and b"'A'" not in response.content
+
+
+def test_an_annotator_removed_from_the_project_can_no_longer_edit(client_alice, alice, project):
+    prompt = PromptFactory(project=project, k=2)
+    mine = ranking_submit(project=project, prompt=prompt, user=alice, data={"ranking": ["A", "B"]})
+    Membership.objects.filter(user=alice).delete()
+    assert client_alice.get(reverse("annotate:annotation-edit", args=[mine.pk])).status_code == 404
+    update = post_json(client_alice, reverse("annotate:annotation-update", args=[mine.pk]),
+                       {"comment": "late"})  # fmt: skip
+    assert update.status_code == 404 and update.json()["error"]["code"] == "no_annotation"
+    mine.refresh_from_db()
+    assert mine.comment == ""

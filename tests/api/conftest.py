@@ -1,5 +1,6 @@
-"""A small world for API tests: one project with members of every role, a user from another
-project, a prompt with judgements, and (built on first use) a snapshot.
+"""A small world for API and page tests: one project with a member of every role (admin
+included), a user of every role in another project only, a prompt with judgements, and (built
+on first use) a snapshot.
 
 Everything secret about the project carries MARKER, so a test can check that a response to
 someone who may not see it does not contain it.
@@ -26,7 +27,13 @@ User = get_user_model()
 
 MARKER = "zq7secret"
 PASSWORD = "pw-matrix"
-ROLES = ("anonymous", "annotator", "reviewer", "ml_engineer", "admin", "outsider")
+MEMBER_ROLES = ("annotator", "reviewer", "ml_engineer", "admin")
+ELSEWHERE = "@elsewhere"  # suffix: the same role, a member of another project only
+# Who the permission matrix tries every URL as: anonymous, each role as a member of the
+# world's project and each role as a member of another project only.
+PRINCIPALS = (
+    "anonymous", *MEMBER_ROLES, *(f"{role}{ELSEWHERE}" for role in MEMBER_ROLES),
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -53,20 +60,19 @@ class World:
 
         self.project = Project.objects.create(name=f"Matrix {MARKER}", slug=f"matrix-{MARKER}")
         self.other_project = Project.objects.create(name="Elsewhere", slug="elsewhere")
-        self.users = {
-            "annotator": user("ann", Roles.ANNOTATOR),
-            "reviewer": user("rev", Roles.REVIEWER),
-            "ml_engineer": user("mle", Roles.ML_ENGINEER),
-            "admin": user("boss", Roles.ADMIN),
-            # Every role but admin, in another project only: must see nothing of this one.
-            "outsider": user("out", Roles.ANNOTATOR, Roles.REVIEWER, Roles.ML_ENGINEER),
-        }
+        names = {"annotator": "ann", "reviewer": "rev", "ml_engineer": "mle", "admin": "boss"}
+        self.users = {role: user(name, role) for role, name in names.items()}
+        # Each role in another project only: must get nothing of this one ("out" logs in).
+        self.users.update(
+            {f"{role}{ELSEWHERE}": user("out" if role == "annotator" else f"{name}-out", role)
+             for role, name in names.items()}
+        )  # fmt: skip
         self.second_annotator = user("ann2", Roles.ANNOTATOR)
         Membership.objects.bulk_create(
-            [Membership(project=self.project, user=self.users[r])
-             for r in ("annotator", "reviewer", "ml_engineer")]
-            + [Membership(project=self.project, user=self.second_annotator),
-               Membership(project=self.other_project, user=self.users["outsider"])]
+            [Membership(project=self.project, user=self.users[r]) for r in MEMBER_ROLES]
+            + [Membership(project=self.project, user=self.second_annotator)]
+            + [Membership(project=self.other_project, user=self.users[f"{r}{ELSEWHERE}"])
+               for r in MEMBER_ROLES]
         )  # fmt: skip
         self.prompt = self._prompt("p-1", f"Prompt {MARKER}")
         self.open_prompt = self._prompt("p-2", f"Open {MARKER}")
@@ -99,9 +105,15 @@ class World:
         assert snapshot.is_ready, snapshot.error
         return snapshot
 
-    def client(self, role: str) -> APIClient:
+    def client(self, role: str, *, session: bool = False) -> APIClient:
+        """A client for ``role`` (a principal): with its API token, or signed in to a session
+        as the pages are (the test client does not check CSRF unless asked)."""
         client = APIClient()
-        if role != "anonymous":
+        if role == "anonymous":
+            return client
+        if session:
+            client.force_login(self.users[role])
+        else:
             client.credentials(HTTP_AUTHORIZATION=f"Token {self.tokens[role]}")
         return client
 

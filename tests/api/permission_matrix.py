@@ -1,15 +1,26 @@
-"""The table of every API endpoint and who may call it; test_permissions.py runs it per role.
+"""The table of every URL (API and pages) and who may call it; test_permissions.py runs each
+row as every principal (tests/api/conftest.py PRINCIPALS) and walks the URLconf so that a URL
+without a row fails.
 
-To cover a new endpoint, append an ``Endpoint`` (or extend ``ENDPOINTS`` from your own module:
-``ENDPOINTS += [...]`` before test_permissions is collected, or import this table in your own
-parametrized test). Expected statuses are derived, not listed:
+It checks annotate/api/policy.py (the one table the views consult) from the outside: rows say
+what each principal should get, not how the code decides. To cover a new URL, append an
+``Endpoint`` to ``ENDPOINTS`` (or to an app's ``tests/<app>/permission_rows.py``, appended
+below). Expected statuses are derived, not listed:
 
-* anonymous: 401 (unless "anonymous" is in ``allowed``);
-* a role in ``allowed`` (admins are always allowed): ``ok``;
-* the outsider (every role but admin, member of another project only): 404 on project-scoped
-  endpoints (``scoped=True``: the project's existence does not leak), else as its roles say;
-  and whatever it gets, the response never contains the project's MARKER;
+* anonymous: ``ok`` if "anonymous" is in ``allowed``; else 401 (the API and the pages' JSON
+  endpoints) or 302 to the login page (pages);
+* admins (member of the project or not: admins see every project): ``ok``;
+* a role in ``allowed`` (``ANY``: any role): ``ok``;
+* the same role as a member of another project only (``role@elsewhere``): on a URL of the
+  project (``scoped=True``, a ``<slug>``) 404 whatever the role, before anything else is
+  looked at; on an object of the project reached by id (``scoped=OBJECT``) 403 without the
+  role (for any id, so nothing leaks), 404 with it; else (``scoped=False``) as its role says.
+  Whatever it gets, the response never contains the project's MARKER;
 * any other role: 403.
+
+``overrides`` lists principals whose answer differs (e.g. the work queue's 409 for an admin of
+another project). ``surface`` says how to call the URL: "api" (token), "page" (session, HTML)
+or "json" (session, the ranking page's JSON endpoints).
 """
 
 from __future__ import annotations
@@ -20,7 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ANY = frozenset({"annotator", "reviewer", "ml_engineer"})
-OUTSIDER_ROLES = ANY  # what tests/api/conftest.py gives the outsider
+PUBLIC = frozenset({"anonymous"}) | ANY
+OBJECT = "object"  # scoped through an object reached by id, not through the URL's project
 
 
 @dataclass(frozen=True)
@@ -30,23 +42,27 @@ class Endpoint:
     path: Callable  # world -> URL
     allowed: frozenset = frozenset()
     ok: int = 200
-    body: Callable | None = None  # world -> dict (JSON) or {"multipart": {...}}
-    scoped: bool = True  # the URL or object belongs to the world's project
-    extra_checks: tuple = field(default_factory=tuple)  # (response, world, role) -> None
-    overrides: dict = field(default_factory=dict)  # role -> status, where the rule differs
+    body: Callable | None = None  # world -> dict (JSON), {"multipart": {...}} or {"form": {...}}
+    scoped: bool | str = True  # True: the URL names the world's project; OBJECT: an object of it
+    extra_checks: tuple = field(default_factory=tuple)  # (response, world, who) -> None
+    overrides: dict = field(default_factory=dict)  # principal -> status, where the rule differs
+    surface: str = "api"  # "api", "page" or "json"
 
-    def expected(self, role: str) -> int:
-        if role in self.overrides:
-            return self.overrides[role]
-        if role == "anonymous":
-            return self.ok if "anonymous" in self.allowed else 401
-        if role == "admin" or role in self.allowed:
+    def expected(self, who: str) -> int:
+        if who in self.overrides:
+            return self.overrides[who]
+        if who == "anonymous":
+            if "anonymous" in self.allowed:
+                return self.ok
+            return 302 if self.surface == "page" else 401
+        role, _, elsewhere = who.partition("@")
+        if role == "admin":
             return self.ok
-        if role == "outsider":
-            if self.scoped:
-                return 404
-            return self.ok if OUTSIDER_ROLES & self.allowed else 403
-        return 403
+        if elsewhere and self.scoped is True:
+            return 404
+        if role not in self.allowed:
+            return 403
+        return 404 if elsewhere and self.scoped == OBJECT else self.ok
 
 
 def _import_file(world):
@@ -64,7 +80,8 @@ def url(template: str) -> Callable:
 ENDPOINTS: list[Endpoint] = [
     # auth and users
     Endpoint("me", "get", url("/api/v1/me/"), ANY, scoped=False),
-    Endpoint("login", "post", url("/api/v1/auth/login/"), ANY | {"anonymous"}, scoped=False,
+    Endpoint("login csrf token", "get", url("/api/v1/auth/login/"), PUBLIC, scoped=False),
+    Endpoint("login", "post", url("/api/v1/auth/login/"), PUBLIC, scoped=False,
              body=lambda w: {"username": "out", "password": "pw-matrix"}),
     Endpoint("logout", "post", url("/api/v1/auth/logout/"), ANY, ok=204, scoped=False),
     Endpoint("user list", "get", url("/api/v1/users/"), scoped=False),
@@ -95,19 +112,20 @@ ENDPOINTS: list[Endpoint] = [
              {"reviewer"}),
     Endpoint("annotation review", "patch", url(P + "annotations/{w.annotation.pk}/"),
              {"reviewer"}, body=lambda w: {"comment": "checked"}),
-    # the annotator flow; the world's admin is no member, and the queue refuses non-members
+    # the annotator flow: annotators and member admins judge; the queue refuses non-members
     Endpoint("next task", "post", url(P + "tasks/next/"), {"annotator"},
-             overrides={"admin": 409}),
+             overrides={"admin@elsewhere": 409}),
     Endpoint("submit", "post", url(P + "tasks/{w.open_prompt.pk}/submit/"), {"annotator"},
              ok=201, body=lambda w: {"ranking": [["B"], ["A"], ["C"]]},
-             overrides={"admin": 409}),
+             overrides={"admin@elsewhere": 409}),
     Endpoint("skip", "post", url(P + "tasks/{w.open_prompt.pk}/skip/"), {"annotator"},
-             ok=201, body=lambda w: {"reason": "cannot judge"}, overrides={"admin": 409}),
+             ok=201, body=lambda w: {"reason": "cannot judge"},
+             overrides={"admin@elsewhere": 409}),
     Endpoint("my annotations", "get", url(P + "my/annotations/"), {"annotator"}),
-    # only one's own annotation is found: the admin gets 404 for the annotator's
+    # only one's own annotation is found: an admin gets 404 for the annotator's
     Endpoint("my annotation edit", "patch", url(P + "my/annotations/{w.own_annotation.pk}/"),
              {"annotator"}, body=lambda w: {"comment": "on second thought"},
-             overrides={"admin": 404}),
+             overrides={"admin": 404, "admin@elsewhere": 404}),
     Endpoint("my progress", "get", url(P + "my/progress/"), {"annotator"}),
     # exports
     Endpoint("snapshot list", "get", url("/api/v1/snapshots/?project={w.project.slug}"),
@@ -115,17 +133,35 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("snapshot create", "post", url("/api/v1/snapshots/"), ok=202, scoped=False,
              body=lambda w: {"project": w.project.slug, "format": "pairwise"}),
     Endpoint("snapshot detail", "get", url("/api/v1/snapshots/{w.snapshot.pk}/"),
-             {"ml_engineer"}),
+             {"ml_engineer"}, scoped=OBJECT),
     Endpoint("snapshot download", "get", url("/api/v1/snapshots/{w.snapshot.pk}/download/"),
-             {"ml_engineer"}),
+             {"ml_engineer"}, scoped=OBJECT),
+    # the schema and its viewers: for signed-in users
+    Endpoint("API schema", "get", url("/api/schema/"), ANY, scoped=False),
+    Endpoint("Swagger UI", "get", url("/api/docs/"), ANY, scoped=False),
+    Endpoint("ReDoc", "get", url("/api/redoc/"), ANY, scoped=False),
+    # pages outside the apps
+    Endpoint("home page", "get", url("/"), ANY, scoped=False, surface="page"),
+    Endpoint("health check", "get", url("/healthz"), PUBLIC, scoped=False, surface="page"),
+    Endpoint("login page", "get", url("/accounts/login/"), PUBLIC, scoped=False,
+             surface="page"),
+    Endpoint("login form", "post", url("/accounts/login/"), PUBLIC, scoped=False,
+             surface="page", body=lambda w: {"form": {"username": "x", "password": "y"}}),
+    Endpoint("logout form", "post", url("/accounts/logout/"), PUBLIC, ok=302, scoped=False,
+             surface="page"),
 ]  # fmt: skip
 
-# The training and reward-model endpoints (their objects are built on first use).
+# The ranking pages and their JSON endpoints.
+from tests.annotate.permission_rows import ANNOTATE_PAGES  # noqa: E402
+
+ENDPOINTS += ANNOTATE_PAGES
+
+# The training and reward-model endpoints and pages (their objects are built on first use).
 from tests.training.permission_rows import TRAINING_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += TRAINING_ENDPOINTS
 
-# The agreement report and its recompute.
+# The agreement report, its recompute and the review pages.
 from tests.agreement_app.permission_rows import AGREEMENT_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += AGREEMENT_ENDPOINTS

@@ -239,3 +239,23 @@ def test_nul_and_junk_in_the_url_are_a_4xx(world, path):
     response = world.client("admin").get(path.replace("{slug}", world.project.slug))
     assert 400 <= response.status_code < 500, (path, response.status_code)
     assert_error_shape(response)
+
+
+@pytest.mark.django_db
+def test_ids_past_any_integer_column_are_a_404_on_every_url(world):
+    """``<int:...>`` takes any digits; an id past bigint must be a 404, not an overflow."""
+    import re
+
+    from tests.api.test_permissions import call
+
+    failures = []
+    for endpoint in ENDPOINTS:
+        path = endpoint.path(world)
+        huge = re.sub(r"/\d+(?=/|$)", "/" + "9" * 25, path.split("?")[0])
+        if huge == path.split("?")[0]:
+            continue
+        fake = type(endpoint)(**{**endpoint.__dict__, "path": lambda w, p=huge: p})
+        response = call(world, fake, "admin")
+        if response.status_code != 404:
+            failures.append((endpoint.name, huge, response.status_code))
+    assert failures == []

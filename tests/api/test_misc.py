@@ -18,7 +18,14 @@ pytestmark = pytest.mark.django_db
 
 def test_session_login_then_csrf_protected_writes(world):
     client = APIClient(enforce_csrf_checks=True)
-    response = client.post("/api/v1/auth/login/", {"username": "boss", "password": PASSWORD})
+    # Login is CSRF-checked too: another site must not sign a visitor into its own account.
+    forged = client.post("/api/v1/auth/login/", {"username": "boss", "password": PASSWORD})
+    assert assert_error_shape(forged, 403)["error"] == "permission_denied"
+    assert "CSRF" in forged.json()["detail"]
+    assert client.get("/api/v1/me/").status_code == 401
+    token = client.get("/api/v1/auth/login/").json()["csrftoken"]
+    response = client.post("/api/v1/auth/login/", {"username": "boss", "password": PASSWORD},
+                           HTTP_X_CSRFTOKEN=token)  # fmt: skip
     assert response.status_code == 200 and response.json()["username"] == "boss"
     assert client.get("/api/v1/me/").json()["roles"] == ["admin"]
     # A session write without the CSRF token is refused; with it, it goes through.

@@ -5,6 +5,8 @@ import yaml
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from tests.factories import UserFactory
+
 
 @pytest.fixture(scope="module")
 def schema_text(tmp_path_factory):
@@ -41,8 +43,12 @@ def test_error_responses_are_documented(schema_text):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/", "/api/redoc/"])
-def test_schema_and_docs_are_served(url):
-    response = APIClient().get(url)
+def test_schema_and_docs_are_served_to_signed_in_users_only(url):
+    anonymous = APIClient().get(url)
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_authenticated"
+    client = APIClient()
+    client.force_login(UserFactory())
+    response = client.get(url)
     assert response.status_code == 200
     if url != "/api/schema/":
         html = response.content.decode()

@@ -1,11 +1,14 @@
-"""The training and reward-model endpoints' rows of the API permission matrix.
+"""The training and reward-model endpoints' and pages' rows of the permission matrix.
 
 ``tests/api/permission_matrix.py`` appends these to its ENDPOINTS, so tests/api runs them for
-every role against its World. Objects are made on first use and kept on the world. Nothing
-trains: a POST queues its task on commit, which the matrix's transaction never reaches.
+every principal against its World. Objects are made on first use and kept on the world; each
+belongs to the world's project (a run on its snapshot, a reward model and a PPO run's policy
+from it, a generation job writing to it) and carries MARKER, so a list shown to an ML engineer
+of another project must not contain it. Nothing trains: a POST queues its task on commit,
+which the matrix's transaction never reaches.
 
-The outsider (an ML engineer of another project only) may use the training API, but not with
-this project's snapshot or prompts: those requests are 400 naming the field.
+An ML engineer of another project may use the training API, but not with this project's
+snapshot or prompts: those requests are 400 naming the field.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.api.permission_matrix import Endpoint, url
+from tests.api.conftest import MARKER
+from tests.api.permission_matrix import OBJECT, Endpoint, url
 
 ML = frozenset({"ml_engineer"})
+OUT = "ml_engineer@elsewhere"
 
 
 def _once(world, name, make):
@@ -42,8 +47,8 @@ def run(world):
         world,
         "_training_run",
         lambda: TrainingRun.objects.create(
-            kind="reward_model", snapshot=world.snapshot, base_model=base_model(world),
-            artifact_path="runs/matrix",
+            kind="reward_model", name=f"rm-run-{MARKER}", snapshot=world.snapshot,
+            base_model=base_model(world), artifact_path="runs/matrix",
         ),
     )  # fmt: skip
 
@@ -55,8 +60,9 @@ def cancelled_run(world):
         world,
         "_cancelled_run",
         lambda: TrainingRun.objects.create(
-            kind="reward_model", snapshot=world.snapshot, base_model=base_model(world),
-            status="cancelled", cancel_requested=True, last_checkpoint="/c/step-2",
+            kind="reward_model", name=f"cancelled-{MARKER}", snapshot=world.snapshot,
+            base_model=base_model(world), status="cancelled", cancel_requested=True,
+            last_checkpoint="/c/step-2",
         ),
     )  # fmt: skip
 
@@ -64,15 +70,30 @@ def cancelled_run(world):
 def reward_model(world):
     from rewardmodel.models import RewardModel
 
-    return _once(world, "_reward_model", lambda: RewardModel.objects.create(name="rm", path="x"))
+    return _once(
+        world,
+        "_reward_model",
+        lambda: RewardModel.objects.create(
+            name=f"rm-{MARKER}", path="x", snapshot=world.snapshot, training_run=run(world)
+        ),
+    )
 
 
 def policy(world):
-    from training.models import Policy
+    """A PPO run's registered policy: it belongs to the run's projects."""
+    from training.models import Policy, TrainingRun
 
-    return _once(
-        world, "_policy", lambda: Policy.objects.create(name="pol", path=base_model(world))
-    )
+    def make():
+        ppo = TrainingRun.objects.create(
+            kind="ppo", name=f"ppo-{MARKER}", reward_model=reward_model(world),
+            prompt_project=world.project, base_model=base_model(world), status="succeeded",
+        )  # fmt: skip
+        return Policy.objects.create(
+            name=f"pol-{MARKER}", path=base_model(world), training_run=ppo,
+            reward_model=reward_model(world),
+        )  # fmt: skip
+
+    return _once(world, "_policy", make)
 
 
 def generation_job(world):
@@ -82,45 +103,65 @@ def generation_job(world):
         world,
         "_generation_job",
         lambda: GenerationJob.objects.create(
-            project=world.other_project, policy=policy(world), model_path="x", model_name="pol",
-            prompts=[{"prompt": "p"}], k=2,
+            project=world.project, policy=policy(world), model_path="x", model_name="pol",
+            prompts=[{"prompt": f"new prompt {MARKER}"}], k=2,
         ),
     )  # fmt: skip
+
+
+def every_object(world):
+    """Lists are read with every object made, so each can be looked for in the answer."""
+    for make in (run, cancelled_run, reward_model, policy, generation_job):
+        make(world)
+
+
+def listing(path: str):
+    def build(world):
+        every_object(world)
+        return path
+
+    return build
 
 
 R = "/api/v1/training-runs/"
 
 TRAINING_ENDPOINTS = [
-    Endpoint("training run list", "get", url(R), ML, scoped=False),
+    Endpoint("training run list", "get", listing(R), ML, scoped=False),
     Endpoint("training run start", "post", url(R), ML, ok=202, scoped=False,
              body=lambda w: {"kind": "reward_model", "snapshot": w.snapshot.pk,
                              "base_model": base_model(w), "config": {"max_steps": 2}},
-             overrides={"outsider": 400}),
-    Endpoint("training run detail", "get", lambda w: f"{R}{run(w).pk}/", ML, scoped=False),
+             overrides={OUT: 400}),
+    Endpoint("training run detail", "get", lambda w: f"{R}{run(w).pk}/", ML, scoped=OBJECT),
     Endpoint("training run metrics", "get", lambda w: f"{R}{run(w).pk}/metrics", ML,
-             scoped=False),
+             scoped=OBJECT),
     Endpoint("training run samples", "get", lambda w: f"{R}{run(w).pk}/samples", ML,
-             scoped=False),
+             scoped=OBJECT),
     Endpoint("training run cancel", "post", lambda w: f"{R}{run(w).pk}/cancel", ML, ok=202,
-             scoped=False),
+             scoped=OBJECT),
     Endpoint("training run resume", "post", lambda w: f"{R}{cancelled_run(w).pk}/resume", ML,
-             ok=202, scoped=False),
-    Endpoint("reward model list", "get", url("/api/v1/reward-models/"), ML, scoped=False),
+             ok=202, scoped=OBJECT),
+    Endpoint("reward model list", "get", listing("/api/v1/reward-models/"), ML, scoped=False),
     Endpoint("reward model detail", "get",
-             lambda w: f"/api/v1/reward-models/{reward_model(w).pk}/", ML, scoped=False),
+             lambda w: f"/api/v1/reward-models/{reward_model(w).pk}/", ML, scoped=OBJECT),
     # 400 = past the permission check (the body lacks completions): scoring for real needs a
-    # trained model, which tests/training/test_lifecycle.py provides.
+    # trained model, which tests/training/test_lifecycle.py provides. Non-members get 404
+    # before the body is looked at.
     Endpoint("reward model score", "post",
              lambda w: f"/api/v1/reward-models/{reward_model(w).pk}/score", ML, ok=400,
-             scoped=False, body=lambda w: {"prompt": "x"}),
-    Endpoint("policy list", "get", url("/api/v1/policies/"), ML, scoped=False),
+             body=lambda w: {"prompt": "x"}, scoped=OBJECT),
+    Endpoint("policy list", "get", listing("/api/v1/policies/"), ML, scoped=False),
     Endpoint("policy detail", "get", lambda w: f"/api/v1/policies/{policy(w).pk}/", ML,
-             scoped=False),
-    Endpoint("generation list", "get", url("/api/v1/generations/"), ML, scoped=False),
+             scoped=OBJECT),
+    Endpoint("generation list", "get", listing("/api/v1/generations/"), ML, scoped=False),
     Endpoint("generation start", "post", url("/api/v1/generations/"), ML, ok=202, scoped=False,
              body=lambda w: {"project": w.project.pk, "policy": policy(w).pk,
                              "prompts": ["a new prompt"], "k": 2},
-             overrides={"outsider": 400}),
+             overrides={OUT: 400}),
     Endpoint("generation detail", "get",
-             lambda w: f"/api/v1/generations/{generation_job(w).pk}/", ML, scoped=False),
+             lambda w: f"/api/v1/generations/{generation_job(w).pk}/", ML, scoped=OBJECT),
+    # the pages
+    Endpoint("training runs page", "get", listing("/training/runs/"), ML, scoped=False,
+             surface="page"),
+    Endpoint("training run page", "get", lambda w: f"/training/runs/{run(w).pk}/", ML,
+             scoped=OBJECT, surface="page"),
 ]  # fmt: skip

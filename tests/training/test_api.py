@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from annotate.constants import Roles
+from annotate.models import Membership
 from tests.factories import ProjectFactory, UserFactory
 from tests.training.helpers import client_for, engineer, snapshot_make
 from training.models import TrainingMetric, TrainingRun
@@ -179,6 +180,8 @@ def queued_run(snapshot, **fields) -> TrainingRun:
 def test_who_may_read_and_act(project, role, status, django_capture_on_commit_callbacks):
     run = queued_run(snapshot_make(project))
     user = UserFactory(roles=[role]) if role else None
+    if role in (Roles.ML_ENGINEER, Roles.REVIEWER, Roles.ANNOTATOR):  # members of the project
+        Membership.objects.create(project=project, user=user)
     client = client_for(user)
     reads = [
         RUNS,

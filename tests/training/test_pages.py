@@ -2,7 +2,7 @@ import pytest
 
 from annotate.constants import Roles
 from rewardmodel.models import RewardModel
-from tests.training.helpers import snapshot_make, user_with
+from tests.training.helpers import engineer, snapshot_make, user_with
 from training.models import TrainingMetric, TrainingRun, TrainingSample
 from training.selectors import training_run_eval_change, training_run_samples_by_step
 
@@ -21,7 +21,7 @@ def run():
 
 
 def test_engineer_sees_the_list_and_the_live_run_page(client, run):
-    client.force_login(user_with(Roles.ML_ENGINEER))
+    client.force_login(engineer(run.snapshot.project))
     html = client.get("/training/runs/").content.decode()
     assert "my-rm" in html and f"/training/runs/{run.pk}/" in html
     response = client.get(f"/training/runs/{run.pk}/")
@@ -32,6 +32,12 @@ def test_engineer_sees_the_list_and_the_live_run_page(client, run):
     assert 'data-keys="loss"' in html and 'data-keys="accuracy"' in html
     assert "step 3 done" in html and "&quot;max_steps&quot;: 6" in html
     assert "training/run.js" in html
+
+
+def test_an_engineer_of_another_project_neither_sees_nor_opens_the_run(client, run):
+    client.force_login(engineer(snapshot_make().project))
+    assert "my-rm" not in client.get("/training/runs/").content.decode()
+    assert client.get(f"/training/runs/{run.pk}/").status_code == 404
 
 
 @pytest.mark.parametrize("role", [Roles.ANNOTATOR, Roles.REVIEWER])
@@ -75,7 +81,7 @@ def test_ppo_page_shows_each_eval_prompt_once_with_its_samples_and_their_mean(cl
     assert [len(g["samples"]) for g in start] == [2, 1]
     assert start[0]["mean_score"] == pytest.approx(0.1)
 
-    client.force_login(user_with(Roles.ML_ENGINEER))
+    client.force_login(engineer(run.snapshot.project))
     html = client.get(f"/training/runs/{run.pk}/").content.decode()
     samples_part = html.split("Sample responses", 1)[1]
     assert samples_part.count("Why is the sky blue?") == 2  # once per step, not per sample

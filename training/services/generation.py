@@ -24,7 +24,8 @@ from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
 from annotate.models import Prompt
 from annotate.selectors import project_list_for_user
 from training.configs import base_model_check
-from training.models import GenerationJob, Policy
+from training.models import GenerationJob
+from training.selectors import policy_list
 
 MAX_PROMPTS = 1000
 ROLES = ("system", "user", "assistant")
@@ -80,23 +81,23 @@ def _clean_prompts(raw: Any) -> list[dict]:
     return out
 
 
-def _model_source(policy_id, training_run_id, model_path, model_name) -> tuple:
+def _model_source(user, policy_id, training_run_id, model_path, model_name) -> tuple:
     given = [v is not None for v in (policy_id, training_run_id, model_path)]
     if sum(given) != 1:
         raise ValidationError(
             {"policy": ["give exactly one of policy, training_run or model_path"]}
         )
     if policy_id is not None:
-        policy = Policy.objects.filter(pk=policy_id).first()
+        policy = policy_list(user=user).filter(pk=policy_id).first()
         if policy is None:
-            raise ValidationError({"policy": [f"no policy {policy_id}"]})
+            raise ValidationError({"policy": [f"no policy {policy_id} in your projects"]})
         return policy, policy.path, model_name or policy.name
     if training_run_id is not None:
-        policy = Policy.objects.filter(training_run_id=training_run_id).first()
+        policy = policy_list(user=user).filter(training_run_id=training_run_id).first()
         if policy is None:
             raise ValidationError(
-                {"training_run": [f"run {training_run_id} has registered no policy (a PPO run "
-                                  "registers one when it succeeds)"]}
+                {"training_run": [f"no policy registered by run {training_run_id} in your "
+                                  "projects (a PPO run registers one when it succeeds)"]}
             )  # fmt: skip
         return policy, policy.path, model_name or policy.name
     base_model_check(model_path, "model_path")
@@ -131,7 +132,7 @@ def generation_job_start(
     if not 0 < top_p <= 1:
         raise ValidationError({"top_p": ["must be in (0, 1]"]})
     rows = _clean_prompts(prompts)
-    policy, path, name = _model_source(policy_id, training_run_id, model_path, model_name)
+    policy, path, name = _model_source(user, policy_id, training_run_id, model_path, model_name)
     taken = set(
         Prompt.objects.filter(
             project=project, external_id__in=[r["id"] for r in rows if "id" in r]

@@ -86,7 +86,7 @@ def training_run_start(
     policy) against registered reward model ``reward_model_id`` on the prompts of
     ``prompt_project_id`` or of ``snapshot_id``.
     """
-    from rewardmodel.models import RewardModel
+    from rewardmodel.selectors import reward_model_get
 
     config = {} if config is None else config
     if kind not in (REWARD_MODEL, PPO):
@@ -108,9 +108,11 @@ def training_run_start(
     else:
         if reward_model_id is None:
             raise ValidationError({"reward_model": ["a PPO run needs a registered reward model"]})
-        reward_model = RewardModel.objects.filter(pk=reward_model_id).first()
+        reward_model = reward_model_get(user=user, pk=reward_model_id)
         if reward_model is None:
-            raise ValidationError({"reward_model": [f"no reward model {reward_model_id}"]})
+            raise ValidationError(
+                {"reward_model": [f"no reward model {reward_model_id} in your projects"]}
+            )
         if (prompt_project_id is None) == (snapshot_id is None):
             raise ValidationError(
                 {"prompt_project": ["give exactly one prompt set: prompt_project or snapshot"]}

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.db import transaction
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import GenericAPIView, ListAPIView
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate.api import serializers as s
-from annotate.api.permissions import IsAdmin, IsAuthenticated
 from annotate.models import Membership
 from annotate.services.accounts import token_issue, token_revoke, user_update
 from annotate.services.users import user_create
@@ -31,21 +31,37 @@ def _me(request) -> dict:
     return s.MeSerializer(request.user, context=context).data
 
 
+class CsrfSerializer(serializers.Serializer):
+    csrftoken = serializers.CharField(help_text="Send it back as the X-CSRFToken header.")
+
+
 @method_decorator(ensure_csrf_cookie, name="dispatch")
 class LoginView(APIView):
-    """Session login for browser front-ends (then send the csrftoken cookie as X-CSRFToken)."""
+    """Session login for browser front-ends.
 
-    permission_classes = [AllowAny]
+    CSRF-checked like every session write: otherwise another site could post its own
+    credentials and sign a visitor into the attacker's account (login CSRF). GET first for the
+    ``csrftoken`` cookie, then POST with it as ``X-CSRFToken``. Scripts use API tokens.
+    """
+
     authentication_classes = []  # a stale session or bad token must not block logging in
-    throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(responses={200: CsrfSerializer}, tags=["auth"], auth=[])
+    def get(self, request):
+        return Response({"csrftoken": get_token(request)})
 
     @extend_schema(
         request=s.LoginSerializer,
-        responses={200: s.MeSerializer, **error_responses(400, 429)},
+        responses={200: s.MeSerializer, **error_responses(400, 403, 429)},
         tags=["auth"],
+        auth=[],
     )
     def post(self, request):
+        SessionAuthentication().enforce_csrf(request)  # 403 "CSRF Failed: ..."
         data = s.LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
@@ -74,7 +90,6 @@ class MeView(APIView):
 class UserListView(ListAPIView):
     """Every account (imported annotators included); admins only."""
 
-    permission_classes = [IsAuthenticated, IsAdmin]
     serializer_class = s.UserSerializer
     pagination_class = OldestFirstCursorPage
 
@@ -107,7 +122,6 @@ class UserListView(ListAPIView):
 
 
 class UserDetailView(GenericAPIView):
-    permission_classes = [IsAuthenticated, IsAdmin]
     serializer_class = s.UserSerializer
 
     def get_object(self):
@@ -135,7 +149,6 @@ class UserDetailView(GenericAPIView):
 class UserTokenView(APIView):
     """Issue (or rotate) and revoke a user's API token; the key is shown in the response only."""
 
-    permission_classes = [IsAuthenticated, IsAdmin]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
 

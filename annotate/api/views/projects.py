@@ -11,13 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.api import serializers as s
-from annotate.api.permissions import (
-    IsAuthenticated,
-    ProjectMember,
-    ProjectScopedMixin,
-    RolePermission,
-)
-from annotate.constants import Roles
+from annotate.api.permissions import ProjectScopedMixin
 from annotate.models import Membership
 from annotate.selectors import project_list_for_user
 from annotate.services.project_admin import (
@@ -29,15 +23,9 @@ from annotate.services.project_admin import (
 )
 from config.api import ApiError, error_responses
 
-ANY_ROLE = Roles.ALL
-ADMIN_ONLY = (Roles.ADMIN,)
-
 
 class ProjectListView(APIView):
     """Projects you are a member of (admins: all); admins create them."""
-
-    permission_classes = [IsAuthenticated, RolePermission]
-    required_roles = {"GET": ANY_ROLE, "POST": ADMIN_ONLY}
 
     @extend_schema(responses={200: s.ProjectSerializer(many=True), **error_responses(401, 403)},
                    tags=["projects"])  # fmt: skip
@@ -58,9 +46,6 @@ class ProjectListView(APIView):
 
 
 class ProjectDetailView(ProjectScopedMixin, APIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = {"GET": ANY_ROLE, "PATCH": ADMIN_ONLY, "DELETE": ADMIN_ONLY}
-
     @extend_schema(responses={200: s.ProjectSerializer, **error_responses(401, 403, 404)},
                    tags=["projects"])  # fmt: skip
     def get(self, request, slug):
@@ -86,8 +71,6 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
 
 
 class ProjectMembersView(ProjectScopedMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = {"GET": (Roles.REVIEWER,), "POST": ADMIN_ONLY}
     serializer_class = s.MemberSerializer
 
     def _members(self):
@@ -118,9 +101,6 @@ class ProjectMembersView(ProjectScopedMixin, GenericAPIView):
 
 
 class ProjectMemberView(ProjectScopedMixin, APIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = ADMIN_ONLY
-
     @extend_schema(responses={204: None, **error_responses(401, 403, 404)}, tags=["projects"])
     def delete(self, request, slug, username):
         user = get_object_or_404(get_user_model(), username=username)

@@ -12,20 +12,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from annotate.api import serializers as s
-from annotate.api.permissions import (
-    IsAuthenticated,
-    ProjectMember,
-    ProjectScopedMixin,
-    RolePermission,
-)
+from annotate.api.permissions import ProjectScopedMixin
 from annotate.api.views.tasks import JudgementPatchSerializer, annotation_patch
-from annotate.constants import Roles
 from annotate.models import Annotation, ImportJob, Prompt
 from annotate.selectors import import_jobs_for_project
 from annotate.services.import_jobs import prompts_import_upload
 from config.api import CursorPage, OldestFirstCursorPage, error_responses
-
-READERS = (Roles.REVIEWER,)  # admins pass every role check
 
 
 def _filters(serializer_class, request) -> dict:
@@ -35,9 +27,6 @@ def _filters(serializer_class, request) -> dict:
 
 
 class ProjectScopedList(ProjectScopedMixin, ListAPIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = READERS
-
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no request
             return self.serializer_class.Meta.model.objects.none()
@@ -84,8 +73,6 @@ class PromptListView(ProjectScopedList):
 
 
 class PromptDetailView(ProjectScopedMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = READERS
     serializer_class = s.PromptSerializer
 
     @extend_schema(responses={200: s.PromptSerializer, **error_responses(401, 403, 404)},
@@ -103,8 +90,6 @@ class PromptImportView(ProjectScopedMixin, GenericAPIView):
     imported now (201 with the counts); a larger one becomes an import job run by the worker
     (202 with the job; poll its ``url``)."""
 
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = (Roles.ADMIN,)
     parser_classes = [MultiPartParser, FormParser]
     serializer_class = s.PromptImportSerializer
 
@@ -140,7 +125,6 @@ class PromptImportView(ProjectScopedMixin, GenericAPIView):
 class ImportJobListView(ProjectScopedList):
     """The project's import jobs (uploads too large to import in the request), newest first."""
 
-    required_roles = (Roles.ADMIN,)
     serializer_class = s.ImportJobSerializer
     pagination_class = CursorPage
 
@@ -160,8 +144,6 @@ class ImportJobListView(ProjectScopedList):
 class ImportJobDetailView(ProjectScopedMixin, GenericAPIView):
     """One import job: status, lines read, errors, prompts created; poll until it finishes."""
 
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = (Roles.ADMIN,)
     serializer_class = s.ImportJobSerializer
 
     @extend_schema(responses={200: s.ImportJobSerializer, **error_responses(401, 403, 404)},
@@ -219,8 +201,6 @@ class AnnotationListView(ProjectScopedList):
 
 
 class AnnotationDetailView(ProjectScopedMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = READERS
     serializer_class = s.AnnotationDetailSerializer
 
     def _annotation(self, pk):

@@ -15,25 +15,17 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from annotate.api import serializers as s
-from annotate.api.permissions import (
-    IsAuthenticated,
-    ProjectMember,
-    ProjectScopedMixin,
-    RolePermission,
-)
+from annotate.api.permissions import ProjectScopedMixin
 from annotate.constants import (
     MAX_COMMENT_LENGTH,
     MAX_SKIP_REASON_LENGTH,
     MAX_TIME_MS,
-    Roles,
 )
 from annotate.models import Annotation, Prompt
 from annotate.selectors import annotation_list_for_annotator, queue_progress
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
 from annotate.services.queue import prompt_next_for_annotator
 from config.api import CursorPage, error_responses
-
-ANNOTATORS = (Roles.ANNOTATOR,)
 
 
 class TaskCompletionSerializer(serializers.Serializer):
@@ -97,9 +89,6 @@ class QueueProgressSerializer(serializers.Serializer):
 
 
 class AnnotatorView(ProjectScopedMixin, GenericAPIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = ANNOTATORS
-
     def prompt(self) -> Prompt:
         return get_object_or_404(Prompt, pk=self.kwargs["prompt_id"], project=self.project)
 
@@ -163,8 +152,6 @@ class SkipView(AnnotatorView):
 
 
 class MyAnnotationListView(ProjectScopedMixin, ListAPIView):
-    permission_classes = [IsAuthenticated, ProjectMember, RolePermission]
-    required_roles = ANNOTATORS
     serializer_class = s.AnnotationSerializer
     pagination_class = CursorPage
 
