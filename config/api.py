@@ -208,17 +208,70 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+_ERROR_TEXTS = {
+    400: "Invalid input; `fields` names each bad field.",
+    401: "Not authenticated.",
+    403: "Authenticated but not allowed (role), or a session write without its CSRF token.",
+    404: "Not found, or not visible to you (project membership); also an invalid cursor.",
+    409: "Conflict with the current state.",
+    410: "Gone: the file is missing from the artifacts volume.",
+    415: "The body's content type (or its encoding) is not one the operation reads.",
+    429: "Too many requests.",
+}
+
+
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """extend_schema(responses=...) entries for the error statuses an endpoint can give."""
-    texts = {
-        400: "Invalid input; `fields` names each bad field.",
-        401: "Not authenticated.",
-        403: "Authenticated but not allowed (role).",
-        404: "Not found, or not visible to you (project membership).",
-        409: "Conflict with the current state.",
-        429: "Too many requests.",
-    }
-    return {c: OpenApiResponse(ErrorSerializer, description=texts.get(c, "")) for c in codes}
+    return {c: OpenApiResponse(ErrorSerializer, description=_ERROR_TEXTS.get(c, "")) for c in codes}
+
+
+def _sample_path(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def document_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: each operation documents the errors it can answer,
+    derived from the one permission table (annotate.api.policy) and the operation's inputs,
+    so the schema cannot forget one that a view's own ``error_responses`` left out:
+
+    * 401 unless the rule is public;
+    * 403 where the rule names roles, and on every write (CSRF on a session write);
+    * 404 where the path has parameters (object or project) or the list takes a cursor;
+    * 400 where the operation reads a body or query parameters, and 415 where it reads a body.
+    """
+    from django.urls import Resolver404, resolve
+
+    from annotate.api.policy import PUBLIC, SIGNED_IN, rule_for
+
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        try:
+            view_name = resolve(_sample_path(path)).view_name
+        except Resolver404:
+            continue
+        rule = rule_for(view_name)
+        for method, operation in operations.items():
+            access = rule.get(method.upper())
+            parameters = operation.get("parameters", [])
+            codes = set()
+            if access != PUBLIC:
+                codes.add(401)
+            if (access not in (PUBLIC, SIGNED_IN)) or method != "get":
+                codes.add(403)
+            if "{" in path or any(p.get("name") == "cursor" for p in parameters):
+                codes.add(404)
+            if "requestBody" in operation or any(p.get("in") == "query" for p in parameters):
+                codes.add(400)
+            if "requestBody" in operation:
+                codes.add(415)
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                responses.setdefault(
+                    str(code),
+                    {"content": {"application/json": {"schema": error}},
+                     "description": _ERROR_TEXTS[code]},
+                )  # fmt: skip
+    return result
 
 
 _BIGINT = re.compile(r"-?[0-9]{1,19}")

@@ -92,7 +92,9 @@ class TrainingProgressSerializer(serializers.Serializer):
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     config = ConfigField(read_only=True, help_text="Options as submitted.")
     resolved_config = ConfigField(
         read_only=True, help_text="The full trainer config of the latest attempt."

@@ -56,7 +56,7 @@ class LoginSerializer(serializers.Serializer):
 class UserSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
-    email = serializers.EmailField(read_only=True)
+    email = serializers.CharField(read_only=True, help_text="May be empty.")
     is_active = serializers.BooleanField(read_only=True)
     is_superuser = serializers.BooleanField(read_only=True)
     roles = serializers.SerializerMethodField()
@@ -231,8 +231,12 @@ class ImportErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(
         child=serializers.CharField(), help_text='{"line 17": "completions: 1 item, need 2 to 9"}'
     )
-    errors = ImportErrorLineSerializer(many=True)
-    truncated = serializers.BooleanField(help_text="More lines had errors than are listed.")
+    errors = ImportErrorLineSerializer(
+        many=True, required=False, help_text="With invalid_import: every bad line (up to 20)."
+    )
+    truncated = serializers.BooleanField(
+        required=False, help_text="With invalid_import: more lines had errors than are listed."
+    )
 
 
 # --- annotations --------------------------------------------------------------------------------

@@ -219,6 +219,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its viewers are for signed-in users (the policy's SIGNED_IN rule).
     "SERVE_PERMISSIONS": ["annotate.api.permissions.PolicyPermission"],
+    # Every operation documents the errors the permission table and its inputs imply.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.document_errors",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

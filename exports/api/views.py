@@ -92,10 +92,13 @@ class SnapshotDownloadView(SnapshotObjectMixin, GenericAPIView):
     @extend_schema(
         parameters=[s.SnapshotDownloadSerializer],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The file; X-Content-SHA256 is its hash."
-            ),
-            **error_responses(400, 401, 403, 404, 409),
+            **{
+                (200, content_type): OpenApiResponse(
+                    OpenApiTypes.BINARY, description="The file; X-Content-SHA256 is its hash."
+                )
+                for content_type in [*CONTENT_TYPES.values(), "application/octet-stream"]
+            },
+            **error_responses(400, 401, 403, 404, 409, 410),
         },
         tags=["exports"],
     )

@@ -42,6 +42,7 @@ class ProjectListView(APIView):
         data = s.ProjectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = project_setup(actor=request.user, **data.validated_data)
+        project = project_list_for_user(request.user).get(pk=project.pk)  # with its counts
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -61,6 +62,7 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
         data = s.ProjectSerializer(self.project, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         project = project_update(project=self.project, actor=request.user, **data.validated_data)
+        project = project_list_for_user(request.user).get(pk=project.pk)  # with its counts
         return Response(s.ProjectSerializer(project).data)
 
     @extend_schema(responses={204: None, **error_responses(401, 403, 404, 409)},
