@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
 from annotate.api.policy import (
+    NOT_FOUND,
     has_any_role,
     policy_check,
     project_visible_get,
@@ -69,7 +70,7 @@ class ProjectScopedMixin:
         if not hasattr(self, "_project"):
             project = project_visible_get(self.request.user, self.kwargs[self.project_url_kwarg])
             if project is None:
-                raise NotFound("No such project, or you are not a member of it.")
+                raise NotFound(NOT_FOUND)
             self._project = project
         return self._project
 

@@ -38,6 +38,7 @@ from annotate.models import Project
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed in"  # any signed-in user; on a project's URL, any member
 
+ANY_ROLE = frozenset(Roles.ALL)  # any role at all (an account with none sees no project)
 ANNOTATE = frozenset({Roles.ANNOTATOR})
 REVIEW = frozenset({Roles.REVIEWER})
 TRAIN = frozenset({Roles.ML_ENGINEER})
@@ -54,7 +55,7 @@ RULES: dict[str, Mapping[str, Access]] = {
     "healthz": {"GET": PUBLIC},
     "login": {"GET": PUBLIC, "POST": PUBLIC},
     "logout": {"POST": PUBLIC},
-    "annotate:project-detail": {"GET": SIGNED_IN},
+    "annotate:project-detail": {"GET": ANY_ROLE},
     "annotate:annotate": {"GET": ANNOTATE},
     "annotate:task-next": {"POST": ANNOTATE},
     "annotate:task-submit": {"POST": ANNOTATE},
@@ -81,8 +82,8 @@ RULES: dict[str, Mapping[str, Access]] = {
     "api:user-detail": {"GET": ADMIN, "PATCH": ADMIN},
     "api:user-token": {"POST": ADMIN, "DELETE": ADMIN},
     # --- projects, prompts, annotations --------------------------------------------------------
-    "api:project-list": {"GET": SIGNED_IN, "POST": ADMIN},
-    "api:project-detail": {"GET": SIGNED_IN, "PATCH": ADMIN, "DELETE": ADMIN},
+    "api:project-list": {"GET": ANY_ROLE, "POST": ADMIN},
+    "api:project-detail": {"GET": ANY_ROLE, "PATCH": ADMIN, "DELETE": ADMIN},
     "api:project-members": {"GET": REVIEW, "POST": ADMIN},
     "api:project-member": {"DELETE": ADMIN},
     "api:prompt-list": {"GET": REVIEW},

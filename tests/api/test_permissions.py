@@ -133,3 +133,24 @@ def test_a_non_member_cannot_tell_a_real_project_from_none(world, endpoint):
         assert real.status_code == unknown.status_code == 404, (who, real.content[:200])
         if endpoint.surface != "page":  # a page carries a fresh CSRF token each time
             assert real.content == unknown.content, who
+
+
+@pytest.mark.django_db
+def test_a_member_without_any_role_sees_only_their_account(world):
+    """Membership alone opens nothing: an account with no role (a member) gets its own
+    account and the home page, and 403 for every project URL, page or API."""
+    from annotate.models import Membership
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="nobody")
+    Membership.objects.create(project=world.project, user=user)
+    client = world.client("anonymous")
+    client.force_login(user)
+    slug = world.project.slug
+    assert client.get("/api/v1/me/").status_code == 200
+    assert client.get("/").status_code == 200
+    for url in (f"/api/v1/projects/{slug}/", "/api/v1/projects/", f"/projects/{slug}/",
+                f"/projects/{slug}/annotate/"):  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert MARKER.encode() not in response.content.lower()
