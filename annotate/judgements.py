@@ -155,10 +155,10 @@ def clean_text(value: Any, field: str, max_length: int) -> str:
 def clean_time_ms(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIME_MS:
-        raise JudgementError(
-            "time_ms", f"must be an integer from 0 to {MAX_TIME_MS} (milliseconds)"
-        )
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise JudgementError("time_ms", "must be a non-negative integer (milliseconds)")
+    if value > MAX_TIME_MS:
+        raise JudgementError("time_ms", f"must be at most {MAX_TIME_MS} (milliseconds)")
     return value
 
 
