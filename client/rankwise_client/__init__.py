@@ -1,0 +1,82 @@
+"""Python client for the Rankwise REST API (``pip install ./client``; the ``rankwise`` command
+comes with it). See docs/client.md in the Rankwise repository."""
+
+__version__ = "0.1.0"
+
+from rankwise_client.client import Client
+from rankwise_client.errors import (
+    ApiError,
+    AuthenticationFailed,
+    BadRequest,
+    ConfigurationError,
+    Conflict,
+    ConnectionFailed,
+    JobFailed,
+    NotFound,
+    PermissionDenied,
+    RankwiseError,
+    ServerError,
+    ServiceUnavailable,
+    Throttled,
+    WaitTimeout,
+)
+from rankwise_client.training_config import PPOConfig, RewardModelConfig
+from rankwise_client.types import (
+    AgreementReport,
+    AnnotatorAgreement,
+    Completion,
+    GenerationJob,
+    ImportResult,
+    Judgement,
+    Member,
+    MetricPoint,
+    Policy,
+    Project,
+    Prompt,
+    RewardModel,
+    RunProgress,
+    Sample,
+    Snapshot,
+    SnapshotFile,
+    TrainingRun,
+    User,
+)
+
+__all__ = [
+    # typed objects
+    "AgreementReport",
+    "AnnotatorAgreement",
+    "ApiError",
+    "AuthenticationFailed",
+    "BadRequest",
+    "Client",
+    "Completion",
+    "ConfigurationError",
+    "Conflict",
+    "ConnectionFailed",
+    "GenerationJob",
+    "ImportResult",
+    "JobFailed",
+    "Judgement",
+    "Member",
+    "MetricPoint",
+    "NotFound",
+    "PPOConfig",
+    "PermissionDenied",
+    "Policy",
+    "Project",
+    "Prompt",
+    "RankwiseError",
+    "RewardModel",
+    "RewardModelConfig",
+    "RunProgress",
+    "Sample",
+    "ServerError",
+    "ServiceUnavailable",
+    "Snapshot",
+    "SnapshotFile",
+    "Throttled",
+    "TrainingRun",
+    "User",
+    "WaitTimeout",
+]  # fmt: skip

@@ -1,0 +1,116 @@
+"""``Client``: the entry point. Three lines in a notebook::
+
+from rankwise_client import Client
+rw = Client()                      # RANKWISE_URL / RANKWISE_TOKEN, or `rankwise login`'s file
+rw.projects.list()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rankwise_client._http import Http
+from rankwise_client.config import credentials_resolve
+from rankwise_client.errors import RankwiseError
+from rankwise_client.resources.projects import Projects
+from rankwise_client.resources.registry import Generations, Policies, RewardModels
+from rankwise_client.resources.snapshots import Snapshots
+from rankwise_client.resources.training import Runs
+from rankwise_client.types import Project, User
+
+
+def default_cache_dir() -> Path:
+    explicit = os.environ.get("RANKWISE_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rankwise"
+
+
+class Client:
+    """A Rankwise server's REST API as typed objects.
+
+    ``url`` and ``token`` default to ``RANKWISE_URL`` / ``RANKWISE_TOKEN``, then to the file
+    ``rankwise login`` writes. Idempotent calls are retried ``retries`` times with exponential
+    backoff from ``backoff`` seconds on 502/503/504, 429 and connection errors.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        cache_dir: str | Path | None = None,
+        artifacts_dir: str | Path | None = None,
+    ):
+        credentials = credentials_resolve(url, token)
+        self.url = credentials.url.rstrip("/")
+        self.credentials_source = credentials.source
+        self.http = Http(self.url, credentials.token, timeout=timeout, retries=retries,
+                         backoff=backoff, max_backoff=max_backoff)  # fmt: skip
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.artifacts_dir = artifacts_dir
+        self.projects = Projects(self)
+        self.snapshots = Snapshots(self)
+        self.runs = Runs(self)
+        self.reward_models = RewardModels(self)
+        self.policies = Policies(self)
+        self.generations = Generations(self)
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def me(self) -> User:
+        """Who the token belongs to: username, roles, project slugs."""
+        return User.from_api(self.http.get("me/"), self)
+
+    def project_id(self, project: Any) -> int:
+        """A project's numeric id from a Project, an id, or a slug (looked up)."""
+        if isinstance(project, Project) and project.id is not None:
+            return project.id
+        if isinstance(project, int) and not isinstance(project, bool):
+            return project
+        return self.projects.get(project).id
+
+    # --- model files -------------------------------------------------------------------------
+
+    def models_local_path(self, model, artifacts_dir: str | Path | None = None) -> Path:
+        """A registered model's folder on this machine. The API serves no model files (yet),
+        so this works where this machine sees the server's ARTIFACTS_DIR (the demo, a shared
+        volume): ``artifacts_dir``, else the client's, else ``RANKWISE_ARTIFACTS_DIR``."""
+        root = artifacts_dir or self.artifacts_dir or os.environ.get("RANKWISE_ARTIFACTS_DIR")
+        if not root:
+            raise RankwiseError(
+                f"{type(model).__name__} {model.id} lives on the server at <ARTIFACTS_DIR>/"
+                f"{model.path}; the API has no model download, so pass artifacts_dir= (or set "
+                "RANKWISE_ARTIFACTS_DIR) where this machine mounts the server's artifacts"
+            )
+        folder = Path(root).expanduser() / model.path
+        if not (folder / "config.json").is_file():
+            raise RankwiseError(f"no model at {folder} (is {root} the server's ARTIFACTS_DIR?)")
+        return folder
+
+    def models_download(self, model, dest: str | Path,
+                        artifacts_dir: str | Path | None = None) -> Path:  # fmt: skip
+        """Copy a registered model's folder (weights, tokenizer, card; not the training
+        checkpoints) to ``dest``, which must not exist yet."""
+        source = self.models_local_path(model, artifacts_dir)
+        dest = Path(dest)
+        shutil.copytree(source, dest, ignore=shutil.ignore_patterns("checkpoints", "inputs"))
+        return dest

@@ -1,0 +1,30 @@
+"""Typed objects for what the API returns (see ``base.ApiObject``)."""
+
+from rankwise_client.types.base import ApiObject
+from rankwise_client.types.projects import (
+    AgreementReport,
+    AnnotatorAgreement,
+    Completion,
+    ImportResult,
+    Judgement,
+    Member,
+    Project,
+    Prompt,
+    User,
+)
+from rankwise_client.types.snapshots import Snapshot, SnapshotFile
+from rankwise_client.types.training import (
+    GenerationJob,
+    MetricPoint,
+    Policy,
+    RewardModel,
+    RunProgress,
+    Sample,
+    TrainingRun,
+)
+
+__all__ = [
+    "AgreementReport", "AnnotatorAgreement", "ApiObject", "Completion", "GenerationJob",
+    "ImportResult", "Judgement", "Member", "MetricPoint", "Policy", "Project", "Prompt",
+    "RewardModel", "RunProgress", "Sample", "Snapshot", "SnapshotFile", "TrainingRun", "User",
+]  # fmt: skip
