@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ class UsageError(RankwiseError):
 
 
 def cmd_login(args, ctx) -> int:
-    url = args.url or ctx.stored.get("url")
+    url = args.url or os.environ.get("RANKWISE_URL") or ctx.stored.get("url")
     if not url:
         raise UsageError("give the server: rankwise login --url http://host:8000")
     token = args.token

@@ -10,7 +10,7 @@ from rankwise_client.errors import JobFailed, WaitTimeout
 from rankwise_client.progress import ProgressLine, bar, human_seconds
 from rankwise_client.resources.base import Resource, object_id
 from rankwise_client.training_config import PPOConfig, RewardModelConfig
-from rankwise_client.types import MetricPoint, Sample, TrainingRun
+from rankwise_client.types import MetricPoint, RunProgress, Sample, TrainingRun
 
 # What the progress line shows, in this order, when a run reports it.
 LINE_METRICS = ("loss", "accuracy", "score", "reward", "kl")
@@ -161,7 +161,7 @@ class Runs(Resource):
                 if on_metric is not None:
                     on_metric(point)
             current.status = data.get("status", current.status)
-            current.progress = current.progress.from_api(data.get("progress") or {}, self._client)
+            current.progress = RunProgress.from_api(data.get("progress") or {}, self._client)
             line.update(progress_text(current, latest))
             if current.status in TrainingRun.FINISHED:
                 break
