@@ -105,7 +105,15 @@ class Http:
         self._client.close()
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.api + path.lstrip("/")
+        """``path`` relative to /api/v1/; a root-relative path (``/api/v1/...``, as the API's
+        ``url`` fields and Location headers give) or an absolute URL is taken on this client's
+        server, so a proxy or a server that names another host does not lead it astray."""
+        if path.startswith(("http://", "https://")):
+            parts = urlsplit(path)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if path.startswith("/"):
+            return self.root + path
+        return self.api + path
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from rankwise_client.resources.projects import Projects
 from rankwise_client.resources.registry import Generations, Policies, RewardModels
 from rankwise_client.resources.snapshots import Snapshots
 from rankwise_client.resources.training import Runs
-from rankwise_client.types import Project, User
+from rankwise_client.types import AuditEvent, Project, User
 
 
 def default_cache_dir() -> Path:
@@ -79,6 +80,14 @@ class Client:
     def me(self) -> User:
         """Who the token belongs to: username, roles, project slugs."""
         return User.from_api(self.http.get("me/"), self)
+
+    def audit_events(self, **filters: Any) -> Iterator[AuditEvent]:
+        """Admins: the audit log, newest first, every page. Filters: project (slug or id),
+        actor, action (``token.issue``, or a family: ``token``), object_type, object_id,
+        since, until (datetimes or ISO strings), page_size."""
+        query = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()}
+        for item in self.http.paginate("audit-events/", query):
+            yield AuditEvent.from_api(item, self)
 
     def project_id(self, project: Any) -> int:
         """A project's numeric id from a Project, an id, or a slug (looked up)."""

@@ -42,7 +42,11 @@ def test_create_update_members_and_delete(rw, transactional_db):
     created.remove_member("ann")
     assert "ann" not in [m.username for m in created.members()]
     created.delete()
-    from rankwise_client import NotFound
+    from rankwise_client import AuditEvent, NotFound
+
+    events = list(rw.audit_events(project="helpful", page_size=2))
+    assert events and all(isinstance(e, AuditEvent) and e.actor == "root" for e in events)
+    assert {"project.create", "project.delete"} <= {e.action for e in events}
 
     with pytest.raises(NotFound):
         rw.projects.get("helpful")
@@ -92,6 +96,35 @@ def test_a_bad_import_raises_with_each_line_named_and_stores_nothing(rw, project
     assert "line 2" in error.fields and "completions" in error.fields["line 2"]
     assert error.body["errors"][0]["line"] == 2
     assert Prompt.objects.count() == 0 and Annotation.objects.count() == 0
+
+
+def test_a_large_import_becomes_a_job_that_the_client_follows(
+    rw, project, rankings_file, tmp_path, settings, capsys
+):
+    from rankwise_client import BadRequest, ImportJob, ImportResult
+
+    settings.RANKWISE_IMPORT_SYNC_MAX_BYTES = 500  # the 12-line file is 3.5 KiB: a job (202)
+    result = rw.projects.import_file("parrots", rankings_file, progress=True)
+    assert isinstance(result, ImportResult)
+    assert (result.lines, result.prompts_created, result.annotations_created) == (12, 12, 24)
+    assert "imported rankings.jsonl: 12 lines" in capsys.readouterr().err
+    jobs = list(rw.projects.get("parrots").import_jobs())
+    assert [type(j) for j in jobs] == [ImportJob] and jobs[0].status == "succeeded"
+    assert jobs[0].result.prompts_created == 12 and jobs[0].file_name == "rankings.jsonl"
+
+    # A bad large file: the job fails and the client raises what a small file gets at once.
+    lines = ranking_lines(12, seed=1)
+    for i, line in enumerate(lines):
+        line["id"] = f"big{i}"
+    lines[4]["completions"] = lines[4]["completions"][:1]
+    with pytest.raises(BadRequest) as caught:
+        rw.projects.import_file("parrots", write_jsonl(tmp_path / "bad.jsonl", lines),
+                                progress=False)  # fmt: skip
+    error = caught.value
+    assert error.code == "invalid_import" and "completions" in error.fields["line 5"]
+    assert list(error.fields) == ["line 5"] and error.body["status"] == "failed"
+    assert Prompt.objects.count() == 12
+    assert rw.projects.import_job("parrots", error.body["id"]).status == "failed"
 
 
 def test_agreement_report(rw, project, rankings_file):

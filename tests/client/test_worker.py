@@ -33,11 +33,13 @@ def worker():
 
 
 def test_watch_cancel_resume_through_the_real_queue(rw, project, rankings_file, tiny_rm_base,
-                                                    worker):  # fmt: skip
+                                                    worker, settings):  # fmt: skip
     from rankwise_client import JobFailed, RewardModelConfig
 
     pytest.importorskip("torch")
-    rw.projects.import_file("parrots", rankings_file, progress=False)
+    settings.RANKWISE_IMPORT_SYNC_MAX_BYTES = 500  # an import job: 202, the worker imports
+    assert rw.projects.import_file("parrots", rankings_file, progress=False).prompts_created == 12
+    assert next(rw.projects.import_jobs("parrots")).status == "succeeded"
     snapshot = rw.snapshots.create("parrots", format="rankings")
     assert snapshot.status == "pending"  # answered before the worker built it
     snapshot.wait(timeout=120, poll=0.1)

@@ -11,14 +11,13 @@ from rankwise_client.progress import ProgressLine, bar, human_bytes
 from rankwise_client.resources.base import Resource, poll_until, project_slug
 from rankwise_client.types import (
     AgreementReport,
+    ImportJob,
     ImportResult,
     Judgement,
     Member,
     Project,
     Prompt,
 )
-
-IMPORT_FINISHED = {"succeeded", "failed", "cancelled", "ready"}
 
 
 class _ProgressReader:
@@ -113,11 +112,14 @@ class Projects(Resource):
     ) -> ImportResult:
         """Upload a ``.jsonl`` / ``.jsonl.gz`` file (formats: rankwise, pairwise, hh-rlhf,
         oasst...). All or nothing: a file with bad lines imports nothing and raises BadRequest
-        whose ``fields`` name each line (``{"line 17": "..."}``). Re-importing a file leaves
-        what is already stored unchanged, so the upload is retried like a GET.
+        (``invalid_import``) whose ``fields`` name each line (``{"line 17": "..."}``).
+        Re-importing a file leaves what is already stored unchanged, so the upload is retried
+        like a GET.
 
-        A server that imports in the background answers 202 with a job; it is polled (every
-        ``poll`` s, up to ``timeout``) and its result returned the same way."""
+        A file too large to import in the request (over the server's
+        RANKWISE_IMPORT_SYNC_MAX_BYTES once decompressed) becomes an import job on the worker
+        (202): it is followed (every ``poll`` s, up to ``timeout``) and ends the same way, with
+        the ImportResult or the BadRequest."""
         slug = project_slug(project)
         path = Path(path)
         size = path.stat().st_size
@@ -130,11 +132,13 @@ class Projects(Resource):
                 files=lambda: {"file": (path.name, reader, "application/octet-stream")},
                 idempotent=True,
             )  # fmt: skip
-        body = response.json()
         if response.status_code == 202:
-            line.update(f"imported {path.name}: the server is processing it", force=True)
-            body = self._import_job(response, body, timeout=timeout, poll=poll)
-        result = ImportResult.from_api(body, self._client)
+            job = ImportJob.from_api(response.json(), self._client)
+            job = self._follow(job, response.headers.get("Location") or job.url, line,
+                               timeout=timeout, poll=poll)  # fmt: skip
+            result = job.result or ImportResult()
+        else:
+            result = ImportResult.from_api(response.json(), self._client)
         line.close(
             f"imported {path.name}: {result.lines} lines, {result.prompts_created} prompts and "
             f"{result.annotations_created} judgements created, {result.prompts_unchanged} "
@@ -142,24 +146,29 @@ class Projects(Resource):
         )
         return result
 
-    def _import_job(self, response, body: dict, *, timeout, poll) -> dict:
-        url = response.headers.get("Location") or body.get("url")
-        if not url:
-            raise ApiError(202, "no_job_url", "the import was queued but no job URL came back",
-                           body=body)  # fmt: skip
+    def _follow(self, job: ImportJob, url: str, line: ProgressLine, *, timeout, poll) -> ImportJob:
+        def show(j: ImportJob) -> None:
+            line.update(f"import job {j.id} {j.status}: {j.lines_read} lines read, "
+                        f"{j.prompts_created} prompts created")  # fmt: skip
+
         job = poll_until(
-            lambda: self._http.get(url),
-            finished=lambda j: j.get("status") in IMPORT_FINISHED,
-            timeout=timeout, poll=poll,
-            describe=lambda j: f"import job {j.get('id')} is {j.get('status')}",
+            lambda: ImportJob.from_api(self._http.get(url), self._client),
+            finished=lambda j: j.status in ImportJob.FINISHED,
+            timeout=timeout, poll=poll, on_update=show,
+            describe=lambda j: f"import job {j.id} is {j.status}",
         )  # fmt: skip
-        if job.get("status") in ("succeeded", "ready"):
-            return job.get("result") or {}
-        error = job.get("error")
-        if isinstance(error, dict) and error.get("error"):
-            raise BadRequest(400, error["error"], str(error.get("detail", "")),
-                             fields=error.get("fields"), body=error)  # fmt: skip
-        raise JobFailed(job, f"import job {job.get('id')} {job.get('status')}: {error}")
+        if job.status == "succeeded":
+            return job
+        return _raise_import_failed(job)
+
+    def import_jobs(self, project) -> Iterator[ImportJob]:
+        """The project's import jobs, newest first (admins)."""
+        for item in self._http.paginate(f"projects/{project_slug(project)}/imports/"):
+            yield ImportJob.from_api(item, self._client)
+
+    def import_job(self, project, job_id: int) -> ImportJob:
+        data = self._http.get(f"projects/{project_slug(project)}/imports/{int(job_id)}/")
+        return ImportJob.from_api(data, self._client)
 
     # --- prompts, judgements, agreement ----------------------------------------------------
 
@@ -202,3 +211,21 @@ def _query(filters: dict[str, Any]) -> dict[str, Any]:
             value = value.isoformat()
         out[key] = value
     return out
+
+
+def _raise_import_failed(job: ImportJob):
+    """A failed import job as the 400 the same file would have had in the request; a job the
+    worker could not finish (no line to blame) as JobFailed."""
+    errors = [e for e in job.errors if isinstance(e, dict)]
+    if not any(e.get("line") is not None or e.get("field") for e in errors):
+        reason = "; ".join(str(e.get("message")) for e in errors) or "no reason given"
+        raise JobFailed(job, f"import job {job.id} failed: {reason}")
+    fields: dict[str, str] = {}
+    for e in errors:
+        key = f"line {e['line']}" if e.get("line") is not None else str(e.get("field"))
+        named = e.get("line") is not None and e.get("field")
+        message = f"{e['field']}: {e.get('message')}" if named else str(e.get("message"))
+        fields[key] = f"{fields[key]}; {message}" if key in fields else message
+    more = " (more not shown)" if job.errors_truncated else ""
+    detail = f"Nothing was imported: {job.error_count or len(errors)} line(s) have errors{more}."
+    raise BadRequest(400, "invalid_import", detail, fields=fields, body=job.raw)

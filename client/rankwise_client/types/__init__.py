@@ -4,7 +4,9 @@ from rankwise_client.types.base import ApiObject
 from rankwise_client.types.projects import (
     AgreementReport,
     AnnotatorAgreement,
+    AuditEvent,
     Completion,
+    ImportJob,
     ImportResult,
     Judgement,
     Member,
@@ -24,7 +26,7 @@ from rankwise_client.types.training import (
 )
 
 __all__ = [
-    "AgreementReport", "AnnotatorAgreement", "ApiObject", "Completion", "GenerationJob",
-    "ImportResult", "Judgement", "Member", "MetricPoint", "Policy", "Project", "Prompt",
+    "AgreementReport", "AnnotatorAgreement", "ApiObject", "AuditEvent", "Completion", "GenerationJob",
+    "ImportJob", "ImportResult", "Judgement", "Member", "MetricPoint", "Policy", "Project", "Prompt",
     "RewardModel", "RunProgress", "Sample", "Snapshot", "SnapshotFile", "TrainingRun", "User",
 ]  # fmt: skip

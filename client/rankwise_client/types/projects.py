@@ -49,6 +49,34 @@ class ImportResult(ApiObject):
 
 
 @dataclass(kw_only=True)
+class ImportJob(ApiObject):
+    """An upload too large to import in the request, imported by the worker; the client's
+    ``import_file`` follows it to its end and returns its ``result``."""
+
+    id: int | None = None
+    url: str = ""
+    project: str = ""
+    status: str = ""
+    format: str = ""
+    annotator: str = ""
+    file_name: str = ""
+    file_size: int | None = None
+    lines_read: int = 0
+    error_count: int = 0
+    prompts_created: int = 0
+    errors: list[dict] = field(default_factory=list)  # [{"line", "field", "message"}]
+    errors_truncated: bool = False
+    result: ImportResult | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime | None = None
+    _nested: ClassVar[dict[str, type]] = {"result": ImportResult}
+    FINISHED: ClassVar[frozenset[str]] = frozenset({"succeeded", "failed"})
+
+
+@dataclass(kw_only=True)
 class Project(ApiObject):
     id: int | None = None
     slug: str = ""
@@ -76,6 +104,9 @@ class Project(ApiObject):
 
     def import_file(self, path, **kwargs) -> ImportResult:
         return self.client.projects.import_file(self.slug, path, **kwargs)
+
+    def import_jobs(self) -> Iterator[ImportJob]:
+        return self.client.projects.import_jobs(self.slug)
 
     def members(self) -> list[Member]:
         return self.client.projects.members(self.slug)
@@ -106,6 +137,26 @@ class Project(ApiObject):
 
     def snapshots(self, **filters) -> Iterator[Snapshot]:
         return self.client.snapshots.list(project=self.slug, **filters)
+
+
+@dataclass(kw_only=True)
+class AuditEvent(ApiObject):
+    """One recorded change (role, membership, token, project settings, import, export,
+    adjudication, training run, model registration): who, when, what, before/after."""
+
+    id: int | None = None
+    created_at: datetime | None = None
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    object_repr: str = ""
+    project: str = ""
+    project_id: int | None = None
+    before: dict | None = None
+    after: dict | None = None
+    source: str = ""
+    request_id: str = ""
 
 
 # --- prompts and judgements --------------------------------------------------------------------
