@@ -43,7 +43,7 @@ class ProjectAgreementRecomputeView(ProjectScopedMixin, APIView):
         tags=["agreement"],
     )
     def post(self, request, slug):
-        project_agreement_schedule(project_id=self.project.pk)
+        project_agreement_schedule(project_id=self.project.pk, require_broker=True)
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -37,7 +37,7 @@ def dashboard(request, slug, project):
 
 @policy_page()
 def recompute(request, slug, project):
-    project_agreement_schedule(project_id=project.pk)
+    project_agreement_schedule(project_id=project.pk, require_broker=True)
     messages.success(request, "Recompute queued; reload in a moment for the new figures.")
     return redirect("agreement:dashboard", slug=project.slug)
 

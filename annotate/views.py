@@ -9,7 +9,6 @@ Views parse, call one service or selector, and render. JSON errors have one shap
 
 from __future__ import annotations
 
-from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -261,10 +260,3 @@ def annotation_update_view(request, pk):
     return JsonResponse(
         {"annotation_id": updated.pk, "revisions": updated.revisions.count()}, status=200
     )
-
-
-@policy_page()
-def healthz(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})

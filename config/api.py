@@ -102,7 +102,15 @@ def _domain_error(exc: Exception) -> ApiError | None:
     from annotate.services.imports import ImportFailed
     from annotate.services.queue import SubmissionRefused
     from exports.options import ExportOptionsError
+    from ops.dispatch import BrokerUnavailable
 
+    if isinstance(exc, BrokerUnavailable):
+        # Raised before the service's transaction committed: nothing was written.
+        error = ApiError(
+            "broker_unavailable", str(exc), status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+        error.wait = 30  # Retry-After
+        return error
     if isinstance(exc, JudgementError):
         return ApiError("invalid_judgement", exc.message, fields={exc.field: exc.message})
     if isinstance(exc, ExportOptionsError):
@@ -217,6 +225,7 @@ _ERROR_TEXTS = {
     410: "Gone: the file is missing from the artifacts volume.",
     415: "The body's content type (or its encoding) is not one the operation reads.",
     429: "Too many requests.",
+    503: "The task queue is unreachable; nothing was saved (`broker_unavailable`).",
 }
 
 

@@ -4,10 +4,11 @@ from django.urls import include, path
 
 from annotate import views as annotate_views
 from annotate.api.policy import policy_page
+from ops import views as ops_views
 
 urlpatterns = [
     path("", annotate_views.home, name="home"),
-    path("healthz", annotate_views.healthz, name="healthz"),
+    path("healthz", policy_page()(ops_views.healthz), name="healthz"),
     path("accounts/login/", policy_page()(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", policy_page()(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),

@@ -11,8 +11,8 @@ from exports.services import (
     SnapshotNotReady,
     snapshot_create,
     snapshot_delete,
-    snapshot_recreate,
     snapshot_verify,
+    snapshots_recreate,
 )
 
 
@@ -112,8 +112,9 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export again with the same settings (a new snapshot)")
     def export_again(self, request, queryset):
-        for snapshot in queryset:
-            new = snapshot_recreate(snapshot=snapshot, user=request.user)
+        originals = list(queryset)
+        created = snapshots_recreate(snapshots=originals, user=request.user)
+        for new, snapshot in zip(created, originals, strict=True):
             messages.success(request, f"Snapshot {new.pk} queued (settings of {snapshot.pk}).")
 
     def delete_model(self, request, obj):

@@ -59,6 +59,10 @@ class DatasetSnapshot(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written by the building worker every TASK_HEARTBEAT_SECONDS; the reaper re-queues or
+    # fails a "running" snapshot whose heartbeat is older than TASK_STALE_SECONDS.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Builds started.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -16,13 +16,12 @@ import subprocess
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from annotate.models import Project
@@ -31,16 +30,21 @@ from exports import bundles, lines
 from exports.models import DatasetSnapshot
 from exports.options import SPLITS, ExportOptionsError, clean_options
 from exports.sinks import HfSink, JsonlSink, file_sha256, pairwise_schema
+from ops.dispatch import task_enqueue
+from ops.heartbeat import Heartbeat, max_attempts, stale_after
 
 logger = logging.getLogger(__name__)
 
 FORMATS = tuple(DatasetSnapshot.Format.values)
-STALE_BUILD = timedelta(hours=6)
 DATA_NAMES = {"pairwise": "pairs.jsonl", "rankings": "rankings.jsonl", "hf": "hf"}
 
 
 class SnapshotNotReady(Exception):
     pass
+
+
+class SnapshotSuperseded(Exception):
+    """The reaper wrote this attempt off and re-queued the snapshot; stop writing."""
 
 
 @functools.cache
@@ -65,12 +69,19 @@ def snapshots_root() -> Path:
     return Path(settings.ARTIFACTS_DIR) / "snapshots"
 
 
+def _build_enqueue(snapshot_id: int, *, require_broker: bool) -> None:
+    from exports.tasks import snapshot_build_task  # the task module imports this one
+
+    task_enqueue(task=snapshot_build_task, args=[snapshot_id], require_broker=require_broker)
+
+
 @transaction.atomic
 def snapshot_create(
     *, project: Project, fmt: str, options: dict | None = None, user=None, enqueue: bool = True
 ) -> DatasetSnapshot:
     """Check the settings, record a pending snapshot and queue its build after commit.
 
+    With the broker down this raises ``BrokerUnavailable`` and records nothing (503).
     ``enqueue=False`` leaves the build to the caller (``export_data`` builds in-process).
     """
     if fmt not in FORMATS:
@@ -85,9 +96,7 @@ def snapshot_create(
     audit_event_record(action="snapshot.create", obj=snapshot, project=project, actor=user,
                        after={"format": fmt, "settings": snapshot.settings})  # fmt: skip
     if enqueue:
-        from exports.tasks import snapshot_build_task  # the task module imports this one
-
-        transaction.on_commit(lambda: snapshot_build_task.delay(snapshot.pk))
+        _build_enqueue(snapshot.pk, require_broker=True)
     return snapshot
 
 
@@ -96,6 +105,13 @@ def snapshot_recreate(*, snapshot: DatasetSnapshot, user=None) -> DatasetSnapsho
     return snapshot_create(
         project=snapshot.project, fmt=snapshot.format, options=snapshot.settings, user=user
     )
+
+
+@transaction.atomic
+def snapshots_recreate(*, snapshots: list[DatasetSnapshot], user=None) -> list[DatasetSnapshot]:
+    """``snapshot_recreate`` for each, all or none: with the broker gone half-way, the 503
+    must not hide the snapshots queued before it."""
+    return [snapshot_recreate(snapshot=snapshot, user=user) for snapshot in snapshots]
 
 
 @dataclass
@@ -120,67 +136,129 @@ class BuildStats:
         }
 
 
-def snapshot_build(*, snapshot: DatasetSnapshot, chunk_size: int | None = None) -> DatasetSnapshot:
-    """Build a pending snapshot; a failure is recorded on the row, not raised."""
+def _claim(snapshot: DatasetSnapshot) -> bool:
+    """Take a pending snapshot, or a running one whose worker stopped heartbeating (a
+    message delivered again after its worker died), for this attempt."""
     now = timezone.now()
-    # A build whose worker died mid-way stays "running"; after STALE_BUILD it may be taken over
-    # (each attempt writes its own temporary folder, so the two cannot mix files).
+    cutoff = now - stale_after()
     claimable = Q(status=DatasetSnapshot.Status.PENDING) | Q(
-        status=DatasetSnapshot.Status.RUNNING, started_at__lt=now - STALE_BUILD
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff),
+        status=DatasetSnapshot.Status.RUNNING,
     )
     claimed = DatasetSnapshot.objects.filter(claimable, pk=snapshot.pk).update(
-        status=DatasetSnapshot.Status.RUNNING, started_at=now
-    )
-    if not claimed:  # a duplicate delivery of the task, or already built
-        snapshot.refresh_from_db()
-        return snapshot
+        status=DatasetSnapshot.Status.RUNNING, started_at=now, heartbeat_at=now,
+        attempts=F("attempts") + 1, data_as_of=now, code_version=code_version(),
+    )  # fmt: skip
     snapshot.refresh_from_db()
-    snapshot.data_as_of = snapshot.started_at
-    snapshot.code_version = code_version()
-    snapshot.save(update_fields=["data_as_of", "code_version"])
+    return bool(claimed)
 
+
+def snapshot_build(*, snapshot: DatasetSnapshot, chunk_size: int | None = None) -> DatasetSnapshot:
+    """Build a pending snapshot; a failure is recorded on the row, not raised.
+
+    Every write after the claim names this attempt (``attempts``), so an attempt the reaper
+    wrote off cannot overwrite the one that replaced it; a heartbeat thread keeps the row's
+    ``heartbeat_at`` fresh while the build runs.
+    """
+    if not _claim(snapshot):  # a duplicate delivery of the task, or already built
+        return snapshot
+    mine = DatasetSnapshot.objects.filter(
+        pk=snapshot.pk, attempts=snapshot.attempts, status=DatasetSnapshot.Status.RUNNING
+    )
     folder = snapshots_root() / snapshot.project.slug
     final = folder / f"{snapshot.pk:06d}-{snapshot.format}-{uuid.uuid4().hex[:8]}"
     work = folder / f".{final.name}.tmp"
     try:
-        work.mkdir(parents=True)
-        stats, sha256 = _write(snapshot, work, chunk_size or bundles.DEFAULT_CHUNK_SIZE)
-        files = _manifest(work, snapshot.format)
-        _write_card(snapshot, work, stats, sha256, files)
-        os.replace(work, final)
+        with Heartbeat(mine):
+            work.mkdir(parents=True)
+            stats, sha256 = _write(snapshot, mine, work, chunk_size or bundles.DEFAULT_CHUNK_SIZE)
+            files = _manifest(work, snapshot.format)
+            _write_card(snapshot, work, stats, sha256, files)
+            os.replace(work, final)
     except Exception as exc:
         logger.exception("snapshot %s failed", snapshot.pk)
         shutil.rmtree(work, ignore_errors=True)
-        snapshot.status = DatasetSnapshot.Status.FAILED
-        snapshot.error = f"{type(exc).__name__}: {exc}"[:5000]
-        snapshot.finished_at = timezone.now()
-        snapshot.save(update_fields=["status", "error", "finished_at"])
+        mine.update(
+            status=DatasetSnapshot.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:5000],
+            finished_at=timezone.now(),
+        )
+        snapshot.refresh_from_db()
         return snapshot
 
-    snapshot.status = DatasetSnapshot.Status.READY
-    snapshot.sha256 = sha256
-    snapshot.file_path = str(
-        (final / DATA_NAMES[snapshot.format]).relative_to(settings.ARTIFACTS_DIR)
+    done = mine.update(
+        status=DatasetSnapshot.Status.READY,
+        sha256=sha256,
+        file_path=str((final / DATA_NAMES[snapshot.format]).relative_to(settings.ARTIFACTS_DIR)),
+        files=files,
+        size_bytes=sum(f["size"] for f in files),
+        row_counts=stats.as_json(),
+        rows_written=stats.rows,
+        prompts_done=F("prompts_total"),
+        finished_at=timezone.now(),
     )
-    snapshot.files = files
-    snapshot.size_bytes = sum(f["size"] for f in files)
-    snapshot.row_counts = stats.as_json()
-    snapshot.rows_written = stats.rows
-    snapshot.prompts_done = snapshot.prompts_total
-    snapshot.finished_at = timezone.now()
-    snapshot.save(
-        update_fields=["status", "sha256", "file_path", "files", "size_bytes", "row_counts",
-                       "rows_written", "prompts_done", "finished_at"]
-    )  # fmt: skip
+    if not done:  # written off meanwhile: the attempt that replaced it owns the snapshot
+        shutil.rmtree(final, ignore_errors=True)
+    snapshot.refresh_from_db()
     return snapshot
 
 
-def _write(snapshot: DatasetSnapshot, work: Path, chunk_size: int) -> tuple[BuildStats, str]:
+def _leftovers_remove(snapshot: DatasetSnapshot) -> list[str]:
+    """Folders of unfinished attempts of this snapshot (temporary or renamed in place but
+    never recorded): none of them is the snapshot, which is not ready."""
+    folder = snapshots_root() / snapshot.project.slug
+    removed = []
+    for pattern in (f".{snapshot.pk:06d}-*", f"{snapshot.pk:06d}-*"):
+        for path in folder.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
+def snapshots_reap_stale(*, now=None) -> dict[str, list[int]]:
+    """Builds whose worker stopped heartbeating for ``TASK_STALE_SECONDS`` are never left
+    ``running``: their temporary folders are removed and they go back to the queue, or fail
+    with the reason after ``TASK_MAX_ATTEMPTS`` attempts."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    stale = DatasetSnapshot.objects.filter(status=DatasetSnapshot.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
+    for pk in list(stale.order_by("id").values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Re-check under the lock: the worker may have written since the query.
+            snapshot = (
+                stale.select_for_update(skip_locked=True).select_related("project")
+                .filter(pk=pk).first()
+            )  # fmt: skip
+            if snapshot is None:
+                continue
+            since = snapshot.heartbeat_at or snapshot.started_at
+            note = f"no heartbeat since {since:%Y-%m-%d %H:%M:%S} UTC: worker presumed lost"
+            removed = _leftovers_remove(snapshot)
+            logger.warning("snapshot %s: %s; removed %s", pk, note, removed or "no folders")
+            if snapshot.attempts < max_attempts():
+                snapshot.status = DatasetSnapshot.Status.PENDING
+                snapshot.error = f"{note}; re-queued (attempt {snapshot.attempts} lost)"
+                snapshot.save(update_fields=["status", "error"])
+                _build_enqueue(snapshot.pk, require_broker=False)
+                outcome["requeued"].append(pk)
+            else:
+                snapshot.status = DatasetSnapshot.Status.FAILED
+                snapshot.error = f"{note} after {snapshot.attempts} attempts"
+                snapshot.finished_at = now
+                snapshot.save(update_fields=["status", "error", "finished_at"])
+                outcome["failed"].append(pk)
+    return outcome
+
+
+def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str]:
     project = snapshot.project
     options = clean_options(project, snapshot.settings)
     as_of = snapshot.data_as_of
     total = bundles.prompt_count(project=project, as_of=as_of)
-    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(prompts_total=total)
+    mine.update(prompts_total=total)
     snapshot.prompts_total = total
 
     conversational = bundles.project_is_conversational(project=project, as_of=as_of)
@@ -215,9 +293,8 @@ def _write(snapshot: DatasetSnapshot, work: Path, chunk_size: int) -> tuple[Buil
                     stats.prompts += 1
                     stats.prompts_by_split[selection.split] += 1
             done += len(chunk)
-            DatasetSnapshot.objects.filter(pk=snapshot.pk).update(
-                prompts_done=done, rows_written=stats.rows
-            )
+            if not mine.update(prompts_done=done, rows_written=stats.rows):
+                raise SnapshotSuperseded(f"snapshot {snapshot.pk}: another attempt took over")
         sha256 = sink.close()
     except BaseException:
         sink.abort()

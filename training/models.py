@@ -230,6 +230,8 @@ class GenerationJob(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="The import's counts.")
     celery_task_id = models.CharField(max_length=255, blank=True)

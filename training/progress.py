@@ -65,7 +65,7 @@ class DatabaseCallbacks(RunCallbacks):
             _setting("TRAINING_CANCEL_POLL_SECONDS", 1.0) if poll_seconds is None else poll_seconds
         )
         self.heartbeat_seconds = (
-            _setting("TRAINING_HEARTBEAT_SECONDS", 30.0)
+            _setting("TASK_HEARTBEAT_SECONDS", 30.0)
             if heartbeat_seconds is None
             else heartbeat_seconds
         )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from annotate.selectors import project_ids_for_member
 from rewardmodel.selectors import reward_models_visible_q
+from ops.heartbeat import stale_after
 from rlhf.utils import paired_change, prompt_key
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
 
@@ -104,7 +104,7 @@ def training_run_eval_change(samples_by_step: list[tuple[int, list[dict]]]) -> d
 
 
 def heartbeat_stale_after() -> timedelta:
-    return timedelta(minutes=float(getattr(settings, "TRAINING_HEARTBEAT_STALE_MINUTES", 10)))
+    return stale_after()
 
 
 def training_runs_stale(*, now=None, stale_after: timedelta | None = None) -> QuerySet:

@@ -23,6 +23,7 @@ from agreement.models import PendingConsensus, PromptConsensus
 from agreement.services.common import project_lock, prompts_consensus_update
 from agreement.services.project import project_report_stale_mark
 from annotate.models import Project, Prompt
+from ops.dispatch import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +53,20 @@ def project_consensus_flush_enqueue(*, project_id: int) -> None:
     The flush clears the marker before it reads the pending rows, so a submission that finds
     the marker set committed its row before that read: its prompt is in that flush. The marker
     lives in the cache (Redis in production, shared by every web process); with a per-process
-    cache the guarantee holds per process and only some flushes are redundant.
+    cache the guarantee holds per process and only some flushes are redundant. While the
+    cache is unreachable there is no marker and every submission queues a flush (they are
+    idempotent); the message is best effort, because the submission is committed and its
+    pending row stays for the next flush or the periodic sweep.
     """
     from agreement.tasks import project_consensus_flush_task
 
     key = _flush_key(project_id)
-    if not cache.add(key, 1, timeout=FLUSH_KEY_TTL_S):
+    if not cache.add(key, 1, timeout=FLUSH_KEY_TTL_S) and getattr(cache, "reachable", True):
         return
-    try:
-        project_consensus_flush_task.apply_async((project_id,), countdown=FLUSH_DELAY_S)
-    except Exception:
-        # The submission is committed and its pending row stays: the sweep or the next
-        # submission's flush picks it up. (In eager mode this also catches the flush itself.)
-        cache.delete(key)
-        logger.exception("agreement: flush of project %s failed", project_id)
+    task_enqueue(
+        task=project_consensus_flush_task, args=[project_id], countdown=FLUSH_DELAY_S,
+        require_broker=False, durable=False, on_lost=lambda: cache.delete(key),
+    )  # fmt: skip
 
 
 def project_consensus_flush(*, project_id: int) -> int:

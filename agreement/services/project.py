@@ -22,6 +22,7 @@ from agreement.services.common import (
 )
 from annotate.db import insert_rows
 from annotate.models import Annotation, Project, Prompt
+from ops.dispatch import task_enqueue
 
 # Consensus rows replaced per transaction by a full recompute: a flush of submitted prompts
 # waits for at most one such chunk.
@@ -29,13 +30,22 @@ WRITE_CHUNK = 10_000
 STALE_RECOMPUTE_DELAY_S = 60
 
 
-def project_agreement_schedule(*, project_id: int, delay_s: int = 0) -> None:
-    """Queue a full recompute once the current transaction commits."""
+@transaction.atomic
+def project_agreement_schedule(
+    *, project_id: int, delay_s: int = 0, require_broker: bool = False
+) -> None:
+    """Queue a full recompute once the current transaction commits.
+
+    ``require_broker`` for a person's Recompute button (503 when the broker is down); the
+    recomputes that follow imports and flushes go through the outbox and are sent when the
+    broker is back.
+    """
     from agreement.tasks import project_agreement_task
 
-    transaction.on_commit(
-        lambda: project_agreement_task.apply_async((project_id,), countdown=delay_s or None)
-    )
+    task_enqueue(
+        task=project_agreement_task, args=[project_id], countdown=delay_s or None,
+        require_broker=require_broker,
+    )  # fmt: skip
 
 
 def project_report_stale_mark(project: Project) -> None:

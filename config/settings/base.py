@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
+from config.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("RANKWISE_DATA_DIR", str(BASE_DIR / "data")))
@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rewardmodel",
     "training",
     "exports",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ops.middleware.BrokerUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,12 +138,20 @@ REDIS_URL = env_str("REDIS_URL")
 # instead of a query per request, and the consensus flush marker is global (see
 # agreement/services/incremental.py). Without Redis each process keeps its own cache and
 # sessions stay in the database only, so a logout is never served stale by another process.
+# The backend degrades to "no cache" while Redis is unreachable (ops/cache.py): sessions come
+# from the database, pages and the API keep answering.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 2.0)
+CACHE_RETRY_SECONDS = env_float("CACHE_RETRY_SECONDS", 5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ops.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "rankwise",
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -162,7 +172,8 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Training tasks are acks_late and can run for days: Redis must not redeliver a message
     # that is still being worked on (the default visibility timeout is one hour).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7 * 24 * 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7 * 24 * 3600),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     }
 # Results live in the database rows the tasks update (progress, status), not in Celery.
 CELERY_TASK_IGNORE_RESULT = True
@@ -174,13 +185,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Periodic upkeep (run `celery -A config beat`, or a worker with -B in the demo): runs whose
-# worker died stop looking "running" and are re-queued from their checkpoint or failed.
+# Faults (docs/operations.md). Every long task (snapshot, training run, generation job) writes
+# a heartbeat on its row; a reaper re-queues or fails it once the heartbeat is this old.
+TASK_HEARTBEAT_SECONDS = env_float("TASK_HEARTBEAT_SECONDS", 30.0)
+TASK_STALE_SECONDS = env_float("TASK_STALE_SECONDS", 300.0)
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3)
+# Outbox messages not started this long after their countdown are sent (again) by the sweep.
+TASK_OUTBOX_GRACE_SECONDS = env_float("TASK_OUTBOX_GRACE_SECONDS", 30.0)
+# Work that needs the broker answers 503 when it does not connect within this; after a
+# failure the broker counts as down for BROKER_RETRY_SECONDS without another try.
+BROKER_CHECK_TIMEOUT = env_float("BROKER_CHECK_TIMEOUT", 3.0)
+BROKER_RETRY_SECONDS = env_float("BROKER_RETRY_SECONDS", 2.0)
+# Periodic upkeep (run `celery -A config beat`, or a worker with -B in the demo): messages
+# lost with a broker are sent again; tasks whose worker died stop looking "running" and are
+# re-queued (training runs from their checkpoint) or failed.
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-training-runs": {
-        "task": "training.maintenance.training_runs_reap_stale",
-        "schedule": 300.0,
-    },
+    "sweep-task-outbox": {"task": "ops.maintenance.outbox_sweep", "schedule": 30.0},
+    "reap-stale-tasks": {"task": "ops.maintenance.tasks_reap_stale", "schedule": 60.0},
     # Safety net for consensus flushes whose broker message was lost: pending rows stay.
     "sweep-pending-consensus": {
         "task": "agreement.tasks.pending_consensus_sweep_task",

@@ -217,7 +217,7 @@ def test_first_change_after_a_recompute_queues_the_next(
     queued = []
     monkeypatch.setattr(
         "agreement.tasks.project_agreement_task.apply_async",
-        lambda args, countdown=None: queued.append((args, countdown)),
+        lambda args, kwargs=None, countdown=None, **_: queued.append((tuple(args), countdown)),
     )
     submit(project, prompt, "a2", FORWARD, django_capture_on_commit_callbacks)
     stored = ProjectAgreement.objects.get(project=project)

@@ -121,13 +121,18 @@ def test_failed_build_is_recorded_and_leaves_no_files(project, settings, tmp_pat
     assert snapshot_build(snapshot=snapshot).status == DatasetSnapshot.Status.FAILED
 
 
-def test_a_build_abandoned_by_a_dead_worker_is_taken_over(project):
+def test_a_build_abandoned_by_a_dead_worker_is_taken_over(project, settings):
+    settings.TASK_STALE_SECONDS = 300
     snapshot = snapshot_create(project=project, fmt="rankings", enqueue=False)
-    recent = timezone.now() - timedelta(minutes=5)
-    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(status="running", started_at=recent)
-    assert snapshot_build(snapshot=snapshot).status == "running"  # maybe still at work: leave it
-    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(started_at=recent - timedelta(hours=7))
-    assert snapshot_build(snapshot=snapshot).status == "ready"
+    now = timezone.now()
+    rows = DatasetSnapshot.objects.filter(pk=snapshot.pk)
+    # Started long ago but still heartbeating: a long build at work, leave it.
+    rows.update(status="running", started_at=now - timedelta(hours=2),
+                heartbeat_at=now - timedelta(minutes=1), attempts=1)  # fmt: skip
+    assert snapshot_build(snapshot=snapshot).status == "running"
+    rows.update(heartbeat_at=now - timedelta(minutes=6))  # its worker died
+    built = snapshot_build(snapshot=snapshot)
+    assert built.status == "ready" and built.attempts == 2
 
 
 def test_queries_grow_with_chunks_not_prompts(project):

@@ -32,7 +32,7 @@ def make_run(snapshot, minutes_quiet: float, **fields) -> TrainingRun:
 def test_stale_runs_are_requeued_with_a_checkpoint_or_failed_without(
     snapshot, settings, django_capture_on_commit_callbacks
 ):
-    settings.TRAINING_HEARTBEAT_STALE_MINUTES = 10
+    settings.TASK_STALE_SECONDS = 600
     fresh = make_run(snapshot, 2, last_checkpoint="/c/step-2")
     with_ckpt = make_run(snapshot, 30, last_checkpoint="/c/step-4")
     without = make_run(snapshot, 30)
@@ -86,7 +86,7 @@ def test_claim_skips_finished_cancelled_and_superseded_deliveries(snapshot):
 
 
 def test_redelivery_waits_while_the_run_heartbeats(snapshot, settings):
-    settings.TRAINING_HEARTBEAT_STALE_MINUTES = 10
+    settings.TASK_STALE_SECONDS = 600
     alive = make_run(snapshot, 1)
     assert training_run_execute(run_id=alive.pk, task_id="t-1") == "busy"
     alive.refresh_from_db()

@@ -1,7 +1,11 @@
 """Write-side of the training app: run lifecycle, the worker's execution, generate-for-ranking."""
 
 from training.services.execution import training_run_execute
-from training.services.generation import generation_job_execute, generation_job_start
+from training.services.generation import (
+    generation_job_execute,
+    generation_job_start,
+    generation_jobs_reap_stale,
+)
 from training.services.registry import policy_register
 from training.services.runs import (
     RunStateError,
@@ -15,6 +19,7 @@ __all__ = [
     "RunStateError",
     "generation_job_execute",
     "generation_job_start",
+    "generation_jobs_reap_stale",
     "policy_register",
     "training_run_cancel",
     "training_run_execute",

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ops.heartbeat import Heartbeat
 from training.configs import PPO, REWARD_MODEL, config_build
 from training.models import Policy, TrainingRun
 from training.selectors import heartbeat_stale_after
@@ -297,8 +298,12 @@ def training_run_execute(*, run_id: int, task_id: str = "") -> str:
     if outcome != CLAIMED:
         return outcome
     callbacks = DatabaseCallbacks(run)
+    # The callbacks beat on every progress report; the thread covers what they cannot see
+    # (loading a big model, a long first step), so a live run never looks dead.
+    beating = Heartbeat(_mine(run).filter(status=TrainingRun.Status.RUNNING))
     try:
-        result = _train(run, callbacks)
+        with beating:
+            result = _train(run, callbacks)
     except StopRequested:
         callbacks.on_log("stopped: " + (callbacks.stop_reason() or "stop requested"))
         callbacks.flush()

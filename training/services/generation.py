@@ -18,11 +18,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
 from annotate.models import Prompt
 from annotate.selectors import project_list_for_user
+from ops.dispatch import task_enqueue
+from ops.heartbeat import Heartbeat, max_attempts, stale_after
 from training.configs import base_model_check
 from training.models import GenerationJob
 from training.selectors import policy_list
@@ -147,13 +150,17 @@ def generation_job_start(
         k=k, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
         created_by=user, celery_task_id=str(uuid.uuid4()),
     )  # fmt: skip
+    _enqueue(job, require_broker=True)
+    return job
+
+
+def _enqueue(job: GenerationJob, *, require_broker: bool) -> None:
     from training import tasks
 
-    job_id, task_id = job.pk, job.celery_task_id
-    transaction.on_commit(
-        lambda: tasks.generation_job_execute.apply_async(args=[job_id], task_id=task_id)
-    )
-    return job
+    task_enqueue(
+        task=tasks.generation_job_execute, args=[job.pk], task_id=job.celery_task_id,
+        require_broker=require_broker,
+    )  # fmt: skip
 
 
 def _claim(job_id: int) -> GenerationJob | None:
@@ -162,8 +169,9 @@ def _claim(job_id: int) -> GenerationJob | None:
         if job is None or job.status != GenerationJob.Status.QUEUED:
             return None  # a redelivered message for a job that already ran or is running
         job.status = GenerationJob.Status.RUNNING
-        job.started_at = timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.started_at = job.heartbeat_at = timezone.now()
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
         return job
 
 
@@ -188,40 +196,95 @@ def generation_import_lines(job: GenerationJob, completions: list[list[str]]) ->
     return out.getvalue().encode("utf-8")
 
 
+class GenerationSuperseded(Exception):
+    """The reaper wrote this attempt off and queued another; its import must not land."""
+
+
+def _generate(job: GenerationJob) -> bytes:
+    from rlhf.generate import generate_completions
+    from training.artifacts import artifact_path_resolve
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    prompts = [row.get("messages") or row["prompt"] for row in job.prompts]
+    completions = generate_completions(
+        str(artifact_path_resolve(job.model_path)),
+        prompts,
+        k=job.k,
+        max_new_tokens=job.max_new_tokens,
+        temperature=job.temperature,
+        top_p=job.top_p,
+        seed=job.seed,
+    )
+    return generation_import_lines(job, completions)
+
+
 def generation_job_execute(*, job_id: int) -> str:
-    """Generate, then import; the import is atomic, so a failure adds no prompt."""
+    """Generate, then import and mark the job succeeded in one transaction: a worker killed
+    at any point leaves either no prompt or the job succeeded, so a re-queued job never
+    imports twice. A heartbeat thread keeps ``heartbeat_at`` fresh meanwhile."""
     from annotate.services.imports import prompts_import
 
     job = _claim(job_id)
     if job is None:
         return "skipped"
+    mine = GenerationJob.objects.filter(
+        pk=job.pk, attempts=job.attempts, status=GenerationJob.Status.RUNNING
+    )
     try:
-        from rlhf.generate import generate_completions
-        from training.artifacts import artifact_path_resolve
-
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        prompts = [row.get("messages") or row["prompt"] for row in job.prompts]
-        completions = generate_completions(
-            str(artifact_path_resolve(job.model_path)),
-            prompts,
-            k=job.k,
-            max_new_tokens=job.max_new_tokens,
-            temperature=job.temperature,
-            top_p=job.top_p,
-            seed=job.seed,
-        )
-        data = generation_import_lines(job, completions)
-        result = prompts_import(
-            project=job.project, source=io.BytesIO(data), fmt="rankwise", actor=job.created_by
-        )
+        with Heartbeat(mine):
+            data = _generate(job)
+        with transaction.atomic():
+            # Lock this attempt's row first: a reaper that wrote it off changed it already.
+            if not mine.select_for_update().exists():
+                raise GenerationSuperseded(f"generation job {job.pk}: another attempt took over")
+            result = prompts_import(
+                project=job.project, source=io.BytesIO(data), fmt="rankwise",
+                actor=job.created_by,
+            )  # fmt: skip
+            mine.update(
+                status=GenerationJob.Status.SUCCEEDED,
+                result=result.as_dict(),
+                finished_at=timezone.now(),
+            )
+    except GenerationSuperseded:
+        return "skipped"
     except Exception as exc:
-        job.status = GenerationJob.Status.FAILED
-        job.error = f"{type(exc).__name__}: {exc}"[:4000]
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
-        return job.status
-    job.status = GenerationJob.Status.SUCCEEDED
-    job.result = result.as_dict()
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "result", "finished_at"])
-    return job.status
+        mine.update(
+            status=GenerationJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:4000],
+            finished_at=timezone.now(),
+        )
+        return GenerationJob.Status.FAILED
+    return GenerationJob.Status.SUCCEEDED
+
+
+def generation_jobs_reap_stale(*, now=None) -> dict[str, list[int]]:
+    """Jobs whose worker stopped heartbeating for ``TASK_STALE_SECONDS`` go back to the
+    queue (a new task id), or fail with the reason after ``TASK_MAX_ATTEMPTS`` attempts."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    stale = GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
+    for pk in list(stale.order_by("id").values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = stale.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if job is None:
+                continue
+            since = job.heartbeat_at or job.started_at
+            note = f"no heartbeat since {since:%Y-%m-%d %H:%M:%S} UTC: worker presumed lost"
+            if job.attempts < max_attempts():
+                job.status = GenerationJob.Status.QUEUED
+                job.error = f"{note}; re-queued (attempt {job.attempts} lost)"
+                job.celery_task_id = str(uuid.uuid4())
+                job.save(update_fields=["status", "error", "celery_task_id"])
+                _enqueue(job, require_broker=False)
+                outcome["requeued"].append(pk)
+            else:
+                job.status = GenerationJob.Status.FAILED
+                job.error = f"{note} after {job.attempts} attempts"
+                job.finished_at = now
+                job.save(update_fields=["status", "error", "finished_at"])
+                outcome["failed"].append(pk)
+    return outcome

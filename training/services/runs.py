@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from annotate.selectors import project_list_for_user
 from core.services import audit_event_record
+from ops.dispatch import task_enqueue
+from ops.heartbeat import max_attempts as task_max_attempts
 from training.artifacts import run_artifact_relpath
 from training.configs import PPO, REWARD_MODEL, base_model_check, config_validate
 from training.models import TrainingRun
@@ -24,20 +25,18 @@ class RunStateError(Exception):
     """The run is in a state that does not allow the request (HTTP 409)."""
 
 
-def _max_attempts() -> int:
-    return int(getattr(settings, "TRAINING_MAX_ATTEMPTS", 3))
-
-
-def _enqueue(run: TrainingRun) -> None:
-    """Send the run to the GPU queue once the surrounding transaction commits."""
+def _enqueue(run: TrainingRun, *, require_broker: bool = True) -> None:
+    """Send the run to the GPU queue once the surrounding transaction commits (a new task id:
+    older messages for the run are skipped by the claim). Raises ``BrokerUnavailable`` when
+    the broker is down and ``require_broker`` (the caller's transaction then rolls back)."""
     from training import tasks
 
     run.celery_task_id = str(uuid.uuid4())
     run.save(update_fields=["celery_task_id"])
-    run_id, task_id = run.pk, run.celery_task_id
-    transaction.on_commit(
-        lambda: tasks.training_run_execute.apply_async(args=[run_id], task_id=task_id)
-    )
+    task_enqueue(
+        task=tasks.training_run_execute, args=[run.pk], task_id=run.celery_task_id,
+        require_broker=require_broker,
+    )  # fmt: skip
 
 
 def _snapshot_for(user, snapshot_id, field: str):
@@ -211,7 +210,7 @@ def training_runs_reap_stale(
     """
     now = now or timezone.now()
     stale_after = stale_after or heartbeat_stale_after()
-    max_attempts = _max_attempts() if max_attempts is None else max_attempts
+    max_attempts = task_max_attempts() if max_attempts is None else max_attempts
     requeued: list[int] = []
     failed: list[int] = []
     stale = training_runs_stale(now=now, stale_after=stale_after).order_by("id")
@@ -233,7 +232,7 @@ def training_runs_reap_stale(
                 run.status = TrainingRun.Status.QUEUED
                 run.log_tail += f"; re-queued to resume from {run.last_checkpoint}"
                 run.save(update_fields=["status", "log_tail"])
-                _enqueue(run)
+                _enqueue(run, require_broker=False)
                 requeued.append(run.pk)
             else:
                 run.status = TrainingRun.Status.FAILED

@@ -8,8 +8,8 @@ from training.services import training_runs_reap_stale
 class Command(BaseCommand):
     help = (
         "Re-queue (from their last checkpoint) or fail training runs whose worker stopped "
-        "sending heartbeats. Run it from cron or Celery beat (task "
-        "training.tasks.training_runs_reap_stale)."
+        "sending heartbeats (manage.py reap_stale_tasks reaps every kind of task). Celery beat "
+        "runs it every minute (ops.maintenance.tasks_reap_stale)."
     )
 
     def add_arguments(self, parser):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
             "--minutes",
             type=float,
             default=None,
-            help="heartbeat age that counts as dead (default TRAINING_HEARTBEAT_STALE_MINUTES)",
+            help="heartbeat age that counts as dead (default TASK_STALE_SECONDS)",
         )
 
     def handle(self, *args, minutes=None, **options):
