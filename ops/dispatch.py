@@ -117,13 +117,19 @@ def task_send(
 ) -> None:
     """Publish now (no outbox); raises what the broker raised. For the sweeper and
     :func:`task_enqueue` only."""
-    task = _app().tasks[task_name]
+    app = _app()
     options: dict[str, Any] = {"task_id": task_id, "countdown": countdown or None, "retry": retry}
     if retry:
         options["retry_policy"] = {
             "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
         }  # fmt: skip
-    task.apply_async(list(args), kwargs or {}, **options)
+    if app.conf.task_always_eager:
+        app.loader.import_default_modules()  # the task runs here, so it must be registered
+        app.tasks[task_name].apply_async(list(args), kwargs or {}, **options)
+    else:
+        # By name: the sender need not have imported the task's module (the routes match
+        # names too).
+        app.send_task(task_name, list(args), kwargs or {}, **options)
 
 
 def _send_outbox_message(message_id: int, task_name: str, args, kwargs, task_id, countdown):

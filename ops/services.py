@@ -32,7 +32,7 @@ REAPERS = {
 
 def _queue_sizes(names: set[str]) -> dict[str, int]:
     """Messages waiting in each queue; raises if the broker is unreachable."""
-    from amqp.exceptions import NotFound
+    from amqp.exceptions import ChannelError
 
     from config.celery import app
 
@@ -40,12 +40,12 @@ def _queue_sizes(names: set[str]) -> dict[str, int]:
     with app.connection_for_read() as conn:
         conn.ensure_connection(max_retries=0, interval_start=0, interval_step=0,
                                timeout=float(settings.BROKER_CHECK_TIMEOUT))  # fmt: skip
-        channel = conn.default_channel
         for name in names:
-            try:
-                sizes[name] = channel.queue_declare(queue=name, passive=True).message_count
-            except NotFound:
-                sizes[name] = 0  # Redis: an empty queue has no key
+            with conn.channel() as channel:
+                try:
+                    sizes[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except ChannelError:  # 404: Redis keeps no key for an empty queue
+                    sizes[name] = 0
     return sizes
 
 
