@@ -39,7 +39,7 @@ class ProjectAgreementRecomputeView(ProjectScopedMixin, APIView):
 
     @extend_schema(
         request=None,
-        responses={202: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)},
+        responses={202: OpenApiTypes.OBJECT, **error_responses(401, 403, 404, 503)},
         tags=["agreement"],
     )
     def post(self, request, slug):

@@ -82,7 +82,7 @@ class TrainingRunListApi(TrainingApi, ListAPIView):
             "the GPU queue. Answers 202 with the queued run; poll its detail for progress."
         ),
         request=TrainingRunCreateSerializer,
-        responses={202: TrainingRunSerializer, **error_responses(400, 401, 403)},
+        responses={202: TrainingRunSerializer, **error_responses(400, 401, 403, 503)},
     )
     def post(self, request):
         data = TrainingRunCreateSerializer(data=request.data)
@@ -178,7 +178,7 @@ class TrainingRunResumeApi(TrainingApi):
         tags=TAG,
         summary="Resume a failed or cancelled run from its last checkpoint",
         request=None,
-        responses={202: TrainingRunSerializer, **error_responses(401, 403, 404, 409)},
+        responses={202: TrainingRunSerializer, **error_responses(401, 403, 404, 409, 503)},
     )
     def post(self, request, pk: int):
         run = _run_or_404(request, pk)
@@ -246,7 +246,7 @@ class GenerationJobListApi(TrainingApi, ListAPIView):
             "completions' model. 202 with the queued job."
         ),
         request=GenerationJobCreateSerializer,
-        responses={202: GenerationJobSerializer, **error_responses(400, 401, 403)},
+        responses={202: GenerationJobSerializer, **error_responses(400, 401, 403, 503)},
     )
     def post(self, request):
         data = GenerationJobCreateSerializer(data=request.data)

@@ -48,7 +48,7 @@ class SnapshotListView(ListAPIView):
 
     @extend_schema(
         request=s.SnapshotCreateSerializer,
-        responses={202: s.SnapshotSerializer, **error_responses(400, 401, 403)},
+        responses={202: s.SnapshotSerializer, **error_responses(400, 401, 403, 503)},
         tags=["exports"],
         description="Queues the build (a Celery task) and answers 202 at once; poll the "
         "snapshot's URL (Location header) for status and progress.",
