@@ -25,16 +25,15 @@ import math
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import load_common
 import psycopg
 import requests
 
@@ -54,55 +53,8 @@ TARGET_RATIO = 50.0
 # ---- data ----------------------------------------------------------------------------------
 
 
-def _word_pool(rng: random.Random) -> list[str]:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    return ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(2000)]
-
-
-def _text(rng: random.Random, words: list[str], chars: int) -> str:
-    return " ".join(rng.choices(words, k=chars // 5 + 8))[:chars]
-
-
 def load_prompts(n: int, overlap: int) -> dict:
-    """Create the project and N prompts x 4 outputs with COPY (annotate.db.insert_rows)."""
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from annotate.db import allocate_ids, insert_rows
-    from annotate.models import Completion, Project, Prompt
-    from annotate.services.projects import project_create
-
-    rng = random.Random(42)
-    words = _word_pool(rng)
-    # Distinct texts are not needed by the queue; a pool keeps generation out of the timing.
-    prompts_pool = [_text(rng, words, 200) for _ in range(997)]
-    outputs_pool = [_text(rng, words, 500) for _ in range(4001)]
-    t0 = time.perf_counter()
-    with transaction.atomic():
-        Project.objects.filter(slug=SLUG).delete()
-        project = project_create(name="Queue benchmark", slug=SLUG, overlap=overlap)
-        now = timezone.now()
-        done = 0
-        while done < n:
-            batch = min(10_000, n - done)
-            ids = allocate_ids(Prompt, batch)
-            insert_rows(
-                Prompt,
-                ["id", "project", "external_id", "text", "metadata", "is_gold", "created_at",
-                 "submitted_count"],
-                ((pid, project.pk, f"q-{done + i}", f"[{done + i}] {prompts_pool[(done + i) % 997]}",
-                  {}, False, now, 0) for i, pid in enumerate(ids)),
-            )  # fmt: skip
-            insert_rows(
-                Completion,
-                ["prompt", "external_id", "position", "text", "model_name", "metadata"],
-                ((pid, f"m{k}", k, outputs_pool[((done + i) * 4 + k) % 4001], f"model-{k}", {})
-                 for i, pid in enumerate(ids) for k in range(4)),
-            )  # fmt: skip
-            done += batch
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE annotate_prompt; ANALYZE annotate_completion;")
-    return {"project_id": project.pk, "prompts": n, "seconds": time.perf_counter() - t0}
+    return load_common.load_prompts(n, overlap, slug=SLUG, name="Queue benchmark")
 
 
 def make_annotators(count: int, tag: str) -> list[dict]:
@@ -130,84 +82,10 @@ def make_annotators(count: int, tag: str) -> list[dict]:
 
 # ---- server --------------------------------------------------------------------------------
 
-GUNICORN_CONF = """
-preload_app = True
-def when_ready(server):
-    # Import every view module in the master before the fork, so no worker pays for it
-    # (scipy & co. behind some views) during the measurement.
-    from django.urls import get_resolver
-    get_resolver().url_patterns
-"""
-
-
-def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
-    conf = Path(tempfile.mkdtemp(prefix="bench-queue-")) / "gunicorn.conf.py"
-    conf.write_text(GUNICORN_CONF)
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", str(conf),
-         "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
-         "--timeout", "60"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {proc.returncode}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    stop_server(proc)
-    raise SystemExit("gunicorn did not answer /healthz within 90 s")
-
 
 def start_worker(env: dict) -> subprocess.Popen:
     """The Celery worker that runs the consensus flushes (default queue, one process)."""
-    return subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q", "default", "-c", "1",
-         "--loglevel", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-
-
-def consensus_drain(timeout_s: float = 300.0) -> dict:
-    """Wait for the worker to flush every pending prompt; then check the consensus rows."""
-    from django.db import connection
-
-    t0 = time.perf_counter()
-    with connection.cursor() as c:
-        while True:
-            c.execute("SELECT count(*) FROM agreement_pendingconsensus")
-            (pending,) = c.fetchone()
-            if pending == 0 or time.perf_counter() - t0 > timeout_s:
-                break
-            time.sleep(0.2)
-        drained = time.perf_counter() - t0
-        # Every prompt with judgements has a consensus counting all of them.
-        c.execute(
-            """
-            SELECT count(*) FILTER (WHERE pc.prompt_id IS NULL),
-                   count(*) FILTER (WHERE pc.n_judgements <> a.n)
-            FROM (SELECT prompt_id, count(*) AS n FROM annotate_annotation WHERE NOT skipped
-                  GROUP BY prompt_id) a
-            LEFT JOIN agreement_promptconsensus pc ON pc.prompt_id = a.prompt_id
-            """
-        )
-        missing, wrong = c.fetchone()
-    connection.close()
-    return {"pending_left": pending, "drain_s": round(drained, 2), "consensus_missing": missing,
-            "consensus_out_of_date": wrong}  # fmt: skip
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    return load_common.start_worker(env)
 
 
 class RssSampler(threading.Thread):
@@ -287,15 +165,6 @@ def annotate_loop(base: str, who: dict, loops: int, think_s: float, rec: dict, s
         rec["saved"].append(r.json()["annotation_id"])
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 class CpuMeter:
     """CPU seconds used by the server, the Celery worker, PostgreSQL backends and this client.
 
@@ -373,7 +242,7 @@ def run_level(base: str, annotators: list[dict], loops: int, think_s: float, met
         t.join()
     wall = time.perf_counter() - t0
     cpu = CpuMeter.delta(before, meter.sample()) if meter else None
-    ms = lambda xs, p: round(pct(xs, p) * 1000, 1)  # noqa: E731
+    ms = lambda xs, p: round(load_common.pct(xs, p) * 1000, 1)  # noqa: E731
     repeats = sum(1 for n in Counter(rec["offered"]).values() if n > 1)
     return {
         "annotators": len(annotators),
@@ -403,41 +272,9 @@ def run_level(base: str, annotators: list[dict], loops: int, think_s: float, met
 
 
 def overlap_check(saved_ids: list[int], tag: str) -> dict:
-    from django.db import connection
-
-    with connection.cursor() as c:
-        c.execute(
-            """
-            SELECT count(*) FILTER (WHERE n > pr.overlap), coalesce(max(n), 0),
-                   count(*) FILTER (WHERE n <> p.submitted_count)
-            FROM (SELECT prompt_id, count(*) AS n FROM annotate_annotation
-                  WHERE NOT skipped GROUP BY prompt_id) a
-            JOIN annotate_prompt p ON p.id = a.prompt_id
-            JOIN annotate_project pr ON pr.id = p.project_id
-            WHERE pr.slug = %s
-            """,
-            [SLUG],
-        )
-        over, most, drift = c.fetchone()
-        c.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM annotate_annotation GROUP BY prompt_id, "
-            "annotator_id HAVING count(*) > 1) d"
-        )
-        (dupes,) = c.fetchone()
-        c.execute(
-            "SELECT count(*) FROM annotate_annotation a JOIN auth_user u ON u.id = a.annotator_id "
-            "WHERE u.username LIKE %s",
-            [f"bq-{tag}-%"],
-        )
-        (stored,) = c.fetchone()
-    return {
-        "prompts_over_overlap": over,
-        "max_annotations_on_a_prompt": most,
-        "counter_drift": drift,
-        "same_annotator_twice": dupes,
-        "submissions_acknowledged": len(saved_ids),
-        "annotations_stored": stored,  # by this run's annotators
-    }
+    check = load_common.overlap_check(slug=SLUG, usernames_like=f"bq-{tag}-%")
+    check["submissions_acknowledged"] = len(saved_ids)
+    return check
 
 
 def fmt(v, unit="") -> str:
@@ -512,18 +349,6 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
 # ---- main ----------------------------------------------------------------------------------
 
 
-def ensure_database(admin_url: str, name: str, fresh: bool) -> bool:
-    """Create the bench database; True if it was (re)created."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not fresh:
-            return False
-        if exists:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-        return True
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prompts", type=int, default=100_000)
@@ -545,7 +370,7 @@ def main() -> None:
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c]
 
-    fresh = ensure_database(f"{args.pg}/postgres", args.db_name, fresh=not args.reuse)
+    fresh = load_common.ensure_database(f"{args.pg}/postgres", args.db_name, fresh=not args.reuse)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -586,7 +411,7 @@ def main() -> None:
 
     redis.Redis.from_url(args.redis).flushdb()  # no flush markers or messages from earlier runs
     worker = start_worker(env)
-    server = start_server(env, args.port, args.workers)
+    server = load_common.start_server(env, args.port, args.workers)
     sampler = RssSampler(server.pid)
     sampler.start()
     meter = CpuMeter(server.pid, worker.pid, f"{args.pg}/{args.db_name}")
@@ -602,11 +427,11 @@ def main() -> None:
             results.append(run_level(base, group, loops, args.think_ms / 1000, meter))
     finally:
         sampler.stopped.set()
-        stop_server(server)
+        load_common.stop_process(server)
         try:
-            drain = consensus_drain()
+            drain = load_common.consensus_drain()
         finally:
-            stop_server(worker)
+            load_common.stop_process(worker)
     check = overlap_check([i for lv in [warm, *results] for i in lv["saved_ids"]], tag)
     check.update(drain)
     report(results, load, check, args, sampler.peak)
