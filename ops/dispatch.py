@@ -124,7 +124,10 @@ def task_send(
             "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
         }  # fmt: skip
     if app.conf.task_always_eager:
-        app.loader.import_default_modules()  # the task runs here, so it must be registered
+        if task_name not in app.tasks:
+            # The task runs here, so its module must be imported. (Not on every send: this
+            # re-runs Django's logging setup through Celery's import signal.)
+            app.loader.import_default_modules()
         app.tasks[task_name].apply_async(list(args), kwargs or {}, **options)
     else:
         with app.producer_or_acquire() as producer:
@@ -165,11 +168,15 @@ def _send_best_effort(task_name: str, args, kwargs, countdown, on_lost) -> None:
         return
     try:
         task_send(task_name=task_name, args=args, kwargs=kwargs, countdown=countdown, retry=False)
-    except Exception:
-        # In eager mode this also catches the task itself failing inline.
-        if not _eager():
+    except Exception as exc:
+        # In eager mode this also catches the task itself failing inline: keep its traceback.
+        eager = _eager()
+        if not eager:
             _note_broker_down()
-        logger.warning("task %s not sent; its own sweep will catch up", task_name, exc_info=True)
+        logger.warning(
+            "task %s not sent (%s: %s); its own sweep will catch up",
+            task_name, type(exc).__name__, exc, exc_info=eager,
+        )  # fmt: skip
         if on_lost:
             on_lost()
 

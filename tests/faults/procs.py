@@ -61,6 +61,13 @@ class RedisServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
+    def stop(self) -> None:
+        """SIGTERM: Redis closes its clients' connections and exits; without persistence it
+        keeps nothing."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+
     def pause(self) -> None:
         """SIGSTOP: unreachable (connections time out) but keeping its data."""
         self.proc.send_signal(signal.SIGSTOP)
@@ -72,16 +79,19 @@ class RedisServer:
 class Worker:
     """``celery worker`` on the test's Redis and database (``tests.faults.worker_app``)."""
 
-    def __init__(self, name: str, env: dict[str, str], folder: Path, pool: str = "threads"):
-        self.name, self.env, self.pool = name, env, pool
+    def __init__(
+        self, name: str, env: dict[str, str], folder: Path, pool: str = "threads", slots: int = 2,
+        queues: str = "default,gpu",
+    ):  # fmt: skip
+        self.name, self.env, self.pool, self.slots, self.queues = name, env, pool, slots, queues
         self.log = folder / f"worker-{name}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Worker:
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
-                [str(CELERY), "-A", "tests.faults.worker_app", "worker", "-Q", "default,gpu",
-                 "-P", self.pool, "-c", "2", "-n", f"{self.name}@faults", "--loglevel", "INFO",
+                [str(CELERY), "-A", "tests.faults.worker_app", "worker", "-Q", self.queues,
+                 "-P", self.pool, "-c", str(self.slots), "-n", f"{self.name}@faults", "--loglevel", "INFO",
                  "--without-gossip", "--without-mingle", "--without-heartbeat"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip

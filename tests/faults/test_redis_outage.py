@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from agreement.models import PendingConsensus, PromptConsensus
 from annotate.constants import Roles
-from annotate.models import Annotation
+from annotate.models import Annotation, Prompt
 from exports.models import DatasetSnapshot
 from ops.dispatch import task_send
 from ops.services import outbox_sweep
@@ -25,6 +26,7 @@ from tests.factories import ProjectFactory, PromptFactory, UserFactory, annotato
 from tests.faults.conftest import services_or_skip, worker_env
 from tests.faults.procs import Worker, wait_until
 from tests.ops.helpers import celery_broker
+from training.models import GenerationJob
 
 pytestmark = pytest.mark.faults
 
@@ -55,12 +57,12 @@ def test_work_goes_on_through_a_redis_outage_and_resumes_after_it(
     settings.TASK_OUTBOX_GRACE_SECONDS = 1
     redis = start_redis(16381)
     cache_at(settings, redis.url)
-    env = worker_env(redis.url, artifacts)
-    worker = Worker("before", env, tmp_path)
+    env = worker_env(redis.url, artifacts, RANKWISE_FAULTS_FAKE_GENERATE_S="0")
+    worker = Worker("default", env, tmp_path, pool="prefork", queues="default")
     workers.append(worker.start())
 
     project = ProjectFactory(slug="outage")
-    prompts = [PromptFactory(project=project, k=4) for _ in range(6)]
+    prompts = [PromptFactory(project=project, k=4) for _ in range(8)]
     ann = annotator("a1", project)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=ann).key}")
@@ -72,6 +74,9 @@ def test_work_goes_on_through_a_redis_outage_and_resumes_after_it(
     project.memberships.create(user=reviewer)
     page = Client()
     page.force_login(reviewer)
+    model = tmp_path / "policy"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
     acknowledged = []
 
     def submit() -> None:
@@ -81,47 +86,66 @@ def test_work_goes_on_through_a_redis_outage_and_resumes_after_it(
         assert response.status_code == 201, response.content
         acknowledged.append(response.json()["id"])
 
-    with celery_broker(redis.url, {"socket_connect_timeout": 0.3}):
-        submit()
-        wait_until(lambda: not PendingConsensus.objects.exists(), 30, "the flush", [worker.log])
-        # Queued while no worker runs; the outage will take the message with it.
-        worker.stop()
-        response = admin_api.post(
-            "/api/v1/snapshots/", {"project": project.slug, "format": "rankings"}
-        )
-        assert response.status_code == 202, response.content
-        queued = DatasetSnapshot.objects.get()
+    def export() -> HttpResponse:
+        return admin_api.post("/api/v1/snapshots/", {"project": project.slug, "format": "rankings"})
 
-        redis.kill()
+    with celery_broker(redis.url, {"socket_connect_timeout": 0.3}):
+        for _ in range(3):
+            submit()
+        wait_until(lambda: not PendingConsensus.objects.exists(), 30, "the flush", [worker.log])
+        # Waits in Redis's gpu queue (no GPU worker yet): the outage will take it along.
+        response = admin_api.post("/api/v1/generations/", {
+            "project": project.pk, "prompts": [{"id": "gen-1", "prompt": "hi"}], "k": 2,
+            "model_path": str(model)}, format="json")  # fmt: skip
+        assert response.status_code == 202, response.content
+        job = GenerationJob.objects.get()
+        # A message the worker holds for its countdown, as it holds every consensus flush.
+        # Losing the broker with one ended the worker ("Unrecoverable error: AttributeError")
+        # before config/celery.py.
+        task_send(task_name="agreement.tasks.pending_consensus_sweep_task", countdown=60)
+        wait_until(lambda: "pending_consensus_sweep_task[" in worker.log.read_text(),
+                   30, "the worker to hold the countdown message", [worker.log])  # fmt: skip
+        time.sleep(1)
+
+        redis.stop()
         for _ in range(3):
             submit()
         assert page.get(f"/projects/{project.slug}/review/").status_code == 200
-        response = admin_api.post(
-            "/api/v1/snapshots/", {"project": project.slug, "format": "rankings"}
-        )
-        assert response.status_code == 503 and response.json()["error"] == "broker_unavailable"
-        assert DatasetSnapshot.objects.count() == 1  # the refused one left no row
+        refused = export()
+        assert refused.status_code == 503 and refused.json()["error"] == "broker_unavailable"
+        assert not DatasetSnapshot.objects.exists()  # the refused export left no row
         health = Client().get("/healthz")
         assert health.status_code == 503
         checks = health.json()["checks"]
         assert (checks["database"]["ok"], checks["cache"]["ok"], checks["broker"]["ok"]) == (
             True, False, False,
         )  # fmt: skip
+        time.sleep(2)
+        assert worker.proc.poll() is None, worker.log.read_text()[-4000:]
 
         redis.start()  # back, and empty
-        workers.append(Worker("after", env, tmp_path).start())
         time.sleep(1.1)  # past the outbox grace period
-        assert outbox_sweep()["resent"] == 1  # sent before the outage, lost with it
+        assert outbox_sweep()["resent"] == 1  # the generation message lost with Redis
+        workers.append(Worker("gpu", env, tmp_path, queues="gpu").start())
         task_send(task_name="agreement.tasks.pending_consensus_sweep_task")  # as beat does
+        accepted = export()
+        assert accepted.status_code == 202, accepted.content
         wait_until(
-            lambda: DatasetSnapshot.objects.get(pk=queued.pk).status == "ready"
+            lambda: DatasetSnapshot.objects.get().status == "ready"
+            and GenerationJob.objects.get().status == "succeeded"
             and not PendingConsensus.objects.exists(),
-            60, "the lost build and the consensus sweep", [workers[-1].log],
+            90, "the export, the lost generation and the consensus sweep", [worker.log],
         )  # fmt: skip
         assert Client().get("/healthz").status_code == 200
 
+    assert worker.proc.poll() is None  # the same default worker, through the outage
+    job.refresh_from_db()
+    assert job.attempts == 1
+    assert list(
+        Prompt.objects.filter(external_id="gen-1").values_list("external_id", flat=True)
+    ) == ["gen-1"]
     assert sorted(Annotation.objects.values_list("pk", flat=True)) == sorted(acknowledged)
-    assert len(acknowledged) == 4
+    assert len(acknowledged) == 6
     judged = {p.pk for p in prompts if p.annotations.exists()}
     assert set(PromptConsensus.objects.values_list("prompt_id", flat=True)) == judged
 
