@@ -330,6 +330,10 @@ class ImportJob(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written with each progress report; the reaper re-queues a running job whose heartbeat
+    # is older than TASK_STALE_SECONDS (null: no side connection to write it, never reaped).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed it.")
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

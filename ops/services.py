@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH = 500
 # Each app's reaper: ``() -> {"requeued": [ids], "failed": [ids]}`` for its long tasks.
 REAPERS = {
+    "import_jobs": "annotate.services.import_jobs.import_jobs_reap_stale",
     "snapshots": "exports.services.snapshots_reap_stale",
     "training_runs": "training.services.training_runs_reap_stale",
     "generation_jobs": "training.services.generation_jobs_reap_stale",

@@ -18,6 +18,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotate.db import row_update, side_connection
@@ -30,6 +31,8 @@ from annotate.services.imports import (
     prompts_import,
 )
 from core.context import audit_context, audit_context_current
+from ops.dispatch import broker_check, task_enqueue
+from ops.heartbeat import max_attempts, stale_after
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,12 @@ def prompts_import_upload(
 
 @transaction.atomic
 def import_job_create(*, project: Project, upload, fmt: str, annotator: str | None, actor):
-    """Store the upload, record a queued job and send it to the worker after commit."""
+    """Store the upload, record a queued job and send it to the worker after commit.
+
+    The broker is checked before the file is stored: when it is down this raises
+    ``BrokerUnavailable`` (503) and leaves neither a row nor a file behind.
+    """
+    broker_check()
     name = PurePath(upload.name or "upload.jsonl").name[:255]
     context = audit_context_current()
     job = ImportJob(
@@ -81,18 +89,25 @@ def import_job_create(*, project: Project, upload, fmt: str, annotator: str | No
 
 
 def _import_job_enqueue(job: ImportJob) -> None:
-    """The one place an import job is sent to the broker, after the job's row commits."""
+    """The one place an import job is sent to the broker: through the task outbox, so a
+    message lost after the commit is sent again (the broker was checked already)."""
     from annotate.tasks import import_job_run_task  # the task module imports this one
 
-    job_id = job.pk
-    transaction.on_commit(lambda: import_job_run_task.delay(job_id))
+    task_enqueue(task=import_job_run_task, args=[job.pk], require_broker=False)
 
 
-def _claim(job_id: int) -> ImportJob | None:
-    """Mark a queued job running; None if it is gone or another delivery has it."""
+def _claim(job_id: int, *, beats: bool) -> ImportJob | None:
+    """Mark a queued job running; None if it is gone or another delivery has it.
+
+    ``beats``: progress reports will carry a heartbeat (a side connection exists), so the
+    reaper may judge the job by it. Without one (SQLite: the import's transaction is the only
+    writer) no heartbeat can be written until the end, and the job is never reaped.
+    """
+    now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now(), updated_at=timezone.now()
-    )
+        status=ImportJob.Status.RUNNING, started_at=now, updated_at=now,
+        heartbeat_at=now if beats else None, attempts=F("attempts") + 1,
+    )  # fmt: skip
     if not claimed:
         return None
     return ImportJob.objects.select_related("project", "created_by").get(pk=job_id)
@@ -100,18 +115,19 @@ def _claim(job_id: int) -> ImportJob | None:
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """The worker's side: import the job's file, recording progress and the outcome."""
-    job = _claim(job_id)
-    if job is None:
-        logger.info("import job %s: not queued any more, skipped", job_id)
-        return None
     with side_connection() as side:
+        job = _claim(job_id, beats=side is not None)
+        if job is None:
+            logger.info("import job %s: not queued any more, skipped", job_id)
+            return None
 
         def progress(p: ImportProgress) -> None:
             job.lines_read, job.error_count = p.lines_read, p.errors
             if side is not None:
+                now = timezone.now()
                 row_update(side, ImportJob, job.pk, lines_read=p.lines_read,
                            error_count=p.errors, prompts_created=p.prompts_created,
-                           updated_at=timezone.now())  # fmt: skip
+                           updated_at=now, heartbeat_at=now)  # fmt: skip
 
         try:
             with (
@@ -155,6 +171,41 @@ def _finish(
     job.finished_at = timezone.now()
     stored = job.file.name
     job.file = ""
-    job.save()
-    if stored:
+    fields = ["status", "errors", "errors_truncated", "error_count", "prompts_created",
+              "result", "finished_at", "file", "lines_read", "updated_at"]  # fmt: skip
+    job.updated_at = timezone.now()
+    # Only this attempt's row: one the reaper wrote off belongs to the attempt after it.
+    mine = ImportJob.objects.filter(pk=job.pk, attempts=job.attempts)
+    if mine.update(**{name: getattr(job, name) for name in fields}) and stored:
         default_storage.delete(stored)
+
+
+def import_jobs_reap_stale(*, now=None) -> dict[str, list[int]]:
+    """Jobs whose worker stopped reporting progress for ``TASK_STALE_SECONDS`` go back to the
+    queue (the file is still stored; the import is one transaction, so the dead attempt left
+    nothing, and a repeated line is a no-op), or fail after ``TASK_MAX_ATTEMPTS``."""
+    now = now or timezone.now()
+    stale = ImportJob.objects.filter(
+        status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - stale_after()
+    )
+    outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
+    for pk in list(stale.order_by("id").values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = stale.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if job is None:
+                continue
+            note = (f"no progress since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: worker "
+                    "presumed lost")  # fmt: skip
+            if job.attempts < max_attempts() and job.file:
+                ImportJob.objects.filter(pk=pk).update(
+                    status=ImportJob.Status.QUEUED, updated_at=now, heartbeat_at=None
+                )
+                _import_job_enqueue(job)
+                outcome["requeued"].append(pk)
+            else:
+                _finish(job, failed=ImportFailed([]), internal=True)
+                ImportJob.objects.filter(pk=pk).update(errors=[
+                    {"line": None, "field": "", "message": f"{note} after {job.attempts} "
+                     "attempt(s); nothing was imported by them"}])  # fmt: skip
+                outcome["failed"].append(pk)
+    return outcome

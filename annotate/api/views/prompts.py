@@ -99,7 +99,7 @@ class PromptImportView(ProjectScopedMixin, GenericAPIView):
             201: s.ImportResultSerializer,
             202: OpenApiResponse(s.ImportJobSerializer, description="Queued; poll the job."),
             400: OpenApiResponse(s.ImportErrorSerializer, description="Bad lines; nothing saved."),
-            **error_responses(401, 403, 404),
+            **error_responses(401, 403, 404, 503),
         },
         tags=["prompts"],
     )
