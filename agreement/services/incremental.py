@@ -18,6 +18,7 @@ import logging
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from agreement.models import PendingConsensus, PromptConsensus
 from agreement.services.common import project_lock, prompts_consensus_update
@@ -41,9 +42,15 @@ def _flush_key(project_id: int) -> str:
 def prompt_agreement_schedule(*, prompt_id: int, project_id: int) -> None:
     """Mark the prompt's consensus out of date, in the caller's transaction, and queue a flush
     of its project once that commits."""
+    # ON CONFLICT DO UPDATE, not DO NOTHING: when the prompt is already pending, the update
+    # holds that row's lock to our commit, so a flush deleting it waits and then reads our
+    # judgement. DO NOTHING takes no lock: the flush could delete the row and read the
+    # judgements before we commit, losing ours (found at 200 annotators by
+    # bench/bench_load_faults.py; tests/agreement_app/test_pending_consensus_race.py).
     PendingConsensus.objects.bulk_create(
-        [PendingConsensus(prompt_id=prompt_id, project_id=project_id)], ignore_conflicts=True
-    )
+        [PendingConsensus(prompt_id=prompt_id, project_id=project_id, queued_at=timezone.now())],
+        update_conflicts=True, unique_fields=["prompt"], update_fields=["queued_at"],
+    )  # fmt: skip
     transaction.on_commit(lambda: project_consensus_flush_enqueue(project_id=project_id))
 
 
