@@ -145,6 +145,8 @@ def task_send(
 def _send_outbox_message(message_id: int, task_name: str, args, kwargs, task_id, countdown):
     from ops.models import OutboxMessage
 
+    if not _eager() and time.monotonic() < _broker_down_until:
+        return  # the broker failed a moment ago: the row waits for the sweep, at no cost here
     try:
         task_send(task_name=task_name, args=args, kwargs=kwargs, task_id=task_id,
                   countdown=countdown)  # fmt: skip
