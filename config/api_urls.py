@@ -19,6 +19,7 @@ V1_MODULES = [
     "training.api_urls",
     "rewardmodel.api_urls",
     "agreement.api",
+    "webhooks.api_urls",
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from annotate.models import Project
 from exports.models import DatasetSnapshot
 from exports.options import MODES, TIE_POLICIES, ExportOptionsError
+from exports.reproduce import snapshot_cli_command, snapshot_python_snippet
 from exports.services import (
     SnapshotNotReady,
     snapshot_create,
@@ -42,7 +43,7 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
     search_fields = ["sha256", "project__slug"]
     actions = ["verify", "export_again"]
     # Snapshots are immutable: every field is read-only and there is no change form to save.
-    readonly_fields = [f.name for f in DatasetSnapshot._meta.fields]
+    readonly_fields = [*(f.name for f in DatasetSnapshot._meta.fields), "reproduce"]
     change_list_template = "admin/exports/datasetsnapshot/change_list.html"
 
     @admin.display(description="progress")
@@ -52,6 +53,13 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
     @admin.display(description="sha256")
     def short_sha(self, obj):
         return format_html("<code>{}</code>", obj.sha256[:12]) if obj.sha256 else "-"
+
+    @admin.display(description="reproduce with the client / command line")
+    def reproduce(self, obj):
+        return format_html(
+            '<pre class="reproduce-python">{}</pre><pre class="reproduce-cli">{}</pre>',
+            snapshot_python_snippet(obj), snapshot_cli_command(obj),
+        )  # fmt: skip
 
     def has_add_permission(self, request):
         return False  # new snapshots come from the export form (see get_urls)

@@ -32,6 +32,7 @@ from exports.options import SPLITS, ExportOptionsError, clean_options
 from exports.sinks import HfSink, JsonlSink, file_sha256, pairwise_schema
 from ops.dispatch import task_enqueue
 from ops.heartbeat import Heartbeat, max_attempts, stale_after
+from webhooks.services import webhook_snapshot_emit
 
 logger = logging.getLogger(__name__)
 
@@ -178,14 +179,26 @@ def snapshot_build(*, snapshot: DatasetSnapshot, chunk_size: int | None = None) 
     except Exception as exc:
         logger.exception("snapshot %s failed", snapshot.pk)
         shutil.rmtree(work, ignore_errors=True)
-        mine.update(
-            status=DatasetSnapshot.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:5000],
-            finished_at=timezone.now(),
-        )
-        snapshot.refresh_from_db()
+        with transaction.atomic():  # the event commits with the status it reports
+            failed = mine.update(
+                status=DatasetSnapshot.Status.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:5000],
+                finished_at=timezone.now(),
+            )
+            snapshot.refresh_from_db()
+            if failed:
+                webhook_snapshot_emit(snapshot)
         return snapshot
 
+    with transaction.atomic():  # the event commits with the status it reports
+        done = _mark_ready(snapshot, mine, final, files, stats, sha256)
+    if not done:  # written off meanwhile: the attempt that replaced it owns the snapshot
+        shutil.rmtree(final, ignore_errors=True)
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def _mark_ready(snapshot, mine, final: Path, files, stats: BuildStats, sha256: str) -> int:
     done = mine.update(
         status=DatasetSnapshot.Status.READY,
         sha256=sha256,
@@ -197,10 +210,10 @@ def snapshot_build(*, snapshot: DatasetSnapshot, chunk_size: int | None = None) 
         prompts_done=F("prompts_total"),
         finished_at=timezone.now(),
     )
-    if not done:  # written off meanwhile: the attempt that replaced it owns the snapshot
-        shutil.rmtree(final, ignore_errors=True)
-    snapshot.refresh_from_db()
-    return snapshot
+    if done:
+        snapshot.refresh_from_db()
+        webhook_snapshot_emit(snapshot)
+    return done
 
 
 def _leftovers_remove(snapshot: DatasetSnapshot) -> list[str]:
@@ -249,6 +262,7 @@ def snapshots_reap_stale(*, now=None) -> dict[str, list[int]]:
                 snapshot.error = f"{note} after {snapshot.attempts} attempts"
                 snapshot.finished_at = now
                 snapshot.save(update_fields=["status", "error", "finished_at"])
+                webhook_snapshot_emit(snapshot)
                 outcome["failed"].append(pk)
     return outcome
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from core.services import audit_event_record
 from rewardmodel.models import RewardModel
 from rewardmodel.scorers import scorer_get
+from webhooks.services import webhook_model_emit
 
 MAX_SCORED_PAIRS = 512
 
@@ -61,6 +62,7 @@ def reward_model_register(*, model: RewardModel, actor) -> RewardModel:
     project = model.snapshot.project if model.snapshot_id else None
     model_registered_audit(action="reward_model.register", model=model, actor=actor,
                            project=project)  # fmt: skip
+    webhook_model_emit(model, kind="reward_model", project=project)
     return model
 
 

@@ -19,13 +19,18 @@ worker=$!
 .venv/bin/celery -A config worker -Q gpu --concurrency 1 -n gpu@%h --loglevel INFO \
   >data/logs/gpu-worker.log 2>&1 &
 gpu_worker=$!
-trap 'kill $worker $gpu_worker 2>/dev/null || true' EXIT INT TERM
+# Webhook deliveries wait on other people's servers: their own queue, so a slow receiver
+# holds up nothing else.
+.venv/bin/celery -A config worker -Q webhooks --concurrency 2 -n webhooks@%h --loglevel INFO \
+  >data/logs/webhooks-worker.log 2>&1 &
+webhooks_worker=$!
+trap 'kill $worker $gpu_worker $webhooks_worker 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
 Rankwise is running at http://127.0.0.1:${PORT}/  (admin: http://127.0.0.1:${PORT}/admin/)
 Log in as alice / rankwise-demo to rank, reviewer / rankwise-demo to review,
-admin / rankwise-demo for everything. Worker logs: data/logs/{worker,gpu-worker}.log. Ctrl+C stops all three.
+admin / rankwise-demo for everything. Worker logs: data/logs/{worker,gpu-worker,webhooks-worker}.log. Ctrl+C stops them all.
 
 MSG
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}"

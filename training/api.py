@@ -62,6 +62,7 @@ class TrainingRunListApi(TrainingApi, ListAPIView):
             user=self.request.user,
             kind=f.validated_data.get("kind"),
             status=f.validated_data.get("status"),
+            project=f.validated_data.get("project"),
         )
 
     @extend_schema(

@@ -34,7 +34,11 @@ def training_runs_visible_q(user, prefix: str = "") -> Q:
     )
 
 
-def training_run_list(*, user, kind: str | None = None, status: str | None = None) -> QuerySet:
+def training_run_list(
+    *, user, kind: str | None = None, status: str | None = None, project: str | None = None
+) -> QuerySet:
+    """The user's visible runs, newest first; ``project`` (a slug) keeps the runs that read it
+    (through their snapshot or their prompt project)."""
     runs = (
         TrainingRun.objects.filter(training_runs_visible_q(user))
         .select_related("created_by", "snapshot", "reward_model", "prompt_project")
@@ -44,6 +48,8 @@ def training_run_list(*, user, kind: str | None = None, status: str | None = Non
         runs = runs.filter(kind=kind)
     if status:
         runs = runs.filter(status=status)
+    if project:
+        runs = runs.filter(Q(snapshot__project__slug=project) | Q(prompt_project__slug=project))
     return runs.order_by("-id")
 
 
@@ -145,3 +151,24 @@ def generation_job_list(*, user) -> QuerySet:
 
 def generation_job_get(*, user, pk: int) -> GenerationJob | None:
     return generation_job_list(user=user).filter(pk=pk).first()
+
+
+def run_form_context(*, user, project) -> dict:
+    """What the "New run" form of ``project`` offers: its trainable snapshots (ready ones to
+    pick, building ones to wait for) and the reward models the user may run PPO against."""
+    from exports.models import DatasetSnapshot
+    from rewardmodel.selectors import reward_model_list
+    from training.services.runs import TRAINABLE_SNAPSHOT_FORMATS
+
+    snapshots = DatasetSnapshot.objects.filter(
+        project=project, format__in=TRAINABLE_SNAPSHOT_FORMATS
+    ).order_by("-id")
+    return {
+        "snapshots": list(snapshots.filter(status=DatasetSnapshot.Status.READY)[:50]),
+        "snapshots_building": list(
+            snapshots.filter(
+                status__in=[DatasetSnapshot.Status.PENDING, DatasetSnapshot.Status.RUNNING]
+            )[:10]
+        ),
+        "reward_models": list(reward_model_list(user=user)[:50]),
+    }

@@ -82,6 +82,9 @@ class TrainingRunCreateSerializer(StrictSerializer):
 class TrainingRunFilterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TrainingRun.Kind.choices, required=False)
     status = serializers.ChoiceField(choices=TrainingRun.Status.choices, required=False)
+    project = serializers.SlugField(
+        required=False, help_text="Project slug: runs whose snapshot or prompt set is from it."
+    )
 
 
 class TrainingProgressSerializer(serializers.Serializer):

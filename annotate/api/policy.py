@@ -70,6 +70,8 @@ RULES: dict[str, Mapping[str, Access]] = {
     "agreement:review-prompt": {"GET": REVIEW, "POST": REVIEW},
     "training:run-list": {"GET": TRAIN},
     "training:run-detail": {"GET": TRAIN},
+    "training:run-new": {"GET": TRAIN, "POST": TRAIN},
+    "training:run-new-snapshot": {"POST": ADMIN},
     # --- the schema and its viewers ------------------------------------------------------------
     "api-schema": {"GET": SIGNED_IN},
     "api-docs": {"GET": SIGNED_IN},
@@ -120,6 +122,12 @@ RULES: dict[str, Mapping[str, Access]] = {
     "api:reward-model-list": {"GET": TRAIN},
     "api:reward-model-detail": {"GET": TRAIN},
     "api:reward-model-score": {"POST": TRAIN},
+    # --- webhooks: a project's admins and ML engineers --------------------------------------
+    "api:webhook-list": {"GET": TRAIN, "POST": TRAIN},
+    "api:webhook-detail": {"GET": TRAIN, "PATCH": TRAIN, "DELETE": TRAIN},
+    "api:webhook-ping": {"POST": TRAIN},
+    "api:webhook-delivery-list": {"GET": TRAIN},
+    "api:webhook-delivery-replay": {"POST": TRAIN},
     # --- the audit log (core) -------------------------------------------------------------------
     "api:audit-event-list": {"GET": ADMIN},
 }

@@ -176,7 +176,13 @@ def _finish(
     job.updated_at = timezone.now()
     # Only this attempt's row: one the reaper wrote off belongs to the attempt after it.
     mine = ImportJob.objects.filter(pk=job.pk, attempts=job.attempts)
-    if mine.update(**{name: getattr(job, name) for name in fields}) and stored:
+    from webhooks.services import webhook_import_emit  # webhooks builds on annotate's models
+
+    with transaction.atomic():  # the event commits with the status it reports
+        finished = mine.update(**{name: getattr(job, name) for name in fields})
+        if finished:
+            webhook_import_emit(job)
+    if finished and stored:
         default_storage.delete(stored)
 
 

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "training",
     "exports",
     "ops",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -180,7 +181,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "training.tasks.*": {"queue": "gpu"},
+    # A slow or failing webhook receiver occupies only the webhooks queue's workers.
+    "webhooks.delivery_send": {"queue": "webhooks"},
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -203,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-task-outbox": {"task": "ops.maintenance.outbox_sweep", "schedule": 30.0},
     "reap-stale-tasks": {"task": "ops.maintenance.tasks_reap_stale", "schedule": 60.0},
     # Safety net for consensus flushes whose broker message was lost: pending rows stay.
+    "sweep-webhook-deliveries": {
+        "task": "webhooks.maintenance.deliveries_sweep",
+        "schedule": 60.0,
+    },
     "sweep-pending-consensus": {
         "task": "agreement.tasks.pending_consensus_sweep_task",
         "schedule": 60.0,
@@ -274,6 +283,20 @@ RANKWISE_IMPORT_MAX_LINE_BYTES = env_int("RANKWISE_IMPORT_MAX_LINE_BYTES", 16 * 
 # Uploads (API and admin) whose data is larger than this once decompressed are imported by a
 # Celery task (an ImportJob with progress) instead of inside the web request.
 RANKWISE_IMPORT_SYNC_MAX_BYTES = env_int("RANKWISE_IMPORT_SYNC_MAX_BYTES", 2**20)
+
+# Directories whose model folders (a config.json inside) the "New run" form offers as base
+# models, comma-separated; the form lists them and takes no other path.
+RANKWISE_MODEL_ROOTS = env_list("RANKWISE_MODEL_ROOTS", [str(DATA_DIR / "models")])
+
+# Webhooks (docs/api.md, "Webhooks"): each attempt waits at most TIMEOUT for the receiver; a
+# failed one is retried after BACKOFF, doubled per attempt up to BACKOFF_MAX, MAX_ATTEMPTS in
+# all. Loopback, private and reserved targets are refused unless ALLOW_PRIVATE_TARGETS (a
+# receiver on the same host or network; the tests).
+WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 5.0)
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
+WEBHOOKS_BACKOFF_SECONDS = env_float("WEBHOOKS_BACKOFF_SECONDS", 10.0)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env_float("WEBHOOKS_BACKOFF_MAX_SECONDS", 3600.0)
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 
 LOGGING = {
     "version": 1,

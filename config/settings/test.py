@@ -23,3 +23,4 @@ if REDIS_URL:
     # One Redis serves every test run on the machine: keep each run's keys (throttle counts,
     # the consensus flush marker) to itself.
     CACHES["default"]["KEY_PREFIX"] = f"rankwise-test-{os.getpid()}"  # noqa: F405
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True  # the tests receive webhooks on loopback

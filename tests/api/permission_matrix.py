@@ -171,3 +171,8 @@ from tests.annotate.permission_rows import IMPORT_JOB_ENDPOINTS  # noqa: E402
 from tests.core.permission_rows import AUDIT_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += IMPORT_JOB_ENDPOINTS + AUDIT_ENDPOINTS
+
+# Webhooks: a project's admins and ML engineers.
+from tests.webhooks.permission_rows import WEBHOOK_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += WEBHOOK_ENDPOINTS

@@ -164,4 +164,11 @@ TRAINING_ENDPOINTS = [
              surface="page"),
     Endpoint("training run page", "get", lambda w: f"/training/runs/{run(w).pk}/", ML,
              scoped=OBJECT, surface="page"),
+    # the project's "New run" form; a POST without a base model is 400, the form again
+    Endpoint("new run form", "get", url("/projects/{w.project.slug}/runs/new/"), ML,
+             surface="page"),
+    Endpoint("new run submit", "post", url("/projects/{w.project.slug}/runs/new/"), ML,
+             ok=400, surface="page", body=lambda w: {"form": {"kind": "reward_model"}}),
+    Endpoint("new run snapshot", "post", url("/projects/{w.project.slug}/runs/new/snapshot"),
+             ok=302, surface="page"),
 ]  # fmt: skip

@@ -23,6 +23,7 @@ from ops.heartbeat import Heartbeat
 from training.configs import PPO, REWARD_MODEL, config_build
 from training.models import Policy, TrainingRun
 from training.selectors import heartbeat_stale_after
+from webhooks.services import webhook_model_emit, webhook_run_emit
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def _claim(run_id: int, task_id: str) -> tuple[str, TrainingRun | None]:
             run.status = TrainingRun.Status.CANCELLED
             run.finished_at = now
             run.save(update_fields=["status", "finished_at"])
+            webhook_run_emit(run)
             return SKIPPED, run
         if run.status == TrainingRun.Status.RUNNING:
             beat = run.heartbeat_at or run.started_at
@@ -243,8 +245,10 @@ def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
         if not updated:
             return
         run.refresh_from_db()
+        webhook_run_emit(run)
         if run.kind == REWARD_MODEL:
-            reward_model_register_from_run(run=run, card=card, result=summary)
+            model = reward_model_register_from_run(run=run, card=card, result=summary)
+            webhook_model_emit(model, kind="reward_model", project=run.snapshot.project)
         else:
             name = registry_name_free(Policy, run.name or f"ppo-run-{run.pk}", f"run{run.pk}")
             policy = Policy.objects.create(
@@ -258,6 +262,11 @@ def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
                 created_by=run.created_by,
             )
             model_registered_audit(action="policy.register", model=policy, run=run)
+            webhook_model_emit(
+                policy,
+                kind="policy",
+                project=run.prompt_project or (run.snapshot.project if run.snapshot_id else None),
+            )
 
 
 def _result_steps(result: dict[str, Any]) -> int:
@@ -268,11 +277,15 @@ def _result_steps(result: dict[str, Any]) -> int:
 def _finish_stopped(run: TrainingRun, reason: str | None) -> str:
     if reason != "cancelled":
         return SKIPPED  # superseded or deleted: the row belongs to someone else now
-    _mine(run).update(
-        status=TrainingRun.Status.CANCELLED,
-        finished_at=timezone.now(),
-        eta_seconds=None,
-    )
+    with transaction.atomic():  # the event commits with the status it reports
+        stopped = _mine(run).update(
+            status=TrainingRun.Status.CANCELLED,
+            finished_at=timezone.now(),
+            eta_seconds=None,
+        )
+        if stopped:
+            run.refresh_from_db()
+            webhook_run_emit(run)
     return TrainingRun.Status.CANCELLED
 
 
@@ -280,13 +293,17 @@ def _finish_failed(run: TrainingRun, exc: BaseException) -> None:
     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
     current = TrainingRun.objects.filter(pk=run.pk).values_list("log_tail", flat=True).first()
-    _mine(run).update(
-        status=TrainingRun.Status.FAILED,
-        error=detail[:4000],
-        log_tail=f"{current or ''}\n{tail}".strip()[-20000:],
-        finished_at=timezone.now(),
-        eta_seconds=None,
-    )
+    with transaction.atomic():  # the event commits with the status it reports
+        failed = _mine(run).update(
+            status=TrainingRun.Status.FAILED,
+            error=detail[:4000],
+            log_tail=f"{current or ''}\n{tail}".strip()[-20000:],
+            finished_at=timezone.now(),
+            eta_seconds=None,
+        )
+        if failed:
+            run.refresh_from_db()
+            webhook_run_emit(run)
 
 
 def training_run_execute(*, run_id: int, task_id: str = "") -> str:

@@ -17,6 +17,7 @@ from training.artifacts import run_artifact_relpath
 from training.configs import PPO, REWARD_MODEL, base_model_check, config_validate
 from training.models import TrainingRun
 from training.selectors import heartbeat_stale_after, training_runs_stale
+from webhooks.services import webhook_run_emit
 
 TRAINABLE_SNAPSHOT_FORMATS = ("rankings", "pairwise")
 
@@ -171,6 +172,7 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
         run.cancel_requested = True
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "cancel_requested", "finished_at"])
+        webhook_run_emit(run)
     elif run.status == TrainingRun.Status.RUNNING:
         run.cancel_requested = True
         run.save(update_fields=["cancel_requested"])
@@ -241,5 +243,6 @@ def training_runs_reap_stale(
                 )
                 run.finished_at = now
                 run.save(update_fields=["status", "error", "log_tail", "finished_at"])
+                webhook_run_emit(run)
                 failed.append(run.pk)
     return {"requeued": requeued, "failed": failed}
