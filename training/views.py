@@ -77,6 +77,9 @@ def _int_or_none(value: str | None) -> int | str | None:
     return int(value) if value.isdigit() else value
 
 
+IN_PLACE = ("base_model", "snapshot", "reward_model")  # fields showing their own errors
+
+
 def _shown(option, kind: str, data):
     """What a submitted option's field shows again: the text as typed (a checkbox: ticked)."""
     key = f"{kind}.{option.name}"
@@ -88,7 +91,7 @@ def _errors_by_field(exc: ValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {key: [str(m) for e in errors for m in e.messages]
                 for key, errors in exc.error_dict.items()}  # fmt: skip
-    return {"__all__": exc.messages}
+    return {"form": exc.messages}
 
 
 @policy_page()
@@ -151,6 +154,12 @@ def run_new(request, slug: str, project):
             "model_roots": run_form.model_roots(),
             "errors": errors,
             "config_errors": config_errors,  # those of options the form does not show
+            # Errors no field of the form shows next to itself, named as the API names them.
+            "general_errors": [
+                (key, "; ".join(msgs))
+                for key, msgs in errors.items()
+                if key not in IN_PLACE and not key.startswith("config.")
+            ],  # fmt: skip
             "can_snapshot": has_any_role(request.user, ADMIN),
             "request_json": run_form.run_form_request(
                 kind=kind,
