@@ -66,7 +66,7 @@ def _field_docs(cls) -> dict[str, str]:
             isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
             and isinstance(following.value.value, str)
         ):  # fmt: skip
-            docs[name] = " ".join(following.value.value.split())
+            docs[name] = " ".join(following.value.value.replace("``", "").split())
             continue
         line = lines[node.lineno - 1]
         if "#" in line:

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from annotate.api.policy import ADMIN, has_any_role, policy_page
+from annotate.selectors import project_list_for_user
 from rewardmodel.selectors import reward_model_list
 from training import run_form, selectors, services
 from training.configs import PPO, REWARD_MODEL
@@ -39,6 +40,7 @@ def run_list(request):
             "runs": selectors.training_run_list(user=user)[:200],
             "reward_models": reward_model_list(user=user)[:50],
             "policies": selectors.policy_list(user=user)[:50],
+            "projects": project_list_for_user(user),
         },
     )
 
@@ -159,7 +161,7 @@ def run_new(request, slug: str, project):
                 (key, "; ".join(msgs))
                 for key, msgs in errors.items()
                 if key not in IN_PLACE and not key.startswith("config.")
-            ],  # fmt: skip
+            ],
             "can_snapshot": has_any_role(request.user, ADMIN),
             "request_json": run_form.run_form_request(
                 kind=kind,
