@@ -27,9 +27,21 @@ from rankwise_client.errors import ApiError, ConnectionFailed, RankwiseError, Th
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# 503s that a retry cannot help: the server lacks the means (e.g. no torch for scoring).
+PERMANENT_CODES = frozenset({"scoring_unavailable"})
 MAX_RETRY_AFTER = 60.0
 # Failures where the request cannot have reached the server.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def _permanent(response: httpx.Response, stream: bool) -> bool:
+    """The error's code says retrying is pointless (read only from a small JSON answer)."""
+    if stream or "json" not in response.headers.get("Content-Type", ""):
+        return False
+    try:
+        return response.json().get("error") in PERMANENT_CODES
+    except ValueError:
+        return False
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -156,7 +168,8 @@ class Http:
                     method=method, url=url, attempts=attempt,
                 ) from exc  # fmt: skip
             status = response.status_code
-            if status in RETRY_STATUSES and safe and attempt <= self.retries:
+            if (status in RETRY_STATUSES and safe and attempt <= self.retries
+                    and not _permanent(response, stream)):  # fmt: skip
                 wait = _retry_after(response)
                 if wait is None or wait <= MAX_RETRY_AFTER:
                     response.close()

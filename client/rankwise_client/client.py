@@ -20,6 +20,7 @@ from rankwise_client.resources.projects import Projects
 from rankwise_client.resources.registry import Generations, Policies, RewardModels
 from rankwise_client.resources.snapshots import Snapshots
 from rankwise_client.resources.training import Runs
+from rankwise_client.resources.webhooks import Webhooks
 from rankwise_client.types import AuditEvent, Project, User
 
 
@@ -64,6 +65,7 @@ class Client:
         self.reward_models = RewardModels(self)
         self.policies = Policies(self)
         self.generations = Generations(self)
+        self.webhooks = Webhooks(self)
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"

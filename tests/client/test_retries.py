@@ -110,3 +110,16 @@ def test_an_unreachable_server_is_retried_then_reported(admin_token):
         client.snapshots.create("parrots", format="rankings")
     assert caught.value.attempts == 3 and len(slept) == 2
     assert "ConnectError" in str(caught.value)
+
+
+def test_scoring_unavailable_is_not_retried(via, proxy, project):
+    """A 503 whose code says the server cannot score at all (no torch) is final at once;
+    retrying would only make the caller wait."""
+    from rankwise_client import ServiceUnavailable
+
+    body = {"error": "scoring_unavailable", "detail": "torch is not installed", "fields": {}}
+    proxy.fail(503, 3, body=body)
+    with pytest.raises(ServiceUnavailable) as caught:
+        via.reward_models.score(1, "a prompt", ["a", "b"])
+    assert caught.value.code == "scoring_unavailable" and caught.value.attempts == 1
+    assert via.slept == [] and len(proxy.seen) == 1

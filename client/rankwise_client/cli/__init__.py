@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from rankwise_client import __version__
 from rankwise_client.cli import commands as c
+from rankwise_client.cli import webhooks as hooks_cli
 from rankwise_client.cli.output import (
     API_REFUSED,
     AUTH,
@@ -119,6 +120,7 @@ def _runs_parsers(sub, common) -> None:
     ls = runs.add_parser("list", parents=[common], help="newest first")
     ls.add_argument("--kind", choices=["reward_model", "ppo"])
     ls.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    ls.add_argument("--project", help="project slug: runs on its snapshots or prompts")
     ls.add_argument("--limit", type=int, default=20)
     ls.set_defaults(func=c.cmd_runs_list)
     for name, func, text in (
@@ -185,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_parsers(sub, common)
     _runs_parsers(sub, common)
+    hooks_cli.add_parsers(sub, common)
 
     p = sub.add_parser("agreement", parents=[common], help="a project's agreement report")
     p.add_argument("project", help="project slug")

@@ -288,7 +288,7 @@ def result_lines(run: TrainingRun) -> list[str]:
 
 def cmd_runs_list(args, ctx) -> int:
     runs = []
-    for run in ctx.client.runs.list(kind=args.kind, status=args.status):
+    for run in ctx.client.runs.list(kind=args.kind, status=args.status, project=args.project):
         runs.append(run)
         if len(runs) >= args.limit:
             break

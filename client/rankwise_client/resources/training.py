@@ -8,7 +8,7 @@ from typing import Any
 
 from rankwise_client.errors import JobFailed, WaitTimeout
 from rankwise_client.progress import ProgressLine, bar, human_seconds
-from rankwise_client.resources.base import Resource, object_id
+from rankwise_client.resources.base import Resource, object_id, project_slug
 from rankwise_client.training_config import PPOConfig, RewardModelConfig
 from rankwise_client.types import MetricPoint, RunProgress, Sample, TrainingRun
 
@@ -94,10 +94,12 @@ class Runs(Resource):
         data = self._http.get(f"training-runs/{object_id(run, 'run')}/")
         return TrainingRun.from_api(data, self._client)
 
-    def list(self, *, kind: str | None = None, status: str | None = None,
+    def list(self, *, kind: str | None = None, status: str | None = None, project=None,
              page_size: int | None = None) -> Iterator[TrainingRun]:  # fmt: skip
-        """Newest first, every page (list entries omit config, log tail, result and card)."""
-        query = {"kind": kind, "status": status, "page_size": page_size}
+        """Newest first, every page (list entries omit config, log tail, result and card).
+        ``project`` (a Project or its slug): the runs whose snapshot or prompts are from it."""
+        query = {"kind": kind, "status": status, "page_size": page_size,
+                 "project": project_slug(project) if project is not None else None}  # fmt: skip
         for item in self._http.paginate("training-runs/", query):
             yield TrainingRun.from_api(item, self._client)
 

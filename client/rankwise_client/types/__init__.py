@@ -24,9 +24,11 @@ from rankwise_client.types.training import (
     Sample,
     TrainingRun,
 )
+from rankwise_client.types.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "AgreementReport", "AnnotatorAgreement", "ApiObject", "AuditEvent", "Completion", "GenerationJob",
     "ImportJob", "ImportResult", "Judgement", "Member", "MetricPoint", "Policy", "Project", "Prompt",
     "RewardModel", "RunProgress", "Sample", "Snapshot", "SnapshotFile", "TrainingRun", "User",
+    "Webhook", "WebhookDelivery",
 ]  # fmt: skip
