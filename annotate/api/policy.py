@@ -79,6 +79,7 @@ RULES: dict[str, Mapping[str, Access]] = {
     # --- /api/v1/: accounts --------------------------------------------------------------------
     "api:login": {"GET": PUBLIC, "POST": PUBLIC},
     "api:logout": {"POST": SIGNED_IN},
+    "api:auth-token": {"POST": PUBLIC},
     "api:me": {"GET": SIGNED_IN},
     "api:user-list": {"GET": ADMIN, "POST": ADMIN},
     "api:user-detail": {"GET": ADMIN, "PATCH": ADMIN},

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from annotate.api.views import auth, projects, prompts, tasks
+from annotate.api.views import auth, projects, prompts, tasks, token_login
 
 P = "projects/<slug:slug>/"
 
 urlpatterns = [
     path("auth/login/", auth.LoginView.as_view(), name="login"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("auth/token/", token_login.TokenLoginView.as_view(), name="auth-token"),
     path("me/", auth.MeView.as_view(), name="me"),
     path("users/", auth.UserListView.as_view(), name="user-list"),
     path("users/<str:username>/", auth.UserDetailView.as_view(), name="user-detail"),

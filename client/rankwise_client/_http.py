@@ -103,12 +103,11 @@ class Http:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.sleep: Callable[[float], None] = time.sleep
+        headers = {"Accept": "application/json", "User-Agent": f"rankwise-client/{__version__}"}
+        if token:  # none only to exchange a password for a token (Client.token_for)
+            headers["Authorization"] = f"Token {token}"
         self._client = httpx.Client(
-            headers={
-                "Authorization": f"Token {token}",
-                "Accept": "application/json",
-                "User-Agent": f"rankwise-client/{__version__}",
-            },
+            headers=headers,
             timeout=timeout,
             transport=transport,
         )

@@ -83,6 +83,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("login csrf token", "get", url("/api/v1/auth/login/"), PUBLIC, scoped=False),
     Endpoint("login", "post", url("/api/v1/auth/login/"), PUBLIC, scoped=False,
              body=lambda w: {"username": "out", "password": "pw-matrix"}),
+    Endpoint("token login", "post", url("/api/v1/auth/token/"), PUBLIC, scoped=False,
+             body=lambda w: {"username": "out", "password": "pw-matrix"}),
     Endpoint("logout", "post", url("/api/v1/auth/logout/"), ANY, ok=204, scoped=False),
     Endpoint("user list", "get", url("/api/v1/users/"), scoped=False),
     Endpoint("user create", "post", url("/api/v1/users/"), ok=201, scoped=False,

@@ -170,3 +170,29 @@ def test_the_installed_command(live_server, admin_token, project):
     done = subprocess.run([command, "projects", "list"], env=env, capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert done.returncode == 4 and "rankwise: Invalid token" in done.stderr
+
+
+def test_login_with_a_username_and_password(live_server, cli, monkeypatch, transactional_db):
+    """The password is read from stdin (a pipe here), exchanged for the user's token, and the
+    token, never the password, is stored."""
+    import io
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="eve", roles=[Roles.ML_ENGINEER])
+    user.set_password("correct horse battery")
+    user.save()
+    os.environ.pop("RANKWISE_URL"), os.environ.pop("RANKWISE_TOKEN")
+    path = Path(os.environ["RANKWISE_CONFIG"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("wrong password\n"))
+    code, _, err = cli("login", "--url", live_server.url, "--username", "eve")
+    assert code == 3 and "Wrong username or password" in err and not path.exists()
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code, out, _ = cli("login", "--url", live_server.url, "-u", "eve")
+    assert code == 0 and "as eve (ml_engineer)" in out
+    stored = json.loads(path.read_text())
+    assert stored["token"] == user.auth_token.key and "correct horse" not in path.read_text()
+    # A second login returns the same token: the first machine stays signed in.
+    from rankwise_client import Client
+
+    assert Client.token_for(live_server.url, "eve", "correct horse battery") == stored["token"]

@@ -146,7 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rankwise-client {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("login", parents=[common], help="check a token and store it (mode 600)")
+    p = sub.add_parser("login", parents=[common], help="check a token and store it (mode 600)",
+                       description="Store the server and a token (asked for, or read from "
+                       "stdin); with --username, the password is asked for (or read from stdin) "
+                       "and exchanged for the user's token.")  # fmt: skip
+    p.add_argument("--username", "-u", help="sign in with this user's password instead of a token")
     p.set_defaults(func=c.cmd_login)
     sub.add_parser("logout", parents=[common], help="remove the stored token").set_defaults(
         func=c.cmd_logout

@@ -30,6 +30,12 @@ def cmd_login(args, ctx) -> int:
     if not url:
         raise UsageError("give the server: rankwise login --url http://host:8000")
     token = args.token
+    if not token and args.username:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password of {args.username} on {url}: ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")  # `echo "$PW" | rankwise login ...`
+        token = Client.token_for(url, args.username, password)
     if not token:
         if sys.stdin.isatty():
             token = getpass.getpass(f"API token for {url} (an admin issues it): ").strip()
