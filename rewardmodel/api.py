@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ApiError, CursorPage, error_responses
-from rewardmodel import selectors, services
+from rewardmodel import files, selectors, services
 from rewardmodel.scorers import ScoringUnavailable
 from rewardmodel.serializers import (
     RewardModelSerializer,
@@ -89,3 +89,17 @@ class RewardModelScoreApi(RewardModelApi):
                 "items": [{"scores": s} for s in scores],
             }
         )
+
+
+class RewardModelFileListApi(files.ModelFileListApi):
+    what = "reward model"
+
+    def model_get(self, request, pk: int):
+        return selectors.reward_model_get(user=request.user, pk=pk)
+
+
+class RewardModelFileDownloadApi(files.ModelFileDownloadApi):
+    what = "reward model"
+
+    def model_get(self, request, pk: int):
+        return selectors.reward_model_get(user=request.user, pk=pk)

@@ -7,6 +7,16 @@ from rewardmodel import api
 urlpatterns = [
     path("reward-models/", api.RewardModelListApi.as_view(), name="reward-model-list"),
     path("reward-models/<int:pk>/", api.RewardModelDetailApi.as_view(), name="reward-model-detail"),
+    path(
+        "reward-models/<int:pk>/files/",
+        api.RewardModelFileListApi.as_view(),
+        name="reward-model-files",
+    ),
+    path(
+        "reward-models/<int:pk>/download/",
+        api.RewardModelFileDownloadApi.as_view(),
+        name="reward-model-download",
+    ),
     # With or without the trailing slash, like the training-run actions.
     path(
         "reward-models/<int:pk>/",

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ApiError, CursorPage, error_responses
+from rewardmodel.files import ModelFileDownloadApi, ModelFileListApi
 from training import selectors, services
 from training.models import TrainingRun
 from training.serializers import (
@@ -282,3 +283,17 @@ class GenerationJobDetailApi(TrainingApi):
         if job is None:
             raise _not_found("generation job", pk)
         return Response(GenerationJobSerializer(job).data)
+
+
+class PolicyFileListApi(ModelFileListApi):
+    what = "policy"
+
+    def model_get(self, request, pk: int):
+        return selectors.policy_get(user=request.user, pk=pk)
+
+
+class PolicyFileDownloadApi(ModelFileDownloadApi):
+    what = "policy"
+
+    def model_get(self, request, pk: int):
+        return selectors.policy_get(user=request.user, pk=pk)

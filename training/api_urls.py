@@ -22,6 +22,10 @@ urlpatterns = [
     path("training-runs/<int:pk>/", include(run_actions)),
     path("policies/", api.PolicyListApi.as_view(), name="policy-list"),
     path("policies/<int:pk>/", api.PolicyDetailApi.as_view(), name="policy-detail"),
+    path("policies/<int:pk>/files/", api.PolicyFileListApi.as_view(), name="policy-files"),
+    path(
+        "policies/<int:pk>/download/", api.PolicyFileDownloadApi.as_view(), name="policy-download"
+    ),
     path("generations/", api.GenerationJobListApi.as_view(), name="generation-job-list"),
     path(
         "generations/<int:pk>/",

@@ -16,6 +16,7 @@ from typing import Any
 from rankwise_client._http import Http
 from rankwise_client.config import credentials_resolve
 from rankwise_client.errors import RankwiseError
+from rankwise_client.progress import ProgressLine, human_bytes
 from rankwise_client.resources.projects import Projects
 from rankwise_client.resources.registry import Generations, Policies, RewardModels
 from rankwise_client.resources.snapshots import Snapshots
@@ -120,26 +121,59 @@ class Client:
     # --- model files -------------------------------------------------------------------------
 
     def models_local_path(self, model, artifacts_dir: str | Path | None = None) -> Path:
-        """A registered model's folder on this machine. The API serves no model files (yet),
-        so this works where this machine sees the server's ARTIFACTS_DIR (the demo, a shared
-        volume): ``artifacts_dir``, else the client's, else ``RANKWISE_ARTIFACTS_DIR``."""
+        """A registered model's folder on this machine, where it sees the server's
+        ARTIFACTS_DIR (the demo, a shared volume): ``artifacts_dir``, else the client's, else
+        ``RANKWISE_ARTIFACTS_DIR``. Elsewhere use ``models_download`` (over the API)."""
         root = artifacts_dir or self.artifacts_dir or os.environ.get("RANKWISE_ARTIFACTS_DIR")
         if not root:
             raise RankwiseError(
                 f"{type(model).__name__} {model.id} lives on the server at <ARTIFACTS_DIR>/"
-                f"{model.path}; the API has no model download, so pass artifacts_dir= (or set "
-                "RANKWISE_ARTIFACTS_DIR) where this machine mounts the server's artifacts"
+                f"{model.path}; pass artifacts_dir= (or set RANKWISE_ARTIFACTS_DIR) where this "
+                "machine mounts the server's artifacts, or download it: model.download(dir)"
             )
         folder = Path(root).expanduser() / model.path
         if not (folder / "config.json").is_file():
             raise RankwiseError(f"no model at {folder} (is {root} the server's ARTIFACTS_DIR?)")
         return folder
 
-    def models_download(self, model, dest: str | Path,
-                        artifacts_dir: str | Path | None = None) -> Path:  # fmt: skip
-        """Copy a registered model's folder (weights, tokenizer, card; not the training
-        checkpoints) to ``dest``, which must not exist yet."""
-        source = self.models_local_path(model, artifacts_dir)
+    def models_download(self, model, dest: str | Path, artifacts_dir: str | Path | None = None,
+                        *, progress: bool = True) -> Path:  # fmt: skip
+        """A registered model's folder (weights, tokenizer, config, card; not the training
+        checkpoints) in ``dest``, which must not exist yet: copied from ``artifacts_dir``
+        when given (a shared volume), else downloaded file by file over the API, each
+        written under a temporary name and checked against the listed size. ``dest`` is
+        complete or absent: a failed download removes what it wrote."""
         dest = Path(dest)
-        shutil.copytree(source, dest, ignore=shutil.ignore_patterns("checkpoints", "inputs"))
+        if dest.exists():
+            raise RankwiseError(f"{dest} exists already; give a new folder")
+        if artifacts_dir is not None:
+            source = self.models_local_path(model, artifacts_dir)
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("checkpoints", "inputs"))
+            return dest
+        kind = "policies" if type(model).__name__ == "Policy" else "reward-models"
+        listing = self.http.get(f"{kind}/{model.id}/files/")
+        work = dest.with_name(f".{dest.name}.part")
+        shutil.rmtree(work, ignore_errors=True)
+        total = sum(f["size"] for f in listing["files"])
+        line = ProgressLine(enabled=progress)
+        done = 0
+        try:
+            for entry in listing["files"]:
+                target = work / entry["path"]
+
+                def show(n: int, _total: int | None, base=done) -> None:
+                    line.update(f"{model.name}: {human_bytes(base + n)} / {human_bytes(total)}")
+
+                self.http.download(f"{kind}/{model.id}/download/", target,
+                                   params={"file": entry["path"]}, on_bytes=show)  # fmt: skip
+                if target.stat().st_size != entry["size"]:
+                    raise RankwiseError(f"{entry['path']}: got {target.stat().st_size} bytes, "
+                                        f"the server listed {entry['size']}")  # fmt: skip
+                done += entry["size"]
+            os.replace(work, dest)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        finally:
+            line.close()
         return dest

@@ -81,6 +81,13 @@ def test_reward_model_run_watch_metrics_score_and_download(
     copy = model.download(tmp_path / "rm-copy", artifacts_dir=settings.ARTIFACTS_DIR)
     assert (copy / "config.json").is_file() and (copy / "rankwise_card.json").is_file()
     assert not (copy / "checkpoints").exists()
+    # Over the API, on a machine without the artifacts volume: the same files, byte for byte.
+    fetched = model.download(tmp_path / "rm-api", progress=False)
+    copied = sorted(p.relative_to(copy) for p in copy.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(fetched) for p in fetched.rglob("*") if p.is_file()) == copied
+    assert all((fetched / p).read_bytes() == (copy / p).read_bytes() for p in copied)
+    with pytest.raises(RankwiseError, match="exists already"):
+        model.download(fetched, progress=False)
 
 
 def test_bad_config_key_and_finished_run_conflicts(rw, snapshot, tiny_rm_base):

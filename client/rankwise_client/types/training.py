@@ -135,9 +135,12 @@ class _Registered(ApiObject):
         """The model folder on this machine, when it shares the server's artifacts volume."""
         return self.client.models_local_path(self, artifacts_dir)
 
-    def download(self, dest: str | Path, artifacts_dir: str | Path | None = None) -> Path:
-        """Copy the model folder to ``dest`` (see ``Client.models_local_path``)."""
-        return self.client.models_download(self, dest, artifacts_dir)
+    def download(self, dest: str | Path, artifacts_dir: str | Path | None = None, *,
+                 progress: bool = True) -> Path:  # fmt: skip
+        """The model folder in ``dest``: downloaded over the API, or copied from
+        ``artifacts_dir`` where this machine mounts the server's (see
+        ``Client.models_download``)."""
+        return self.client.models_download(self, dest, artifacts_dir, progress=progress)
 
 
 @dataclass(kw_only=True)
