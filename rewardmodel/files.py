@@ -82,7 +82,7 @@ class ModelFileDownloadApi(ModelFilesApi):
                    **error_responses(400, 401, 403, 404, 410)},
     )  # fmt: skip
     def get(self, request, pk: int):
-        model, folder = self.folder(request, pk)
+        _model, folder = self.folder(request, pk)
         wanted = request.query_params.get("file", "")
         listed = {f["path"] for f in model_files_list(folder)}
         if wanted not in listed:
