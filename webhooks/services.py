@@ -316,7 +316,7 @@ def _claim(delivery_id: int, now) -> WebhookDelivery | None:
             return None
         delivery.attempts += 1
         delivery.last_attempt_at = now
-        delivery.next_attempt_at = now + timedelta(seconds=timeout * 3 + 30)
+        delivery.next_attempt_at = now + timedelta(seconds=timeout * 2 + 5)
         delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
         return delivery
 

@@ -4,6 +4,7 @@ given (then 200), records every request, and checks each signature as a receiver
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from webhooks.signing import HEADER, signature_verify
@@ -13,8 +14,9 @@ PORTS = range(18200, 18300)
 
 
 class Receiver:
-    def __init__(self, secret: str = ""):
+    def __init__(self, secret: str = "", delay_first: float = 0.0):
         self.secret = secret
+        self.delay_first = delay_first  # seconds the first request waits for its answer
         self.statuses: list[int] = []
         self.requests: list[dict] = []
         receiver = self
@@ -28,6 +30,8 @@ class Receiver:
                     "signed": signature_verify(receiver.secret, headers.get(HEADER.lower(), ""),
                                                body),
                 })  # fmt: skip
+                if len(receiver.requests) == 1 and receiver.delay_first:
+                    time.sleep(receiver.delay_first)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
