@@ -157,3 +157,27 @@ def test_the_request_json_on_the_page_is_accepted_by_the_api(client, snapshot, m
 def test_the_page_exists_only_for_members(client, snapshot, models_root):
     client.force_login(engineer(snapshot_make().project))
     assert client.get(page(snapshot)).status_code == 404
+
+
+def test_a_ppo_run_on_the_projects_prompts(client, snapshot, models_root):
+    from rewardmodel.models import RewardModel
+    from tests.factories import PromptFactory
+
+    PromptFactory(project=snapshot.project)
+    rm = RewardModel.objects.create(name="rm", path="x", snapshot=snapshot)
+    client.force_login(engineer(snapshot.project))
+    response = client.post(page(snapshot), {
+        "kind": "ppo", "base_model": str(models_root / "tiny-gpt2"), "reward_model": rm.pk,
+        "prompt_source": "project", "ppo.total_steps": "3", "ppo.lora": "on",
+        "reward_model.max_steps": "99",  # the other kind's fields are not sent
+    })  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    run = TrainingRun.objects.get()
+    assert (run.kind, run.reward_model_id, run.prompt_project_id, run.snapshot_id) == (
+        "ppo",
+        rm.pk,
+        snapshot.project.pk,
+        None,
+    )
+    assert run.config["total_steps"] == 3 and run.config["lora"] is True
+    assert "max_steps" not in run.config
