@@ -146,6 +146,13 @@ def test_cancel_stops_within_one_step_and_resume_continues_from_checkpoint(
             seen_running.append((response.status_code, response.json()["status"]))
 
     monkeypatch.setattr(DatabaseCallbacks, "on_progress", on_progress)
+    # A pipeline listening: the run's ends reach a real receiver, signed, as they commit.
+    from tests.webhooks.receiver import Receiver
+    from webhooks.services import webhook_endpoint_create
+
+    receiver = Receiver(secret="w" * 20)
+    webhook_endpoint_create(project=project, url=receiver.url(), secret="w" * 20, events=[
+        "training_run.cancelled", "training_run.succeeded", "model.registered"])  # fmt: skip
     run = start_rm_run(client, snapshot_make(project), tiny_rm_base, run_on_commit)
     run.refresh_from_db()
     assert seen_running == [(202, "running")]
@@ -168,6 +175,13 @@ def test_cancel_stops_within_one_step_and_resume_continues_from_checkpoint(
     # dropped when the second started, so the chart has each step once.
     assert steps == [1, 2, 3, 4, 5, 6]
     assert RewardModel.objects.filter(training_run=run).count() == 1
+    receiver.close()
+    events = [json.loads(r["body"]) for r in receiver.requests]
+    assert [e["type"] for e in events] == [
+        "training_run.cancelled", "training_run.succeeded", "model.registered"]  # fmt: skip
+    assert all(r["signed"] for r in receiver.requests)
+    assert events[0]["data"]["training_run"]["id"] == run.pk
+    assert events[2]["data"]["model"]["id"] == RewardModel.objects.get(training_run=run).pk
 
 
 def test_killed_worker_is_reaped_and_the_run_resumes_from_its_checkpoint(
