@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from agreement.selectors import project_report_get, report_anonymise
 from agreement.services import project_agreement_schedule
-from annotate.api.permissions import ProjectScopedMixin, has_any_role
-from annotate.constants import Roles
-from config.api import error_responses
+from core.api.errors import error_responses
+from core.api.permissions import ProjectScopedMixin, has_any_role
+from core.roles import Roles
 
 
 class ProjectAgreementView(ProjectScopedMixin, APIView):

@@ -1,5 +1,5 @@
 """The agreement dashboard and the review pages: reviewers (and admins) of the project, as
-annotate.api.policy rules; ``policy_page`` hands each view the project."""
+core.policy rules; ``policy_page`` hands each view the project."""
 
 from django import forms
 from django.contrib import messages
@@ -14,9 +14,9 @@ from agreement.selectors import (
     review_queue_list,
 )
 from agreement.services import project_agreement_schedule, prompt_adjudicate
-from annotate.api.policy import policy_page
 from annotate.judgements import JudgementError
 from annotate.models import Prompt
+from core.policy import policy_page
 
 
 @policy_page()

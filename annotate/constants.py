@@ -23,11 +23,3 @@ DEFAULT_FLAGS = [
 ]
 
 DEFAULT_RATING_SCALE = {"min": 1, "max": 7, "label": "Overall quality"}
-
-
-class Roles:
-    ADMIN = "admin"
-    REVIEWER = "reviewer"
-    ANNOTATOR = "annotator"
-    ML_ENGINEER = "ml_engineer"
-    ALL = (ADMIN, REVIEWER, ANNOTATOR, ML_ENGINEER)

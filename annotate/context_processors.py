@@ -1,4 +1,4 @@
-from annotate.constants import Roles
+from core.roles import Roles
 
 
 def roles(request):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from annotate.constants import MAX_COMMENT_LENGTH, MAX_SKIP_REASON_LENGTH, MAX_TIME_MS
+from core.errors import ServiceError
 
 # What PostgreSQL cannot store in a text column: NUL, and UTF-16 halves without their pair.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
@@ -36,11 +37,11 @@ class JudgementRules:
         )
 
 
-class JudgementError(ValueError):
+class JudgementError(ServiceError, ValueError):
+    code = "invalid_judgement"
+
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 def clean_ranking(

@@ -1,6 +1,6 @@
 """Pages and the ranking page's JSON endpoints (session auth + CSRF).
 
-Who may call each is annotate.api.policy's (the same table as the API's): ``policy_page``
+Who may call each is core.policy's (the same table as the API's): ``policy_page``
 checks it first (membership, then role) and hands a project URL's view its ``project``.
 Views parse, call one service or selector, and render. JSON errors have one shape:
 ``{"error": {"field": ..., "message": ...}}`` (400, bad input, nothing saved) or
@@ -13,7 +13,6 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotate.api.policy import policy_page
 from annotate.judgements import JudgementError
 from annotate.models import Annotation, Claim, Project, Prompt
 from annotate.selectors import (
@@ -31,7 +30,8 @@ from annotate.services.queue import (
     prompt_next_for_annotator,
 )
 from annotate.templatetags.rankwise_markdown import render_markdown
-from config.json_input import JsonInputError, json_loads_checked
+from core.json_input import JsonInputError, json_loads_checked
+from core.policy import policy_page
 
 # As the API: the queue's refusals are 409 (past the policy, only an admin of another project
 # reaches not_member), a prompt or annotation that is not there 404.

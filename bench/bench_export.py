@@ -3,7 +3,7 @@
 Data: prompts with 4 completions (~300 characters each) and 3 annotators each, so every prompt
 gives about 17.4 pairs (3 x 6, less tied pairs; 1M pairs = 57,472 prompts), written straight to
 the database with
-``annotate.db.insert_rows``. Each export runs in a fresh child process, so its peak RSS is its
+``core.db.insert_rows``. Each export runs in a fresh child process, so its peak RSS is its
 own; memory that stays flat from 100k to 1M pairs is the constant-memory claim.
 
     .venv/bin/python bench/bench_export.py --pairs 100000 1000000 --formats pairwise hf
@@ -59,9 +59,9 @@ def build_data(slug: str, n_prompts: int) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
-    from annotate.db import allocate_ids, insert_rows
     from annotate.models import Annotation, Completion, Project, Prompt
     from annotate.services.projects import project_create
+    from core.db import allocate_ids, insert_rows
 
     call_command("migrate", verbosity=0)
     if Project.objects.filter(slug=slug).exists():

@@ -57,9 +57,9 @@ def make_accounts(count: int, tag: str) -> dict:
     """Annotators (members of the project) and an admin, each with an API token."""
     from rest_framework.authtoken.models import Token
 
-    from annotate.constants import Roles
     from annotate.models import Project
     from annotate.services.users import memberships_ensure, user_create
+    from core.roles import Roles
 
     project = Project.objects.get(slug=SLUG)
     annotators = []

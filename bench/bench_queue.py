@@ -62,9 +62,9 @@ def make_annotators(count: int, tag: str) -> list[dict]:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
-    from annotate.constants import Roles
     from annotate.models import Project
     from annotate.services.users import memberships_ensure, user_create
+    from core.roles import Roles
 
     project = Project.objects.get(slug=SLUG)
     out = []

@@ -45,12 +45,12 @@ def database_ensure(url: str) -> None:
 
 
 def project_build(n_prompts: int, per_prompt: int, k: int, n_annotators: int, seed: int):
-    """Write the project with COPY (annotate.db.insert_rows); ~1 minute for 100k prompts."""
+    """Write the project with COPY (core.db.insert_rows); ~1 minute for 100k prompts."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from annotate.db import allocate_ids, insert_rows
     from annotate.models import Annotation, Completion, Project, Prompt
+    from core.db import allocate_ids, insert_rows
 
     rng = random.Random(seed)
     user_model = get_user_model()

@@ -58,13 +58,13 @@ def _text(rng: random.Random, words: list[str], chars: int) -> str:
 
 def load_prompts(n: int, overlap: int, *, slug: str, name: str) -> dict:
     """Create the project and N prompts x 4 outputs (a ~200-character prompt, ~500-character
-    outputs: the Label Studio reference's task shape) with COPY (annotate.db.insert_rows)."""
+    outputs: the Label Studio reference's task shape) with COPY (core.db.insert_rows)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from annotate.db import allocate_ids, insert_rows
     from annotate.models import Completion, Project, Prompt
     from annotate.services.projects import project_create
+    from core.db import allocate_ids, insert_rows
 
     rng = random.Random(42)
     words = _word_pool(rng)

@@ -9,8 +9,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from annotate.api.permissions import PolicyPermission
-from config.api import CursorPage
+from core.api.pagination import CursorPage
+from core.api.permissions import PolicyPermission
 from core.api.views import AuditEventListView
 
 V1_MODULES = [
@@ -23,7 +23,7 @@ V1_MODULES = [
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]
-# core imports no feature app: its audit view gets the permission table (annotate.api.policy:
+# core imports no feature app: its audit view gets the permission table (core.policy:
 # admins) and pagination here.
 v1_patterns.append(
     path(

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import views as annotate_views
-from annotate.api.policy import policy_page
+from core.policy import policy_page
 from ops import views as ops_views
 
 urlpatterns = [
@@ -18,7 +18,7 @@ urlpatterns = [
     path("", include("training.urls")),
 ]
 
-# Under /api/ every error is JSON, an unknown URL included (config/api.py).
-handler400 = "config.api.error_400"
-handler404 = "config.api.error_404"
-handler500 = "config.api.error_500"
+# Under /api/ every error is JSON, an unknown URL included (core/api/errors.py).
+handler400 = "core.api.errors.error_400"
+handler404 = "core.api.errors.error_404"
+handler500 = "core.api.errors.error_500"

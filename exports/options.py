@@ -18,6 +18,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.errors import ServiceError
+
 MODES = ("all", "consensus")
 TIE_POLICIES = ("drop", "keep")
 SPLITS = ("train", "validation", "test")
@@ -25,11 +27,11 @@ DEFAULT_SPLIT = {"train": 0.9, "validation": 0.05, "test": 0.05}
 MAX_SEED = 2**63 - 1
 
 
-class ExportOptionsError(ValueError):
+class ExportOptionsError(ServiceError, ValueError):
+    code = "invalid_export"
+
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)

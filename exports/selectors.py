@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from annotate.constants import Roles
 from annotate.selectors import user_has_role
+from core.roles import Roles
 from exports.models import DatasetSnapshot
 
 

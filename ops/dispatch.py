@@ -24,7 +24,7 @@ To adopt it in a new service::
         task_enqueue(task=tasks.thing_execute, args=[thing.pk])   # 503 if the broker is down
         return thing
 
-and map nothing in the view: ``config.api`` turns :class:`BrokerUnavailable` into a 503 JSON
+and map nothing in the view: ``core.api.errors`` turns :class:`BrokerUnavailable` into a 503 JSON
 answer and ``ops.middleware`` into a 503 page.
 """
 
@@ -41,6 +41,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -48,25 +51,28 @@ logger = logging.getLogger(__name__)
 _broker_down_until = 0.0
 
 
-class BrokerUnavailable(Exception):
-    """The task queue cannot take a message now; nothing was written."""
+class BrokerUnavailable(ServiceError):
+    """The task queue cannot take a message now; nothing was written (raised before the
+    service's transaction committed)."""
+
+    code = "broker_unavailable"
+    status = 503
+    retry_after = 30
 
     def __init__(self, detail: str = ""):
-        self.detail = detail  # for the log: it may name hosts the client need not see
         super().__init__(
             "The task queue (broker) is unreachable, so this work cannot be queued now; "
             "nothing was saved. Try again in a minute."
         )
+        self.detail = detail  # for the log: it may name hosts the client need not see
 
 
-def _app():
-    from config.celery import app
-
-    return app
+def task_app():
+    return import_string(settings.TASK_APP)
 
 
 def _eager() -> bool:
-    return bool(_app().conf.task_always_eager)
+    return bool(task_app().conf.task_always_eager)
 
 
 def _note_broker_down() -> None:
@@ -88,7 +94,7 @@ def broker_check() -> None:
         raise BrokerUnavailable("it failed a moment ago")
     timeout = float(settings.BROKER_CHECK_TIMEOUT)
     try:
-        with _app().connection_for_write() as conn:
+        with task_app().connection_for_write() as conn:
             conn.ensure_connection(
                 max_retries=0, interval_start=0, interval_step=0, timeout=timeout
             )
@@ -101,7 +107,7 @@ def broker_check() -> None:
 
 def task_queue_name(task_name: str, args: Sequence = (), kwargs: dict | None = None) -> str:
     """The queue the router sends ``task_name`` to (``CELERY_TASK_ROUTES``)."""
-    route = _app().amqp.router.route({}, task_name, tuple(args), kwargs or {})
+    route = task_app().amqp.router.route({}, task_name, tuple(args), kwargs or {})
     queue = route.get("queue")
     return getattr(queue, "name", None) or str(queue or settings.CELERY_TASK_DEFAULT_QUEUE)
 
@@ -117,7 +123,7 @@ def task_send(
 ) -> None:
     """Publish now (no outbox); raises what the broker raised. For the sweeper and
     :func:`task_enqueue` only."""
-    app = _app()
+    app = task_app()
     options: dict[str, Any] = {"task_id": task_id, "countdown": countdown or None, "retry": retry}
     if retry:
         options["retry_policy"] = {

@@ -10,7 +10,7 @@ class BrokerUnavailableMiddleware:
     """Pages that queue work (admin export, recompute) answer 503 when the broker is down.
 
     The service raised before its transaction committed, so nothing was saved; the REST API
-    maps the same exception in ``config.api``.
+    maps the same exception in ``core.api.errors``.
     """
 
     def __init__(self, get_response):

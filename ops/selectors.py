@@ -10,6 +10,8 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
+from ops.dispatch import task_app
+
 DEPENDENCIES = ("database", "cache", "broker")
 
 
@@ -41,7 +43,7 @@ def _cache_check(cache) -> str:
 
 
 def _broker() -> str:
-    from config.celery import app
+    app = task_app()
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(
@@ -55,7 +57,7 @@ def dependencies_check() -> dict[str, dict[str, Any]]:
     """``{name: {"ok", "ms", "needed", "detail" | "error"}}`` for the database, the cache
     and the broker. ``needed`` is false where the deployment has no such server (a
     per-process cache without Redis, tasks run inline)."""
-    from config.celery import app
+    app = task_app()
 
     checks = {"database": {**_timed(_database), "needed": True}}
     cache = caches["default"]

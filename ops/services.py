@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ops.dispatch import task_send
+from ops.dispatch import task_app, task_send
 from ops.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _queue_sizes(names: set[str]) -> dict[str, int]:
     """Messages waiting in each queue; raises if the broker is unreachable."""
     from amqp.exceptions import ChannelError
 
-    from config.celery import app
+    app = task_app()
 
     sizes: dict[str, int] = {}
     with app.connection_for_read() as conn:
@@ -59,7 +59,7 @@ def outbox_sweep(*, now=None) -> dict[str, int]:
     is sent again with the same task id. While its queue still has messages it is left to
     wait its turn, so a busy queue does not fill with copies.
     """
-    from config.celery import app
+    app = task_app()
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=float(settings.TASK_OUTBOX_GRACE_SECONDS))

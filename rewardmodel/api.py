@@ -8,7 +8,8 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, CursorPage, error_responses
+from core.api.errors import ApiError, error_responses
+from core.api.pagination import CursorPage
 from rewardmodel import files, selectors, services
 from rewardmodel.scorers import ScoringUnavailable
 from rewardmodel.serializers import (
@@ -21,7 +22,7 @@ TAG = ["reward models"]
 
 
 class RewardModelApi(APIView):
-    """ML engineers and admins (annotate.api.policy); models of the user's projects only."""
+    """ML engineers and admins (core.policy); models of the user's projects only."""
 
 
 def _model_or_404(request, pk: int):

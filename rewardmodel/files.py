@@ -16,7 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, error_responses
+from core.api.errors import ApiError, error_responses
 
 SKIPPED_DIRS = {"checkpoints", "inputs"}
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from training.artifacts import artifact_path_resolve
+from core.artifacts import artifact_path_resolve
 
 
 class RewardModel(models.Model):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import FreeObjectField
+from core.api.fields import FreeObjectField
 from rewardmodel.models import RewardModel
 
 MAX_COMPLETIONS_PER_PROMPT = 64

@@ -1,9 +1,9 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from annotate.constants import Roles
 from annotate.models import Annotation, Completion, Membership, Project, Prompt
 from annotate.services.users import roles_ensure
+from core.roles import Roles
 
 
 class UserFactory(factory.django.DjangoModelFactory):

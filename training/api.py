@@ -9,7 +9,8 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiError, CursorPage, error_responses
+from core.api.errors import ApiError, error_responses
+from core.api.pagination import CursorPage
 from rewardmodel.files import ModelFileDownloadApi, ModelFileListApi
 from training import selectors, services
 from training.models import TrainingRun
@@ -31,7 +32,7 @@ TAG = ["training"]
 
 class TrainingApi(APIView):
     """Training spends GPU time: ML engineers (and admins) only, for reading too (the rules
-    are annotate.api.policy's); each object is found among the user's projects' only."""
+    are core.policy's); each object is found among the user's projects' only."""
 
 
 def _not_found(what: str, pk: int) -> ApiError:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from training.artifacts import artifact_path_resolve
+from core.artifacts import artifact_path_resolve
 
 
 class TrainingRun(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import MESSAGES_SCHEMA, FreeObjectField, typed_json_field
+from core.api.fields import MESSAGES_SCHEMA, FreeObjectField, typed_json_field
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
 
 _PROMPT_ROW = {

@@ -1,7 +1,7 @@
 """Pages: the runs list, a run's live page (which polls the JSON API for progress) and the
 "New run" form of a project (which starts a run through the API's service).
 
-ML engineers and admins (annotate.api.policy); each lists or finds only what belongs to the
+ML engineers and admins (core.policy); each lists or finds only what belongs to the
 user's projects, as the API does."""
 
 import json
@@ -12,8 +12,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from annotate.api.policy import ADMIN, has_any_role, policy_page
 from annotate.selectors import project_list_for_user
+from core.policy import ADMIN, has_any_role, policy_page
 from rewardmodel.selectors import reward_model_list
 from training import run_form, selectors, services
 from training.configs import PPO, REWARD_MODEL

@@ -1,6 +1,6 @@
 """/api/v1/projects/<slug>/webhooks/...: parse, call a service, render.
 
-Project admins and ML engineers (annotate.api.policy); every object is looked up inside the
+Project admins and ML engineers (core.policy); every object is looked up inside the
 URL's project, so an id of another project's webhook is 404.
 """
 
@@ -12,8 +12,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.api.permissions import ProjectScopedMixin
-from config.api import ApiError, CursorPage, error_responses
+from core.api.errors import ApiError, error_responses
+from core.api.pagination import CursorPage
+from core.api.permissions import ProjectScopedMixin
 from webhooks import selectors, services
 from webhooks.models import WebhookDelivery
 from webhooks.serializers import (

@@ -7,9 +7,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from agreement.models import PromptConsensus
-from annotate.constants import Roles
 from annotate.models import Project, Prompt
 from annotate.selectors import user_has_role
+from core.roles import Roles
 
 
 def user_can_review(user, project: Project) -> bool:

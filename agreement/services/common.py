@@ -13,8 +13,8 @@ from django.utils import timezone
 from agreement.consensus import ConsensusResult, fixed_weight_consensus
 from agreement.models import PromptConsensus
 from agreement.selectors import ProjectJudgements, annotator_weights_get, judgements_load
-from annotate.db import row_lock
 from annotate.models import Project, Prompt
+from core.db import row_lock
 
 CONSENSUS_FIELDS = [
     "prompt", "project", "ranking", "pair_probs", "scores", "agreement", "agreement_reason",

@@ -20,8 +20,8 @@ from agreement.services.common import (
     prompts_consensus_update,
     targets_raise,
 )
-from annotate.db import insert_rows
 from annotate.models import Annotation, Project, Prompt
+from core.db import insert_rows
 from ops.dispatch import task_enqueue
 
 # Consensus rows replaced per transaction by a full recompute: a flush of submitted prompts

@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotate.api.permissions import roles_of
-from annotate.constants import Roles
 from annotate.imports.formats import FORMATS
 from annotate.models import (
     Annotation,
@@ -16,7 +14,9 @@ from annotate.models import (
     Project,
     Prompt,
 )
-from config.api import MESSAGES_SCHEMA, STRINGS, FreeObjectField, typed_json_field
+from core.api.fields import MESSAGES_SCHEMA, STRINGS, FreeObjectField, typed_json_field
+from core.api.permissions import roles_of
+from core.roles import Roles
 
 RankingField = typed_json_field(
     "RankingField",

@@ -4,7 +4,8 @@ Every write validates with ``annotate.judgements.clean_judgement`` first (nothin
 bad input), then takes the annotator's membership lock and the prompt's row lock (see
 ``annotate.services.queue``) before checking the overlap, so concurrent submissions cannot
 overshoot it. Each change leaves an AnnotationRevision with the full state, and marks the
-prompt's consensus pending in the same transaction (``agreement.services.incremental``).
+prompt's consensus pending in the same transaction (the ``judgement.changed`` event, which
+``agreement.services.incremental`` handles; see core.events).
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from agreement.services import prompt_agreement_schedule
-from annotate import db
-from annotate.constants import Roles
 from annotate.judgements import JudgementError, JudgementRules, clean_judgement
 from annotate.models import Annotation, AnnotationRevision, Project, Prompt
 from annotate.selectors import user_has_role
@@ -29,6 +27,9 @@ from annotate.services.queue import (
     prompt_lock,
     prompt_tally,
 )
+from core import db
+from core.events import JUDGEMENT_CHANGED, event_publish
+from core.roles import Roles
 
 __all__ = [
     "JudgementError",
@@ -44,8 +45,8 @@ JUDGEMENT_FIELDS = (
 
 
 def _consensus_pending(prompt: Prompt) -> None:
-    # Marked in this transaction, recomputed on the worker after the commit.
-    prompt_agreement_schedule(prompt_id=prompt.pk, project_id=prompt.project_id)
+    # agreement marks it in this transaction and recomputes it on the worker after the commit.
+    event_publish(JUDGEMENT_CHANGED, prompt_id=prompt.pk, project_id=prompt.project_id)
 
 
 def _completion_ids(prompt: Prompt) -> list[str]:

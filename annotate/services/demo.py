@@ -10,11 +10,11 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotate.constants import Roles
 from annotate.demo import parrots
 from annotate.services.imports import prompts_import
 from annotate.services.projects import project_get_or_create
 from annotate.services.users import memberships_ensure, user_create
+from core.roles import Roles
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 OASST_FILE = DEMO_DIR / "oasst_en_100_message.jsonl.gz"

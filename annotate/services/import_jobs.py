@@ -21,7 +21,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotate.db import row_update, side_connection
 from annotate.imports.reader import data_size_at_most
 from annotate.models import ImportJob, Project
 from annotate.services.imports import (
@@ -31,6 +30,7 @@ from annotate.services.imports import (
     prompts_import,
 )
 from core.context import audit_context, audit_context_current
+from core.db import row_update, side_connection
 from ops.dispatch import broker_check, task_enqueue
 from ops.heartbeat import max_attempts, stale_after
 

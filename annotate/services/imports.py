@@ -20,8 +20,6 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from agreement.services import project_agreement_schedule
-from annotate.db import allocate_ids, insert_rows
 from annotate.imports.formats import FORMATS
 from annotate.imports.reader import iter_json_lines
 from annotate.imports.records import LineError, PromptRecord, content_digest
@@ -29,18 +27,43 @@ from annotate.judgements import JudgementError, JudgementRules, clean_judgement,
 from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
 from annotate.services.queue import prompt_counters_refresh
 from annotate.services.users import annotators_get_or_create
+from core.db import allocate_ids, insert_rows
+from core.errors import ServiceError
+from core.events import PROMPTS_IMPORTED, event_publish
 from core.services import audit_event_record
 
 Source = str | Path | BinaryIO
 logger = logging.getLogger(__name__)
 
 
-class ImportFailed(Exception):
+class ImportFailed(ServiceError):
+    """Nothing was imported: the API lists each bad line (``fields`` by line, ``errors`` in full)."""
+
+    code = "invalid_import"
+
     def __init__(self, errors: list[LineError], truncated: bool = False):
         self.errors = errors
         self.truncated = truncated
         more = " (more errors not shown)" if truncated else ""
         super().__init__("\n".join(str(e) for e in errors) + more)
+
+    def api_detail(self) -> str:
+        more = " (more not shown)" if self.truncated else ""
+        return f"Nothing was imported: {len(self.errors)} line(s) have errors{more}."
+
+    def api_fields(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for err in self.errors:
+            key = f"line {err.line}" if err.line is not None else err.field
+            message = (
+                err.message if err.line is None or not err.field else f"{err.field}: {err.message}"
+            )
+            fields[key] = f"{fields[key]}; {message}" if key in fields else message
+        return fields
+
+    def api_extra(self) -> dict:
+        errors = [{"line": e.line, "field": e.field, "message": e.message} for e in self.errors]
+        return {"errors": errors, "truncated": self.truncated}
 
 
 @dataclass
@@ -270,7 +293,7 @@ def prompts_import(
     if result.annotations_created:
         # Imported judgements change the project's agreement and consensus; recompute once
         # the import has committed (the Celery worker does it, or inline in eager mode).
-        project_agreement_schedule(project_id=project.pk)
+        event_publish(PROMPTS_IMPORTED, project_id=project.pk)
     return result
 
 

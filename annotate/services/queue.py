@@ -7,7 +7,7 @@ come first, then the oldest. Gold prompts are mixed in at the project's ``gold_r
 exempt from the overlap (every annotator may be checked against them) but are never shown twice
 to one person.
 
-Correctness under concurrency rests on two locks, both taken through ``annotate.db``:
+Correctness under concurrency rests on two locks, both taken through ``core.db``:
 
 * the annotator's Membership row, so one annotator's requests run one at a time;
 * the Prompt row, taken by every transaction that adds a claim or a submission to it.
@@ -19,7 +19,7 @@ submissions wait for them. Expired claims need no sweeper: they stop counting on
 ``expires_at`` passes, and the annotator's next claim reuses the row.
 
 The hot path is plain SQL (portable between PostgreSQL and SQLite; the lock clauses come from
-``annotate.db``): the ORM's query compilation cost several times the database's own work here.
+``core.db``): the ORM's query compilation cost several times the database's own work here.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotate import db
 from annotate.models import Annotation, Claim, Completion, Project, Prompt
+from core import db
+from core.errors import ServiceError
 
 # How many locked candidates one request may reject (stale counter, raced claim) before
 # giving up; each rejection repairs the counter, so the next query is accurate.
@@ -72,13 +73,13 @@ _TALLY = """SELECT
     (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND annotator_id = %s)"""
 
 
-class SubmissionRefused(Exception):
+class SubmissionRefused(ServiceError):
     """A request the queue's rules refuse; ``code`` is stable for clients, ``message`` for people."""
 
+    status = 409
+
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def membership_lock(*, project: Project, user) -> None:

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from annotate.constants import Roles
 from annotate.models import Membership, Project
+from core.roles import Roles
 from core.services import audit_event_record
 
 User = get_user_model()

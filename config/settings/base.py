@@ -177,6 +177,8 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     }
 # Results live in the database rows the tasks update (progress, status), not in Celery.
+# The Celery app, by name: ops.dispatch sends through it without importing config (the layers).
+TASK_APP = "config.celery.app"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -227,18 +229,18 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    # One table decides for every URL (annotate/api/policy.py); no view lists roles itself.
-    "DEFAULT_PERMISSION_CLASSES": ["annotate.api.permissions.PolicyPermission"],
+    # One table decides for every URL (core/policy.py); no view lists roles itself.
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.PolicyPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "config.api.CheckedJSONParser",
+        "core.api.parsers.CheckedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_RATES": {"login": "10/min", "token": "30/min"},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -248,11 +250,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its viewers are for signed-in users (the policy's SIGNED_IN rule).
-    "SERVE_PERMISSIONS": ["annotate.api.permissions.PolicyPermission"],
+    "SERVE_PERMISSIONS": ["core.api.permissions.PolicyPermission"],
     # Every operation documents the errors the permission table and its inputs imply.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.document_errors",
+        "core.api.errors.document_errors",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

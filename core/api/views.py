@@ -14,7 +14,7 @@ from rest_framework.permissions import BasePermission
 from core.api.serializers import AuditEventFilterSerializer, AuditEventSerializer
 from core.selectors import audit_event_list
 
-# The error component the project's API documents every error with (config/api.py).
+# The error component the project's API documents every error with (core/api/errors.py).
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 

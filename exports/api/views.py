@@ -10,8 +10,9 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
-from annotate.api.permissions import project_visible_get
-from config.api import ApiError, CursorPage, error_responses
+from core.api.errors import ApiError, error_responses
+from core.api.pagination import CursorPage
+from core.api.permissions import project_visible_get
 from exports.api import serializers as s
 from exports.models import DatasetSnapshot
 from exports.selectors import snapshot_list_for_user

@@ -14,10 +14,10 @@ from agreement.services import (
 )
 from agreement.services import project as full_recompute
 from agreement.tasks import project_agreement_task
-from annotate.constants import Roles
 from annotate.judgements import JudgementError
 from annotate.models import Membership, Prompt
 from annotate.services.annotations import annotation_skip, ranking_submit
+from core.roles import Roles
 from tests.factories import ProjectFactory, PromptFactory, UserFactory, annotator
 
 pytestmark = pytest.mark.django_db

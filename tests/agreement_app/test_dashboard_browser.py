@@ -3,9 +3,9 @@
 import pytest
 
 from agreement.services import project_agreement_recompute
-from annotate.constants import Roles
 from annotate.models import Membership
 from annotate.services.imports import prompts_import
+from core.roles import Roles
 from tests.agreement_app.conftest import LINES, rankwise_bytes
 from tests.browser.conftest import SCREENSHOTS
 from tests.factories import ProjectFactory, UserFactory

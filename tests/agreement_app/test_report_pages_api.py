@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 
 from agreement.models import Adjudication, ProjectAgreement
 from agreement.services import project_agreement_recompute
-from annotate.constants import Roles
 from annotate.models import Membership, Prompt
 from annotate.services.imports import prompts_import
+from core.roles import Roles
 from tests.agreement_app.conftest import rankwise_bytes
 from tests.factories import ProjectFactory, UserFactory, annotator
 

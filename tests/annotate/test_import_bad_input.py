@@ -21,9 +21,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from annotate.constants import Roles
 from annotate.models import Annotation, Prompt
 from annotate.services.imports import ImportFailed, prompts_import
+from core.roles import Roles
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

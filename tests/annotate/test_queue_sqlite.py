@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from annotate.db import SQLITE_WRITER_LOCK_SQL
+from core.db import SQLITE_WRITER_LOCK_SQL
 
 
 @pytest.fixture

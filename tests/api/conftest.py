@@ -16,9 +16,9 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotate.constants import Roles
 from annotate.models import Annotation, Completion, Membership, Project, Prompt
 from annotate.services.users import roles_ensure
+from core.roles import Roles
 from exports.models import DatasetSnapshot
 from exports.options import clean_options
 from exports.services import snapshot_build

@@ -2,7 +2,7 @@
 row as every principal (tests/api/conftest.py PRINCIPALS) and walks the URLconf so that a URL
 without a row fails.
 
-It checks annotate/api/policy.py (the one table the views consult) from the outside: rows say
+It checks core/policy.py (the one table the views consult) from the outside: rows say
 what each principal should get, not how the code decides. To cover a new URL, append an
 ``Endpoint`` to ``ENDPOINTS`` (or to an app's ``tests/<app>/permission_rows.py``, appended
 below). Expected statuses are derived, not listed:

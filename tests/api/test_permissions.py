@@ -7,8 +7,8 @@ import pytest
 from django.urls import get_resolver, resolve
 from rest_framework.views import APIView
 
-from annotate.api.permissions import PolicyPermission
-from annotate.api.policy import RULES
+from core.api.permissions import PolicyPermission
+from core.policy import RULES
 from tests.api.conftest import MARKER, PRINCIPALS, assert_error_shape
 from tests.api.permission_matrix import ENDPOINTS
 
@@ -99,7 +99,7 @@ def test_every_url_and_method_has_a_row(world):
 def test_every_url_has_one_rule_and_every_rule_a_url():
     names = {name for _, name, _ in _urls()}
     assert None not in names, "a URL without a name cannot have a rule"
-    assert sorted(names - set(RULES)) == [], "URLs without a rule in annotate/api/policy.py"
+    assert sorted(names - set(RULES)) == [], "URLs without a rule in core/policy.py"
     assert sorted(set(RULES) - names) == [], "rules for URLs that no longer exist"
 
 

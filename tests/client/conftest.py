@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from annotate.constants import Roles
 from annotate.models import Membership
 from annotate.services.accounts import token_issue
+from core.roles import Roles
 from tests.factories import ProjectFactory, UserFactory
 from tests.training.conftest import tiny_policy, tiny_rm_base  # noqa: F401 - shared fixtures
 from tests.training.helpers import WORDS

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate.constants import Roles
+from core.roles import Roles
 from tests.client.conftest import ranking_lines, token_for, write_jsonl
 from tests.client.faulty_proxy import free_port
 from tests.training.helpers import RM_CONFIG, snapshot_make

@@ -7,8 +7,8 @@ import gzip
 
 import pytest
 
-from annotate.constants import Roles
 from annotate.models import Annotation, Prompt
+from core.roles import Roles
 from tests.client.conftest import ranking_lines, token_for, write_jsonl
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from annotate.constants import Roles
+from core.roles import Roles
 from tests.client.conftest import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

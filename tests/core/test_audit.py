@@ -15,10 +15,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agreement.services import prompt_adjudicate
-from annotate.constants import Roles
 from annotate.models import Membership, Project
 from core.context import audit_context
 from core.models import AppendOnlyError, AuditEvent
+from core.roles import Roles
 from core.services import audit_event_record
 from tests.factories import ProjectFactory, PromptFactory, UserFactory, annotator
 

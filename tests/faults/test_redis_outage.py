@@ -17,8 +17,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from agreement.models import PendingConsensus, PromptConsensus
-from annotate.constants import Roles
 from annotate.models import Annotation, Prompt
+from core.roles import Roles
 from exports.models import DatasetSnapshot
 from ops.dispatch import task_send
 from ops.services import outbox_sweep

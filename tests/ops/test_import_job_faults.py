@@ -19,9 +19,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotate.constants import Roles
 from annotate.models import ImportJob, Prompt
 from annotate.services import import_jobs
+from core.roles import Roles
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

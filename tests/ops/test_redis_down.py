@@ -19,8 +19,8 @@ from rest_framework.test import APIClient
 
 from agreement.models import Adjudication, PendingConsensus, PromptConsensus
 from agreement.services import pending_consensus_sweep
-from annotate.constants import Roles
 from annotate.models import Annotation, Membership
+from core.roles import Roles
 from exports.models import DatasetSnapshot
 from tests.factories import ProjectFactory, PromptFactory, UserFactory
 from tests.training.helpers import snapshot_make

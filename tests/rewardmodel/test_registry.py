@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotate.constants import Roles
+from core.roles import Roles
 from rewardmodel import scorers
 from rewardmodel.models import RewardModel
 from tests.factories import UserFactory

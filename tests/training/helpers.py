@@ -10,8 +10,8 @@ from pathlib import Path
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from annotate.constants import Roles
 from annotate.models import Membership
+from core.roles import Roles
 from exports.models import DatasetSnapshot
 from tests.factories import ProjectFactory, UserFactory
 

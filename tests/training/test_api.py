@@ -7,8 +7,8 @@ so these tests need no torch.
 import pytest
 from django.urls import reverse
 
-from annotate.constants import Roles
 from annotate.models import Membership
+from core.roles import Roles
 from tests.factories import ProjectFactory, UserFactory
 from tests.training.helpers import client_for, engineer, snapshot_make
 from training.models import TrainingMetric, TrainingRun

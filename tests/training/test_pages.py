@@ -1,6 +1,6 @@
 import pytest
 
-from annotate.constants import Roles
+from core.roles import Roles
 from rewardmodel.models import RewardModel
 from tests.training.helpers import engineer, snapshot_make, user_with
 from training.models import TrainingMetric, TrainingRun, TrainingSample

@@ -10,7 +10,7 @@ import pytest
 from rankwise_client.cli import build_parser
 from rankwise_client.cli import commands as cli_commands
 
-from annotate.constants import Roles
+from core.roles import Roles
 from exports.models import DatasetSnapshot
 from exports.reproduce import snapshot_cli_command, snapshot_python_snippet
 from rewardmodel.models import RewardModel

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from annotate.constants import Roles
 from annotate.models import Membership
+from core.roles import Roles
 from rlhf.config import RewardConfig
 from tests.training.helpers import engineer, snapshot_make, user_with
 from training import run_form

@@ -8,7 +8,7 @@ cancel another project's run, train or generate with another project's models.
 
 import pytest
 
-from annotate.constants import Roles
+from core.roles import Roles
 from rewardmodel.models import RewardModel
 from tests.factories import ProjectFactory
 from tests.training.helpers import client_for, engineer, snapshot_make, user_with

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotate.constants import Roles
 from core.models import AuditEvent
+from core.roles import Roles
 from tests.factories import ProjectFactory
 from tests.training.helpers import user_with
 from webhooks import services

@@ -201,8 +201,8 @@ class GenerationSuperseded(Exception):
 
 
 def _generate(job: GenerationJob) -> bytes:
+    from core.artifacts import artifact_path_resolve
     from rlhf.generate import generate_completions
-    from training.artifacts import artifact_path_resolve
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     prompts = [row.get("messages") or row["prompt"] for row in job.prompts]

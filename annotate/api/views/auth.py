@@ -20,7 +20,8 @@ from annotate.api import serializers as s
 from annotate.models import Membership
 from annotate.services.accounts import token_issue, token_revoke, user_update
 from annotate.services.users import user_create
-from config.api import ApiError, OldestFirstCursorPage, error_responses
+from core.api.errors import ApiError, error_responses
+from core.api.pagination import OldestFirstCursorPage
 
 User = get_user_model()
 

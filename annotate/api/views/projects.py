@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.api import serializers as s
-from annotate.api.permissions import ProjectScopedMixin
 from annotate.models import Membership
 from annotate.selectors import project_list_for_user
 from annotate.services.project_admin import (
@@ -21,7 +20,8 @@ from annotate.services.project_admin import (
     project_setup,
     project_update,
 )
-from config.api import ApiError, error_responses
+from core.api.errors import ApiError, error_responses
+from core.api.permissions import ProjectScopedMixin
 
 
 class ProjectListView(APIView):

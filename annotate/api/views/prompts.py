@@ -12,12 +12,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from annotate.api import serializers as s
-from annotate.api.permissions import ProjectScopedMixin
 from annotate.api.views.tasks import JudgementPatchSerializer, annotation_patch
 from annotate.models import Annotation, ImportJob, Prompt
 from annotate.selectors import import_jobs_for_project
 from annotate.services.import_jobs import prompts_import_upload
-from config.api import CursorPage, OldestFirstCursorPage, error_responses
+from core.api.errors import error_responses
+from core.api.pagination import CursorPage, OldestFirstCursorPage
+from core.api.permissions import ProjectScopedMixin
 
 
 def _filters(serializer_class, request) -> dict:

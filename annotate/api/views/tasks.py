@@ -15,17 +15,14 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from annotate.api import serializers as s
-from annotate.api.permissions import ProjectScopedMixin
-from annotate.constants import (
-    MAX_COMMENT_LENGTH,
-    MAX_SKIP_REASON_LENGTH,
-    MAX_TIME_MS,
-)
+from annotate.constants import MAX_COMMENT_LENGTH, MAX_SKIP_REASON_LENGTH, MAX_TIME_MS
 from annotate.models import Annotation, Prompt
 from annotate.selectors import annotation_list_for_annotator, queue_progress
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
 from annotate.services.queue import prompt_next_for_annotator
-from config.api import CursorPage, error_responses
+from core.api.errors import error_responses
+from core.api.pagination import CursorPage
+from core.api.permissions import ProjectScopedMixin
 
 
 class TaskCompletionSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from annotate.api import serializers as s
 from annotate.services.accounts import token_issue
-from config.api import ApiError, error_responses
+from core.api.errors import ApiError, error_responses
 
 
 class TokenAnswerSerializer(serializers.Serializer):

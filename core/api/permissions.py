@@ -1,8 +1,8 @@
-"""The REST API's side of the one permission table (``annotate.api.policy``).
+"""The REST API's side of the one permission table (``core.policy``).
 
 ``PolicyPermission`` is DRF's default permission class (settings ``REST_FRAMEWORK``) and the
 schema views' (``SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]``): every API view is governed by
-the URL's rule in ``annotate.api.policy.RULES``, so a view declares no roles of its own.
+the URL's rule in ``core.policy.RULES``, so a view declares no roles of its own.
 
 * not signed in: 401 (with token auth's ``WWW-Authenticate``);
 * a project URL (``<slug:slug>``) of a project the user is not a member of: 404, whatever the
@@ -18,7 +18,7 @@ from __future__ import annotations
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
-from annotate.api.policy import (
+from core.policy import (
     NOT_FOUND,
     has_any_role,
     policy_check,
@@ -26,7 +26,6 @@ from annotate.api.policy import (
     roles_of,
     rule_for,
 )
-from annotate.models import Project
 
 __all__ = [
     "PolicyPermission",
@@ -66,7 +65,7 @@ class ProjectScopedMixin:
 
     project_url_kwarg = "slug"
 
-    def get_project(self) -> Project:
+    def get_project(self):
         if not hasattr(self, "_project"):
             project = project_visible_get(self.request.user, self.kwargs[self.project_url_kwarg])
             if project is None:
@@ -75,5 +74,5 @@ class ProjectScopedMixin:
         return self._project
 
     @property
-    def project(self) -> Project:
+    def project(self):
         return self.get_project()

@@ -1,7 +1,7 @@
 """Who may do what: one table for every URL, the pages and the REST API alike.
 
 ``RULES`` maps each URL name to who may use each of its methods. The API consults it through
-``annotate.api.permissions.PolicyPermission`` (DRF's default permission class), the pages
+``core.api.permissions.PolicyPermission`` (DRF's default permission class), the pages
 through the ``policy_page`` decorator; both call ``policy_check``, which decides in this order:
 
 1. a URL name without a rule is a bug (ImproperlyConfigured): nothing is open by default;
@@ -24,16 +24,16 @@ docs/api.md, "Roles and membership", for the table in prose.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 
-from annotate.constants import Roles
-from annotate.models import Project
+from core.roles import Roles
 
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed in"  # any signed-in user; on a project's URL, any member
@@ -48,7 +48,7 @@ REPORT = frozenset({Roles.REVIEWER, Roles.ML_ENGINEER})
 Access = str | frozenset
 
 # URL name -> {method: who}. HEAD follows GET; the API answers OPTIONS to whoever may use any
-# of the URL's methods (annotate.api.permissions).
+# of the URL's methods (core.api.permissions).
 RULES: dict[str, Mapping[str, Access]] = {
     # --- pages ---------------------------------------------------------------------------------
     "home": {"GET": SIGNED_IN},
@@ -161,22 +161,32 @@ def has_any_role(user, roles: Iterable[str]) -> bool:
     return Roles.ADMIN in held or bool(held.intersection(roles))
 
 
-def project_visible_get(user, slug: str) -> Project | None:
-    """The project if the user may see it: admins every project, others their memberships.
+# The policy knows projects only through this lookup, which the app that owns projects
+# registers when Django starts (``annotate.apps``): a registry seam, so core imports no feature
+# app while every URL with a ``<slug:slug>`` is still scoped to its members.
+_project_lookup: Callable[[Any, str], Any] | None = None
 
-    Deliberately lighter than ``project_list_for_user`` (no counts): it runs on every request.
-    """
-    projects = Project.objects.filter(slug=slug)
-    if Roles.ADMIN not in roles_of(user):
-        projects = projects.filter(memberships__user=user)
-    return projects.first()
+
+def project_lookup_register(lookup: Callable[[Any, str], Any]) -> None:
+    """``lookup(user, slug)``: the project if ``user`` may see it, else None."""
+    global _project_lookup
+    _project_lookup = lookup
+
+
+def project_visible_get(user, slug: str) -> Any | None:
+    """The project if the user may see it (admins every project, others their memberships)."""
+    if _project_lookup is None:
+        raise ImproperlyConfigured(
+            "no project lookup registered (core.policy.project_lookup_register)"
+        )
+    return _project_lookup(user, slug)
 
 
 @dataclass(frozen=True)
 class Verdict:
     status: int  # 200 allowed; else the refusal's HTTP status
     message: str = ""
-    project: Project | None = None
+    project: Any = None  # the URL's project, as the registered lookup found it
     allowed_methods: tuple[str, ...] = ()
 
     @property
@@ -188,7 +198,7 @@ def rule_for(view_name: str | None) -> Mapping[str, Access]:
     rule = RULES.get(view_name or "")
     if rule is None:
         raise ImproperlyConfigured(
-            f"URL {view_name!r} has no rule in annotate/api/policy.py RULES; add one (and a row "
+            f"URL {view_name!r} has no rule in core/policy.py RULES; add one (and a row "
             "to the permission matrix test)."
         )
     return rule

@@ -19,7 +19,3 @@ def artifact_path_resolve(path: str) -> Path:
 
 def run_artifact_relpath(run_id: int) -> str:
     return f"runs/{run_id}"
-
-
-def generation_artifact_relpath(job_id: int) -> str:
-    return f"generations/{job_id}"

@@ -1,4 +1,4 @@
-"""Shared pieces of the REST API: one error shape, pagination, and the schema bits for both.
+"""The REST API's one error shape, and the schema's account of it.
 
 Every error response is ``{"error": code, "detail": message, "fields": {name: message}}`` with
 a 4xx status. Domain exceptions raised by services (a judgement that breaks a rule, a refused
@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-from base64 import b64decode
 from typing import Any
-from urllib.parse import parse_qs
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
 from django.views import defaults
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from annotate.judgements import JudgementError
-from config.json_input import JsonInputError, json_loads_checked
+from core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -99,39 +93,14 @@ _CODES = {
 
 def _domain_error(exc: Exception) -> ApiError | None:
     """Map service-layer exceptions to API errors."""
-    from annotate.services.imports import ImportFailed
-    from annotate.services.queue import SubmissionRefused
-    from exports.options import ExportOptionsError
-    from ops.dispatch import BrokerUnavailable
-
-    if isinstance(exc, BrokerUnavailable):
-        # Raised before the service's transaction committed: nothing was written.
+    if isinstance(exc, ServiceError):
         error = ApiError(
-            "broker_unavailable", str(exc), status_code=status.HTTP_503_SERVICE_UNAVAILABLE
-        )
-        error.wait = 30  # Retry-After
-        return error
-    if isinstance(exc, JudgementError):
-        return ApiError("invalid_judgement", exc.message, fields={exc.field: exc.message})
-    if isinstance(exc, ExportOptionsError):
-        return ApiError("invalid_export", exc.message, fields={exc.field: exc.message})
-    if isinstance(exc, ImportFailed):
-        fields: dict[str, str] = {}
-        for err in exc.errors:
-            key = f"line {err.line}" if err.line is not None else err.field
-            message = (
-                err.message if err.line is None or not err.field else f"{err.field}: {err.message}"
-            )
-            fields[key] = f"{fields[key]}; {message}" if key in fields else message
-        more = " (more not shown)" if exc.truncated else ""
-        detail = f"Nothing was imported: {len(exc.errors)} line(s) have errors{more}."
-        errors = [{"line": e.line, "field": e.field, "message": e.message} for e in exc.errors]
-        return ApiError(
-            "invalid_import", detail, fields=fields,
-            extra={"errors": errors, "truncated": exc.truncated},
+            exc.code, exc.api_detail(), fields=exc.api_fields(), status_code=exc.status,
+            extra=exc.api_extra(),
         )  # fmt: skip
-    if isinstance(exc, SubmissionRefused):
-        return ApiError(exc.code, exc.message, status_code=status.HTTP_409_CONFLICT)
+        if exc.retry_after:
+            error.wait = exc.retry_after  # Retry-After
+        return error
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             fields = {k: " ".join(str(m) for m in v) for k, v in exc.message_dict.items()}
@@ -180,32 +149,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(body, status=exc.status_code, headers=headers)
 
 
-def typed_json_field(name: str, schema: dict) -> type[serializers.JSONField]:
-    """A JSONField subclass the OpenAPI schema documents as ``schema``.
-
-    Always a new subclass: ``extend_schema_field(...)(serializers.JSONField)`` annotates DRF's
-    own class, and the last such call then types every JSON field of the API.
-    """
-    return extend_schema_field(schema)(type(name, (serializers.JSONField,), {}))
-
-
-STRINGS = {"type": "array", "items": {"type": "string"}}
-MESSAGES_SCHEMA = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
-            "content": {"type": "string"},
-        },
-        "required": ["role", "content"],
-    },
-}
-FreeObjectField = typed_json_field(
-    "FreeObjectField", {"type": "object", "additionalProperties": True}
-)
-
-
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="Machine-readable code, e.g. invalid, not_found.")
     detail = serializers.CharField(help_text="Human-readable message.")
@@ -240,7 +183,7 @@ def _sample_path(path: str) -> str:
 
 def document_errors(result, generator, request, public):
     """drf-spectacular postprocessing hook: each operation documents the errors it can answer,
-    derived from the one permission table (annotate.api.policy) and the operation's inputs,
+    derived from the one permission table (core.policy) and the operation's inputs,
     so the schema cannot forget one that a view's own ``error_responses`` left out:
 
     * 401 unless the rule is public;
@@ -250,7 +193,7 @@ def document_errors(result, generator, request, public):
     """
     from django.urls import Resolver404, resolve
 
-    from annotate.api.policy import PUBLIC, SIGNED_IN, rule_for
+    from core.policy import PUBLIC, SIGNED_IN, rule_for
 
     error = {"$ref": "#/components/schemas/Error"}
     for path, operations in result.get("paths", {}).items():
@@ -281,57 +224,6 @@ def document_errors(result, generator, request, public):
                      "description": _ERROR_TEXTS[code]},
                 )  # fmt: skip
     return result
-
-
-_BIGINT = re.compile(r"-?[0-9]{1,19}")
-
-
-class CursorPage(CursorPagination):
-    """Stable pages over big, growing lists: a page never repeats or skips rows on insert.
-
-    Every list orders by id, so a cursor's position must be an id: DRF would put any text a
-    client crafts into ``id < %s`` (a 500 on a non-number, on PostgreSQL on one past bigint).
-    """
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-    ordering = "-id"
-
-    def decode_cursor(self, request):
-        cursor = super().decode_cursor(request)  # NotFound for what it cannot decode
-        if cursor is None:
-            return None
-        encoded = request.query_params[self.cursor_query_param]
-        tokens = parse_qs(b64decode(encoded.encode("ascii")).decode("ascii"))
-        # DRF caps an offset past its cutoff silently; no cursor it wrote has one.
-        offset_ok = tokens.get("o", ["0"])[0].isdigit() and cursor.offset < self.offset_cutoff
-        position = cursor.position
-        position_ok = position is None or (
-            _BIGINT.fullmatch(position) is not None and abs(int(position)) < 2**63
-        )
-        if not (offset_ok and position_ok):
-            raise exceptions.NotFound(self.invalid_cursor_message)
-        return cursor
-
-
-class OldestFirstCursorPage(CursorPage):
-    ordering = "id"
-
-
-class CheckedJSONParser(JSONParser):
-    """DRF's JSON parser behind the one gate every JSON body passes (``config.json_input``):
-    a 400 naming where the body holds what no field may store, instead of a 500 later."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            return json_loads_checked(stream.read().decode(encoding))
-        except UnicodeDecodeError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
-        except JsonInputError as exc:
-            raise ApiError("parse_error", f"JSON parse error - {exc}",
-                           fields={exc.path: exc.message}) from exc  # fmt: skip
 
 
 # --- Django's error views: JSON under /api/, pages elsewhere -------------------------------
