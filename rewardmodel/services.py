@@ -1,4 +1,4 @@
-"""Write-side of the reward-model registry, and scoring."""
+"""Write-side of the registry of trained models (both kinds), and scoring reward models."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.services import audit_event_record
-from rewardmodel.models import RewardModel
+from rewardmodel.models import RewardModel, TrainedModel
 from rewardmodel.scorers import scorer_get
 from webhooks.services import webhook_model_emit
 
@@ -20,33 +20,38 @@ def registry_name_free(model, name: str, suffix: str) -> str:
     return name if not model.objects.filter(name=name).exists() else f"{name}-{suffix}"
 
 
+# The name a run's model gets when the run has none: rm-run-7, ppo-run-8.
+_RUN_NAME_PREFIX = {TrainedModel.Kind.REWARD_MODEL: "rm-run", TrainedModel.Kind.POLICY: "ppo-run"}
+
+
 @transaction.atomic
-def reward_model_register_from_run(*, run, card: dict[str, Any], result: dict[str, Any]):
-    """The registry row for a reward-model run that just succeeded."""
-    name = registry_name_free(RewardModel, run.name or f"rm-run-{run.pk}", f"run{run.pk}")
-    model = RewardModel.objects.create(
-        name=name,
+def trained_model_register_from_run(
+    *, model_class: type[TrainedModel], run, card: dict[str, Any], **fields: Any
+) -> TrainedModel:
+    """The registry row for a run that just succeeded: ``model_class`` is the kind
+    (``RewardModel`` or ``training.Policy``), ``fields`` what only that kind has."""
+    default = f"{_RUN_NAME_PREFIX[model_class.KIND]}-{run.pk}"
+    model = model_class.objects.create(
+        name=registry_name_free(model_class, run.name or default, f"run{run.pk}"),
         path=run.artifact_path,
         base_model=run.base_model,
-        snapshot=run.snapshot,
         training_run=run,
-        reward_offset=result.get("reward_offset"),
-        metrics=result.get("metrics") or {},
         card=card,
         created_by=run.created_by,
+        **fields,
     )
-    model_registered_audit(action="reward_model.register", model=model, run=run)
+    model_registered_audit(model=model, run=run)
     return model
 
 
-def model_registered_audit(*, action: str, model, run=None, actor=None, project=None) -> None:
+def model_registered_audit(*, model: TrainedModel, run=None, actor=None, project=None) -> None:
     """Record a registration: by the worker for a run (on behalf of the run's creator), or by
     an admin for a model trained elsewhere."""
     if run is not None:
         project = run.snapshot.project if run.snapshot_id else run.prompt_project
         actor = run.created_by
     audit_event_record(
-        action=action, obj=model, project=project, actor=actor,
+        action=f"{model.KIND}.register", obj=model, project=project, actor=actor,
         source="worker" if run is not None else None,
         after={"name": model.name, "path": model.path, "base_model": model.base_model,
                "training_run": run.pk if run is not None else None, "metrics": model.metrics},
@@ -54,15 +59,17 @@ def model_registered_audit(*, action: str, model, run=None, actor=None, project=
 
 
 @transaction.atomic
-def reward_model_register(*, model: RewardModel, actor) -> RewardModel:
-    """Register a reward model trained elsewhere (the admin's add form fills ``model``)."""
+def trained_model_register(*, model: TrainedModel, actor) -> TrainedModel:
+    """Register a model trained elsewhere, of either kind (the admin's add form fills it)."""
     if model.created_by_id is None and actor is not None and actor.is_authenticated:
         model.created_by = actor
     model.save()
-    project = model.snapshot.project if model.snapshot_id else None
-    model_registered_audit(action="reward_model.register", model=model, actor=actor,
-                           project=project)  # fmt: skip
-    webhook_model_emit(model, kind="reward_model", project=project)
+    project = model.project_of()
+    model_registered_audit(model=model, actor=actor, project=project)
+    # Only reward models registered by hand announce themselves, as before the two kinds
+    # shared this service (a policy added in the admin sent no webhook).
+    if model.KIND == TrainedModel.Kind.REWARD_MODEL:
+        webhook_model_emit(model, kind=model.KIND, project=project)
     return model
 
 

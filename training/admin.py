@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
+from rewardmodel.admin import TrainedModelAdmin
 from training.models import GenerationJob, Policy, TrainingRun
-from training.services import RunStateError, policy_register, training_run_cancel
+from training.services import RunStateError, training_run_cancel
 
 
 @admin.register(TrainingRun)
@@ -27,15 +28,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(TrainedModelAdmin):
     list_display = ["id", "name", "path", "training_run", "reward_model", "created_at"]
     search_fields = ["name", "path"]
     raw_id_fields = ["training_run", "reward_model", "created_by"]
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        policy_register(policy=obj, actor=request.user)  # a policy trained elsewhere
 
 
 @admin.register(GenerationJob)

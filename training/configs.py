@@ -52,17 +52,6 @@ def config_class(kind: str):
     return PPOConfig
 
 
-def _field_of(message: str, names: set[str]) -> str | None:
-    """The config key a trainer's error message is about (quoted names first)."""
-    for quoted in re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)'", message):
-        if quoted in names:
-            return quoted
-    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", message):
-        if word in names:
-            return word
-    return None
-
-
 def config_build(kind: str, options: dict[str, Any], server: dict[str, Any]):
     """The trainer dataclass for ``options`` (user keys) plus ``server`` (server keys).
 
@@ -89,7 +78,7 @@ def config_build(kind: str, options: dict[str, Any], server: dict[str, Any]):
         if kind == REWARD_MODEL:
             config.validate_required()
     except ConfigError as exc:
-        key = _field_of(str(exc), names)
+        key = exc.field if exc.field in names else None
         raise ValidationError({f"config.{key}" if key else "config": [str(exc)]}) from exc
     return config
 

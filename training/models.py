@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.artifacts import artifact_path_resolve
+from rewardmodel.models import TrainedModel
 
 
 class TrainingRun(models.Model):
@@ -163,14 +164,12 @@ class TrainingSample(models.Model):
         return f"run {self.run_id} step {self.step} sample {self.pk}"
 
 
-class Policy(models.Model):
-    """A causal LM that can generate the next round of completions to rank."""
+class Policy(TrainedModel):
+    """A causal LM that can generate the next round of completions to rank (a trained model of
+    the registry, ``rewardmodel.models.TrainedModel``)."""
 
-    name = models.CharField(max_length=200, unique=True)
-    path = models.CharField(
-        max_length=500, help_text="Model directory; relative paths are under ARTIFACTS_DIR."
-    )
-    base_model = models.CharField(max_length=500, blank=True)
+    KIND = TrainedModel.Kind.POLICY
+
     training_run = models.OneToOneField(
         TrainingRun,
         null=True,
@@ -185,23 +184,9 @@ class Policy(models.Model):
         on_delete=models.SET_NULL,
         related_name="policies",
     )
-    metrics = models.JSONField(default=dict, blank=True)
-    card = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(TrainedModel.Meta):
         verbose_name_plural = "policies"
-
-    def __str__(self):
-        return self.name
-
-    @property
-    def resolved_path(self):
-        return artifact_path_resolve(self.path)
 
 
 class GenerationJob(models.Model):

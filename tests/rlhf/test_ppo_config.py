@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rlhf.config import ConfigError
+from rlhf.config import ConfigError, RewardConfig
 from rlhf.ppo_config import PPOConfig
 
 REQUIRED = {"policy": "/m/sft", "prompts_path": "/d/p.jsonl", "output_dir": "/runs/x"}
@@ -61,3 +61,20 @@ def test_required_fields_and_ints_for_floats(tmp_path):
     bad.write_text(json.dumps([1, 2]))
     with pytest.raises(ConfigError, match="JSON object"):
         PPOConfig.from_json(bad)
+
+
+@pytest.mark.parametrize(
+    ("config_cls", "data", "field"),
+    [
+        (PPOConfig, {**REQUIRED, "batch_size": 6}, "mini_batch_size"),
+        (PPOConfig, {**REQUIRED, "kl_coef": "high"}, "kl_coef"),
+        (PPOConfig, {"prompts_path": "p", "output_dir": "o"}, "policy"),
+        (RewardConfig, {"batch_size": 0}, "batch_size"),
+        (RewardConfig, {"labels": 3}, "labels"),
+        (RewardConfig, {"nope": 1}, "nope"),
+    ],
+)
+def test_errors_carry_their_field(config_cls, data, field):
+    with pytest.raises(ConfigError) as exc:
+        config_cls.from_dict(data)
+    assert exc.value.field == field

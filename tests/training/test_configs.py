@@ -37,6 +37,19 @@ def test_server_owned_keys_are_refused(kind, key):
         (PPO, {"batch_size": 6, "mini_batch_size": 4}, "config.mini_batch_size"),
         (PPO, {"temperature": 0}, "config.temperature"),
         (PPO, {"kl_coef": "high"}, "config.kl_coef"),
+        # the field the error carries, where the message names another word first
+        (
+            REWARD_MODEL,
+            {"length_debias": "balanced_pairs", "length_debias_coef": 2},
+            "config.length_debias_coef",
+        ),
+        (REWARD_MODEL, {"num_epochs": 0, "max_steps": 0}, "config.num_epochs"),
+        (
+            PPO,
+            {"score_baseline": "leave_one_out", "samples_per_prompt": 1},
+            "config.samples_per_prompt",
+        ),
+        (PPO, {"value_model_init": "none", "lam": 0.9}, "config.lam"),
     ],
 )
 def test_bad_values_name_their_key(kind, options, field):

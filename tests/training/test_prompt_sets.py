@@ -7,7 +7,7 @@ import pytest
 from rewardmodel.models import RewardModel
 from tests.training.helpers import snapshot_make
 from training.models import TrainingRun
-from training.services.execution import _ppo_prompts_file
+from training.services.trainers import _ppo_prompts_file
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ from training.services.generation import (
     generation_job_start,
     generation_jobs_reap_stale,
 )
-from training.services.registry import policy_register
 from training.services.runs import (
     RunStateError,
     training_run_cancel,
@@ -20,7 +19,6 @@ __all__ = [
     "generation_job_execute",
     "generation_job_start",
     "generation_jobs_reap_stale",
-    "policy_register",
     "training_run_cancel",
     "training_run_execute",
     "training_run_resume",

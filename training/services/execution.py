@@ -1,5 +1,8 @@
 """What the GPU worker does with a run: claim it, train, record the outcome, register the model.
 
+What differs between the kinds (checkpoints, config, trainer, summary, registration) is in
+``training.services.trainers``, one adapter per kind; this module is the same for all.
+
 A message may arrive more than once (``acks_late``: a killed worker's task is delivered
 again; the reaper re-queues stale runs). The claim decides, under a row lock, whether this
 delivery trains; whoever trains resumes from the newest checkpoint in the run's folder.
@@ -13,16 +16,15 @@ import math
 import os
 import socket
 import traceback
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from ops.heartbeat import Heartbeat
-from training.configs import PPO, REWARD_MODEL, config_build
-from training.models import Policy, TrainingRun
+from training.models import TrainingRun
 from training.selectors import heartbeat_stale_after
+from training.services.trainers import trainer_for
 from webhooks.services import webhook_model_emit, webhook_run_emit
 
 logger = logging.getLogger(__name__)
@@ -76,137 +78,18 @@ def _claim(run_id: int, task_id: str) -> tuple[str, TrainingRun | None]:
         return CLAIMED, run
 
 
-def _latest_checkpoint(run: TrainingRun) -> str | None:
-    if run.kind == REWARD_MODEL:
-        from rlhf.train_reward import latest_checkpoint
-
-        return latest_checkpoint(str(run.artifact_dir))
-    from rlhf.ppo_checkpoint import latest_checkpoint
-
-    found = latest_checkpoint(run.artifact_dir)
-    return str(found) if found else None
-
-
-def _write_lines(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def _ppo_prompt_rows(run: TrainingRun) -> list[dict]:
-    rows: list[dict] = []
-    if run.prompt_project_id:
-        for prompt in run.prompt_project.prompts.order_by("id").iterator():
-            if prompt.messages:
-                if prompt.messages[-1].get("role") == "assistant":
-                    continue  # nothing left for the policy to answer
-                rows.append({"id": prompt.external_id, "messages": prompt.messages})
-            elif prompt.text.strip():
-                rows.append({"id": prompt.external_id, "prompt": prompt.text})
-        return rows
-    seen: set[str] = set()
-    with open(run.snapshot.path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            obj = json.loads(line)
-            prompt = obj.get("messages", obj.get("prompt"))
-            key = str(obj.get("id") or obj.get("prompt_id") or json.dumps(prompt))
-            if key in seen or not prompt:
-                continue
-            seen.add(key)
-            rows.append({"id": key, "messages" if isinstance(prompt, list) else "prompt": prompt})
-    return rows
-
-
-def _ppo_prompts_file(run: TrainingRun) -> Path:
-    """The run's prompt set, frozen on the first attempt so that a resume sees the same one."""
-    path = run.artifact_dir / "inputs" / "prompts.jsonl"
-    if not path.exists():
-        rows = _ppo_prompt_rows(run)
-        if not rows:
-            raise ValueError("the prompt set holds no prompt a policy can answer")
-        _write_lines(path, rows)
-    return path
-
-
-def _lineage(run: TrainingRun) -> dict[str, Any]:
-    rm = run.reward_model
-    snapshot = rm.snapshot
-    rm_run = rm.training_run
-    return {
-        "snapshot": (
-            {"id": snapshot.pk, "sha256": snapshot.sha256, "project": snapshot.project_id,
-             "format": snapshot.format}
-            if snapshot else None
-        ),
-        "reward_model_run": (
-            {"id": rm_run.pk, "base_model": rm_run.base_model} if rm_run else None
-        ),
-        "reward_model": {"id": rm.pk, "name": rm.name, "path": rm.path},
-        "ppo_run": {"id": run.pk, "base_model": run.base_model},
-        "prompt_set": (
-            {"project": run.prompt_project_id} if run.prompt_project_id
-            else {"snapshot": run.snapshot_id}
-        ),
-    }  # fmt: skip
-
-
-def _build_config(run: TrainingRun, checkpoint: str | None):
-    out = str(run.artifact_dir)
-    if run.kind == REWARD_MODEL:
-        server = {
-            "model_name_or_path": run.base_model,
-            "train_file": str(run.snapshot.path),
-            "output_dir": out,
-            "snapshot_id": str(run.snapshot_id),
-            "snapshot_sha256": run.snapshot.sha256 or None,
-            "resume_from": checkpoint,
-        }
-        return config_build(REWARD_MODEL, run.config, server)
-    rm = run.reward_model
-    server = {
-        "policy": run.base_model,
-        "reward_model": str(rm.resolved_path),
-        "prompts_path": str(_ppo_prompts_file(run)),
-        "output_dir": out,
-        "resume": checkpoint is not None,
-        "snapshot_id": str(rm.snapshot_id) if rm.snapshot_id else None,
-        "snapshot_sha256": (rm.snapshot.sha256 or None) if rm.snapshot_id else None,
-        "reward_model_run_id": str(rm.training_run_id) if rm.training_run_id else None,
-        "lineage": _lineage(run),
-    }
-    return config_build(PPO, run.config, server)
-
-
 def _train(run: TrainingRun, callbacks) -> dict[str, Any]:
+    trainer = trainer_for(run.kind)
     run.artifact_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = _latest_checkpoint(run)
-    config = _build_config(run, checkpoint)
+    checkpoint = trainer.latest_checkpoint(run)
+    config = trainer.config_build(run, checkpoint)
     TrainingRun.objects.filter(pk=run.pk).update(resolved_config=json_safe(config.to_dict()))
     host = f"{socket.gethostname()} pid {os.getpid()}"
     start = f"resuming from {checkpoint}" if checkpoint else "starting from scratch"
     callbacks.on_log(f"attempt {run.attempts} on {host}: {start}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if run.kind == REWARD_MODEL:
-        from rlhf.train_reward import train_reward
-
-        return train_reward(config, callbacks)
-    from rlhf.ppo import train_ppo
-
-    return train_ppo(config, callbacks)
-
-
-def _summary(run: TrainingRun, result: dict[str, Any]) -> dict[str, Any]:
-    if run.kind == REWARD_MODEL:
-        keys = ("metrics", "training", "reward_offset", "truncation", "data")
-    else:
-        keys = ("metrics", "eval", "steps", "value_model_init")  # history is in the metrics
-    return json_safe({k: result[k] for k in keys if k in result})
+    return trainer.train(config, callbacks)
 
 
 def _read_card(run: TrainingRun) -> dict[str, Any]:
@@ -223,13 +106,8 @@ def _mine(run: TrainingRun):
 
 
 def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
-    from rewardmodel.services import (
-        model_registered_audit,
-        registry_name_free,
-        reward_model_register_from_run,
-    )
-
-    summary, card = _summary(run, result), _read_card(run)
+    trainer = trainer_for(run.kind)
+    summary, card = json_safe(trainer.summary(result)), _read_card(run)
     run.refresh_from_db(fields=["total_steps"])
     with transaction.atomic():
         updated = _mine(run).update(
@@ -246,27 +124,8 @@ def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
             return
         run.refresh_from_db()
         webhook_run_emit(run)
-        if run.kind == REWARD_MODEL:
-            model = reward_model_register_from_run(run=run, card=card, result=summary)
-            webhook_model_emit(model, kind="reward_model", project=run.snapshot.project)
-        else:
-            name = registry_name_free(Policy, run.name or f"ppo-run-{run.pk}", f"run{run.pk}")
-            policy = Policy.objects.create(
-                name=name,
-                path=run.artifact_path,
-                base_model=run.base_model,
-                training_run=run,
-                reward_model=run.reward_model,
-                metrics={"final": summary.get("metrics", {}), "eval": summary.get("eval", {})},
-                card=card,
-                created_by=run.created_by,
-            )
-            model_registered_audit(action="policy.register", model=policy, run=run)
-            webhook_model_emit(
-                policy,
-                kind="policy",
-                project=run.prompt_project or (run.snapshot.project if run.snapshot_id else None),
-            )
+        model = trainer.register(run, card, summary)
+        webhook_model_emit(model, kind=model.KIND, project=trainer.project_of(run))
 
 
 def _result_steps(result: dict[str, Any]) -> int:
