@@ -152,7 +152,7 @@ class PPOConfig:
         """Raise ConfigError on settings that cannot work, naming the field."""
         for name in ("policy", "prompts_path", "output_dir"):
             if not getattr(self, name):
-                raise ConfigError(f"PPO config: {name!r} is required", field=name)
+                raise _refuse(name, f"{name!r} is required")
         positive = [
             "total_steps", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
             "max_new_tokens", "max_prompt_length", "lora_r", "kl_horizon", "ptx_block_size",
@@ -160,56 +160,38 @@ class PPOConfig:
         ]  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ConfigError(
-                    f"PPO config: {name!r} must be > 0, got {getattr(self, name)}", field=name
-                )
+                raise _refuse(name, f"{name!r} must be > 0, got {getattr(self, name)}")
         for name in ("num_eval_prompts", "save_every", "keep_checkpoints", "warmup_steps",
                      "num_samples_logged", "num_threads"):  # fmt: skip
             if getattr(self, name) < 0:
-                raise ConfigError(
-                    f"PPO config: {name!r} must be >= 0, got {getattr(self, name)}", field=name
-                )
+                raise _refuse(name, f"{name!r} must be >= 0, got {getattr(self, name)}")
         if self.batch_size % self.mini_batch_size:
-            raise ConfigError(
-                "PPO config: 'mini_batch_size' must divide 'batch_size'", field="mini_batch_size"
-            )
+            raise _refuse("mini_batch_size", "'mini_batch_size' must divide 'batch_size'")
         if self.mini_batch_size % self.micro_batch_size:
-            raise ConfigError(
-                "PPO config: 'micro_batch_size' must divide 'mini_batch_size'",
-                field="micro_batch_size",
-            )
+            raise _refuse("micro_batch_size", "'micro_batch_size' must divide 'mini_batch_size'")
         if self.batch_size < 2:
-            raise ConfigError(
-                "PPO config: 'batch_size' must be >= 2 to whiten advantages", field="batch_size"
-            )
+            raise _refuse("batch_size", "'batch_size' must be >= 2 to whiten advantages")
         if self.batch_size % self.samples_per_prompt:
-            raise ConfigError(
-                "PPO config: 'samples_per_prompt' must divide 'batch_size'",
-                field="samples_per_prompt",
-            )
+            raise _refuse("samples_per_prompt", "'samples_per_prompt' must divide 'batch_size'")
         if self.score_baseline == "leave_one_out" and self.samples_per_prompt < 2:
-            raise ConfigError(
-                "PPO config: score_baseline='leave_one_out' needs 'samples_per_prompt' >= 2",
-                field="samples_per_prompt",
+            raise _refuse(
+                "samples_per_prompt",
+                "score_baseline='leave_one_out' needs 'samples_per_prompt' >= 2",
             )
         if self.temperature <= 0:
-            raise ConfigError(
-                "PPO config: 'temperature' must be > 0 (PPO needs sampling)", field="temperature"
-            )
+            raise _refuse("temperature", "'temperature' must be > 0 (PPO needs sampling)")
         if not 0 < self.top_p <= 1:
-            raise ConfigError("PPO config: 'top_p' must be in (0, 1]", field="top_p")
+            raise _refuse("top_p", "'top_p' must be in (0, 1]")
         if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
-            raise ConfigError("PPO config: 'gamma' and 'lam' must be in [0, 1]", field="gamma")
+            raise _refuse("gamma", "'gamma' and 'lam' must be in [0, 1]")
         for name in ("clip_range", "clip_range_value", "learning_rate", "adam_eps"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"PPO config: {name!r} must be > 0", field=name)
+                raise _refuse(name, f"{name!r} must be > 0")
         for name in ("kl_coef", "vf_coef", "ptx_coef", "max_grad_norm", "weight_decay"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"PPO config: {name!r} must be >= 0", field=name)
+                raise _refuse(name, f"{name!r} must be >= 0")
         if self.adaptive_kl and self.kl_target <= 0:
-            raise ConfigError(
-                "PPO config: 'kl_target' must be > 0 with adaptive_kl", field="kl_target"
-            )
+            raise _refuse("kl_target", "'kl_target' must be > 0 with adaptive_kl")
         choices = {
             "value_model_init": ("auto", "reward_model", "policy", "none"),
             "kl_estimator": ("k1", "k2", "k3"),
@@ -218,24 +200,25 @@ class PPOConfig:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"PPO config: {name!r} must be one of {allowed}, got {getattr(self, name)!r}",
-                    field=name,
+                raise _refuse(
+                    name, f"{name!r} must be one of {allowed}, got {getattr(self, name)!r}"
                 )
         if self.ptx_coef > 0 and not self.ptx_path:
-            raise ConfigError("PPO config: 'ptx_coef' > 0 needs 'ptx_path'", field="ptx_coef")
+            raise _refuse("ptx_coef", "'ptx_coef' > 0 needs 'ptx_path'")
         if self.value_model_init == "none" and self.lam != 1:
-            raise ConfigError(
-                "PPO config: value_model_init='none' needs 'lam' = 1: without a critic there "
+            raise _refuse(
+                "lam",
+                "value_model_init='none' needs 'lam' = 1: without a critic there "
                 f"is no value to bootstrap from, and lam={self.lam} would only discount the "
                 "reward for early tokens",
-                field="lam",
             )
         if self.value_model_init == "reward_model" and not self.reward_model:
-            raise ConfigError(
-                "PPO config: value_model_init='reward_model' needs 'reward_model'",
-                field="reward_model",
-            )
+            raise _refuse("reward_model", "value_model_init='reward_model' needs 'reward_model'")
+
+
+def _refuse(field: str, problem: str) -> ConfigError:
+    """The error for a setting that cannot work, naming its field."""
+    return ConfigError(f"PPO config: {problem}", field=field)
 
 
 def _check_type(key: str, value: Any, hint: Any) -> None:

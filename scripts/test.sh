@@ -23,6 +23,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check --quiet .
 echo "==> import contracts"
 .venv/bin/lint-imports --no-cache
+echo "==> module and function sizes"
+.venv/bin/python scripts/check_sizes.py >/dev/null || .venv/bin/python scripts/check_sizes.py
 echo "==> django checks"
 DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py check --fail-level WARNING
 DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null \
