@@ -20,8 +20,39 @@ from training.configs import PPO, REWARD_MODEL, config_build
 from training.models import Policy, TrainingRun
 
 
-class RewardModelTrainer:
+class _Trainer:
+    kind: str
+    model_class: type  # what a successful run registers
+    summary_keys: tuple[str, ...]  # what of the trainer's result the run keeps
+
+    def server_keys(self, run: TrainingRun, checkpoint: str | None) -> dict[str, Any]:
+        """The config keys the server owns: files, models, lineage."""
+        raise NotImplementedError
+
+    def registered_fields(self, run: TrainingRun, summary: dict[str, Any]) -> dict[str, Any]:
+        """What only this kind's registry row holds."""
+        raise NotImplementedError
+
+    def project_of(self, run: TrainingRun):
+        """The project the run's events are about (webhooks)."""
+        raise NotImplementedError
+
+    def config_build(self, run: TrainingRun, checkpoint: str | None):
+        return config_build(self.kind, run.config, self.server_keys(run, checkpoint))
+
+    def summary(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {k: result[k] for k in self.summary_keys if k in result}
+
+    def register(self, run: TrainingRun, card: dict, summary: dict[str, Any]):
+        return trained_model_register_from_run(
+            model_class=self.model_class, run=run, card=card,
+            **self.registered_fields(run, summary),
+        )  # fmt: skip
+
+
+class RewardModelTrainer(_Trainer):
     kind = REWARD_MODEL
+    model_class = RewardModel
     summary_keys = ("metrics", "training", "reward_offset", "truncation", "data")
 
     def latest_checkpoint(self, run: TrainingRun) -> str | None:
@@ -29,8 +60,8 @@ class RewardModelTrainer:
 
         return latest_checkpoint(str(run.artifact_dir))
 
-    def config_build(self, run: TrainingRun, checkpoint: str | None):
-        server = {
+    def server_keys(self, run: TrainingRun, checkpoint: str | None) -> dict[str, Any]:
+        return {
             "model_name_or_path": run.base_model,
             "train_file": str(run.snapshot.path),
             "output_dir": str(run.artifact_dir),
@@ -38,29 +69,23 @@ class RewardModelTrainer:
             "snapshot_sha256": run.snapshot.sha256 or None,
             "resume_from": checkpoint,
         }
-        return config_build(REWARD_MODEL, run.config, server)
 
     def train(self, config, callbacks) -> dict[str, Any]:
         from rlhf.train_reward import train_reward
 
         return train_reward(config, callbacks)
 
-    def summary(self, result: dict[str, Any]) -> dict[str, Any]:
-        return {k: result[k] for k in self.summary_keys if k in result}
-
     def project_of(self, run: TrainingRun):
-        """The project the run's events are about (webhooks)."""
         return run.snapshot.project
 
-    def register(self, run: TrainingRun, card: dict, summary: dict[str, Any]) -> RewardModel:
-        return trained_model_register_from_run(
-            model_class=RewardModel, run=run, card=card, snapshot=run.snapshot,
-            reward_offset=summary.get("reward_offset"), metrics=summary.get("metrics") or {},
-        )  # fmt: skip
+    def registered_fields(self, run: TrainingRun, summary: dict[str, Any]) -> dict[str, Any]:
+        return {"snapshot": run.snapshot, "reward_offset": summary.get("reward_offset"),
+                "metrics": summary.get("metrics") or {}}  # fmt: skip
 
 
-class PPOTrainer:
+class PPOTrainer(_Trainer):
     kind = PPO
+    model_class = Policy
     summary_keys = ("metrics", "eval", "steps", "value_model_init")  # history is in the metrics
 
     def latest_checkpoint(self, run: TrainingRun) -> str | None:
@@ -69,9 +94,9 @@ class PPOTrainer:
         found = latest_checkpoint(run.artifact_dir)
         return str(found) if found else None
 
-    def config_build(self, run: TrainingRun, checkpoint: str | None):
+    def server_keys(self, run: TrainingRun, checkpoint: str | None) -> dict[str, Any]:
         rm = run.reward_model
-        server = {
+        return {
             "policy": run.base_model,
             "reward_model": str(rm.resolved_path),
             "prompts_path": str(_ppo_prompts_file(run)),
@@ -82,24 +107,18 @@ class PPOTrainer:
             "reward_model_run_id": str(rm.training_run_id) if rm.training_run_id else None,
             "lineage": _lineage(run),
         }
-        return config_build(PPO, run.config, server)
 
     def train(self, config, callbacks) -> dict[str, Any]:
         from rlhf.ppo import train_ppo
 
         return train_ppo(config, callbacks)
 
-    def summary(self, result: dict[str, Any]) -> dict[str, Any]:
-        return {k: result[k] for k in self.summary_keys if k in result}
-
     def project_of(self, run: TrainingRun):
         return run.prompt_project or (run.snapshot.project if run.snapshot_id else None)
 
-    def register(self, run: TrainingRun, card: dict, summary: dict[str, Any]) -> Policy:
-        return trained_model_register_from_run(
-            model_class=Policy, run=run, card=card, reward_model=run.reward_model,
-            metrics={"final": summary.get("metrics", {}), "eval": summary.get("eval", {})},
-        )  # fmt: skip
+    def registered_fields(self, run: TrainingRun, summary: dict[str, Any]) -> dict[str, Any]:
+        metrics = {"final": summary.get("metrics", {}), "eval": summary.get("eval", {})}
+        return {"reward_model": run.reward_model, "metrics": metrics}
 
 
 TRAINERS = {t.kind: t for t in (RewardModelTrainer(), PPOTrainer())}
