@@ -24,7 +24,7 @@ def _survive_restore_without_a_connection() -> None:
 
     Skipping the restore loses nothing Rankwise needs: the messages stay in Redis's unacked
     set and come back after the visibility timeout, or died with a Redis that restarted
-    empty, and the work they carried is recovered by the task outbox (``ops.dispatch``), the
+    empty, and the work they carried is recovered by the task outbox (``core.dispatch``), the
     reapers and the consensus sweep. So the worker logs it and reconnects.
     """
     from kombu.transport import redis as kombu_redis

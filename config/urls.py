@@ -3,12 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import views as annotate_views
+from core import views as core_views
 from core.policy import policy_page
-from ops import views as ops_views
 
 urlpatterns = [
     path("", annotate_views.home, name="home"),
-    path("healthz", policy_page()(ops_views.healthz), name="healthz"),
+    path("healthz", policy_page()(core_views.healthz), name="healthz"),
     path("accounts/login/", policy_page()(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", policy_page()(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),

@@ -25,13 +25,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from annotate.models import Project
+from core.dispatch import task_enqueue
+from core.heartbeat import Heartbeat, max_attempts, stale_after
 from core.services import audit_event_record
 from exports import bundles, lines
 from exports.models import DatasetSnapshot
 from exports.options import SPLITS, ExportOptionsError, clean_options
 from exports.sinks import HfSink, JsonlSink, file_sha256, pairwise_schema
-from ops.dispatch import task_enqueue
-from ops.heartbeat import Heartbeat, max_attempts, stale_after
 from webhooks.services import webhook_snapshot_emit
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from annotate.selectors import project_ids_for_member
-from ops.heartbeat import stale_after
+from core.heartbeat import stale_after
 from rewardmodel.selectors import reward_models_visible_q
 from rlhf.utils import paired_change, prompt_key
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample

@@ -2,7 +2,7 @@
 
 An event becomes one ``WebhookDelivery`` row per subscribed endpoint, written in the same
 transaction as the state change it reports, and its send is queued through
-``ops.dispatch.task_enqueue`` (an outbox row in that transaction): a broker outage delays the
+``core.dispatch.task_enqueue`` (an outbox row in that transaction): a broker outage delays the
 delivery, never loses it, and never fails the change. The send runs on the ``webhooks``
 queue, so a slow or failing receiver occupies only that queue's workers, never a request or
 the default queue. A failed attempt is retried with exponential backoff
@@ -25,8 +25,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.dispatch import task_enqueue
 from core.services import audit_event_record
-from ops.dispatch import task_enqueue
 from webhooks import events, signing, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 

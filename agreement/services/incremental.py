@@ -24,7 +24,7 @@ from agreement.models import PendingConsensus, PromptConsensus
 from agreement.services.common import project_lock, prompts_consensus_update
 from agreement.services.project import project_report_stale_mark
 from annotate.models import Project, Prompt
-from ops.dispatch import task_enqueue
+from core.dispatch import task_enqueue
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from agreement.services.common import (
 )
 from annotate.models import Annotation, Project, Prompt
 from core.db import insert_rows
-from ops.dispatch import task_enqueue
+from core.dispatch import task_enqueue
 
 # Consensus rows replaced per transaction by a full recompute: a flush of submitted prompts
 # waits for at most one such chunk.

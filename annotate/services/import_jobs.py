@@ -31,8 +31,8 @@ from annotate.services.imports import (
 )
 from core.context import audit_context, audit_context_current
 from core.db import row_update, side_connection
-from ops.dispatch import broker_check, task_enqueue
-from ops.heartbeat import max_attempts, stale_after
+from core.dispatch import broker_check, task_enqueue
+from core.heartbeat import max_attempts, stale_after
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,6 @@ INSTALLED_APPS = [
     "rewardmodel",
     "training",
     "exports",
-    "ops",
     "webhooks",
 ]
 
@@ -58,7 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "ops.middleware.BrokerUnavailableMiddleware",
+    "core.middleware.BrokerUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,14 +138,14 @@ REDIS_URL = env_str("REDIS_URL")
 # instead of a query per request, and the consensus flush marker is global (see
 # agreement/services/incremental.py). Without Redis each process keeps its own cache and
 # sessions stay in the database only, so a logout is never served stale by another process.
-# The backend degrades to "no cache" while Redis is unreachable (ops/cache.py): sessions come
+# The backend degrades to "no cache" while Redis is unreachable (core/cache.py): sessions come
 # from the database, pages and the API keep answering.
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 2.0)
 CACHE_RETRY_SECONDS = env_float("CACHE_RETRY_SECONDS", 5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "ops.cache.FailSoftRedisCache",
+            "BACKEND": "core.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "rankwise",
             "OPTIONS": {
@@ -177,7 +176,7 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     }
 # Results live in the database rows the tasks update (progress, status), not in Celery.
-# The Celery app, by name: ops.dispatch sends through it without importing config (the layers).
+# The Celery app, by name: core.dispatch sends through it without importing config (the layers).
 TASK_APP = "config.celery.app"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

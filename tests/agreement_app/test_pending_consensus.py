@@ -100,7 +100,7 @@ def test_a_lost_flush_leaves_the_prompt_pending_for_the_sweep(
         "agreement.tasks.project_consensus_flush_task.apply_async",
         side_effect=ConnectionError("broker down"),
     )
-    logged = caplog.at_level(logging.WARNING, logger="ops.dispatch")
+    logged = caplog.at_level(logging.WARNING, logger="core.dispatch")
     with broker_down, logged, django_capture_on_commit_callbacks(execute=True):
         ranking_submit(
             project=project, prompt=prompt, user=annotator("a1", project),

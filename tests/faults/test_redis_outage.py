@@ -18,14 +18,14 @@ from rest_framework.test import APIClient
 
 from agreement.models import PendingConsensus, PromptConsensus
 from annotate.models import Annotation, Prompt
+from core.dispatch import task_send
+from core.maintenance import outbox_sweep
 from core.roles import Roles
 from exports.models import DatasetSnapshot
-from ops.dispatch import task_send
-from ops.services import outbox_sweep
+from tests.core.ops.helpers import celery_broker
 from tests.factories import ProjectFactory, PromptFactory, UserFactory, annotator
 from tests.faults.conftest import services_or_skip, worker_env
 from tests.faults.procs import Worker, wait_until
-from tests.ops.helpers import celery_broker
 from training.models import GenerationJob
 
 pytestmark = pytest.mark.faults
@@ -37,7 +37,7 @@ def cache_at(settings, url: str) -> None:
     """This process's cache and sessions on the test's Redis, with a test's short timeouts."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "ops.cache.FailSoftRedisCache",
+            "BACKEND": "core.cache.FailSoftRedisCache",
             "LOCATION": url,
             "KEY_PREFIX": "faults",
             "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},

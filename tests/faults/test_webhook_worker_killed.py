@@ -12,10 +12,10 @@ import json
 import pytest
 from django.db import transaction
 
+from tests.core.ops.helpers import celery_broker
 from tests.factories import ProjectFactory
 from tests.faults.conftest import services_or_skip, worker_env
 from tests.faults.procs import Worker, wait_until
-from tests.ops.helpers import celery_broker
 from tests.webhooks.receiver import Receiver
 from webhooks import services
 from webhooks.models import WebhookDelivery

@@ -13,13 +13,13 @@ import time
 import pytest
 
 from annotate.models import Prompt
+from core.dispatch import task_send
 from exports.models import DatasetSnapshot
 from exports.services import snapshot_create, snapshot_verify, snapshots_root
-from ops.dispatch import task_send
+from tests.core.ops.helpers import celery_broker
 from tests.factories import ProjectFactory, PromptFactory, annotator
 from tests.faults.conftest import services_or_skip, worker_env
 from tests.faults.procs import Worker, wait_until
-from tests.ops.helpers import celery_broker
 from tests.training.helpers import engineer
 from training.services import generation_job_start
 

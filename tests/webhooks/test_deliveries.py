@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from ops.models import OutboxMessage
+from core.models import OutboxMessage
 from tests.factories import ProjectFactory
 from tests.training.helpers import snapshot_make
 from training.models import TrainingRun

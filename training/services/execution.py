@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ops.heartbeat import Heartbeat
+from core.heartbeat import Heartbeat
 from training.models import TrainingRun
 from training.selectors import heartbeat_stale_after
 from training.services.trainers import trainer_for

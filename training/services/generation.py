@@ -24,8 +24,8 @@ from django.utils import timezone
 from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
 from annotate.models import Prompt
 from annotate.selectors import project_list_for_user
-from ops.dispatch import task_enqueue
-from ops.heartbeat import Heartbeat, max_attempts, stale_after
+from core.dispatch import task_enqueue
+from core.heartbeat import Heartbeat, max_attempts, stale_after
 from training.configs import base_model_check
 from training.models import GenerationJob
 from training.selectors import policy_list

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from annotate.selectors import project_list_for_user
 from core.artifacts import run_artifact_relpath
+from core.dispatch import task_enqueue
+from core.heartbeat import max_attempts as task_max_attempts
 from core.services import audit_event_record
-from ops.dispatch import task_enqueue
-from ops.heartbeat import max_attempts as task_max_attempts
 from training.configs import PPO, REWARD_MODEL, base_model_check, config_validate
 from training.models import TrainingRun
 from training.selectors import heartbeat_stale_after, training_runs_stale

@@ -4,7 +4,7 @@ A task that builds a snapshot, trains a model or generates completions runs insi
 :class:`Heartbeat`: a thread writes ``heartbeat_at = now()`` on the task's row every
 ``TASK_HEARTBEAT_SECONDS``, whatever the task is doing (loading a model, writing a Parquet
 file). A worker killed with SIGKILL stops writing; once the row's heartbeat is older than
-``TASK_STALE_SECONDS`` the app's reaper (``ops.services.tasks_reap_stale``, Celery beat every
+``TASK_STALE_SECONDS`` the app's reaper (``core.maintenance.tasks_reap_stale``, Celery beat every
 minute, or ``manage.py reap_stale_tasks``) re-queues the task or fails it with the reason.
 
 A hung process keeps its heartbeat: hangs are for time limits and cancellation, not reapers.

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from ops.services import outbox_sweep, tasks_reap_stale
+from core.maintenance import outbox_sweep, tasks_reap_stale
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Write side of ops: send what the outbox still holds, and reap tasks whose worker died.
+"""Operations, write side: send what the outbox still holds, and reap tasks whose worker died.
 
 Both run from Celery beat every minute (``ops.maintenance.*``) and from
 ``manage.py reap_stale_tasks``; both are safe to run twice at once.
@@ -16,8 +16,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ops.dispatch import task_app, task_send
-from ops.models import OutboxMessage
+from core.dispatch import task_app, task_send
+from core.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

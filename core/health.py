@@ -1,4 +1,4 @@
-"""Read side of ops: what each dependency says right now (``/healthz``)."""
+"""Health of the dependencies (operations): what each says right now (``/healthz``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
-from ops.dispatch import task_app
+from core.dispatch import task_app
 
 DEPENDENCIES = ("database", "cache", "broker")
 

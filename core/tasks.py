@@ -1,9 +1,10 @@
-"""Beat tasks of ops: names outside any routed pattern, so they run on the default queue even
-while every GPU worker trains."""
+"""Beat tasks of operations: names outside any routed pattern, so they run on the default queue
+even while every GPU worker trains. The names keep the former ops app's prefix: they are on
+the wire (beat, queued messages, outbox rows)."""
 
 from celery import shared_task
 
-from ops import services
+from core import maintenance as services
 
 
 @shared_task(name="ops.maintenance.outbox_sweep", ignore_result=True)

@@ -7,9 +7,9 @@ It keeps the two promises every request makes (docs/operations.md, "Faults"):
   down :class:`BrokerUnavailable` propagates, the caller's ``transaction.atomic`` rolls back,
   and the client gets 503 with nothing written.
 * An acknowledged answer is never an error. Once the check passed, the message is written to
-  the outbox (:class:`ops.models.OutboxMessage`) in the caller's transaction and sent when that
+  the outbox (:class:`core.models.OutboxMessage`) in the caller's transaction and sent when that
   commits. If the send fails (the broker went away in between) the client still gets its 202,
-  because the row stays and ``ops.services.outbox_sweep`` sends it when the broker is back; a
+  because the row stays and ``core.maintenance.outbox_sweep`` sends it when the broker is back; a
   worker that starts the task deletes the row.
 
 Tasks must therefore be idempotent under a second delivery: each claims its row under a
@@ -25,7 +25,7 @@ To adopt it in a new service::
         return thing
 
 and map nothing in the view: ``core.api.errors`` turns :class:`BrokerUnavailable` into a 503 JSON
-answer and ``ops.middleware`` into a 503 page.
+answer and ``core.middleware`` into a 503 page.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def task_send(
 
 
 def _send_outbox_message(message_id: int, task_name: str, args, kwargs, task_id, countdown):
-    from ops.models import OutboxMessage
+    from core.models import OutboxMessage
 
     if not _eager() and time.monotonic() < _broker_down_until:
         return  # the broker failed a moment ago: the row waits for the sweep, at no cost here
@@ -213,7 +213,7 @@ def task_enqueue(
     ``on_lost`` is called when it was not sent. It is sent at once: call it after commit
     (from ``transaction.on_commit``), as the consensus flush does.
     """
-    from ops.models import OutboxMessage
+    from core.models import OutboxMessage
 
     name = task.name if hasattr(task, "name") else str(task)
     args, kwargs = list(args), dict(kwargs or {})
@@ -244,7 +244,7 @@ def task_enqueue(
 
 def outbox_message_started(sender=None, task_id=None, **_kwargs) -> None:
     """``task_prerun`` receiver: the worker has the message, so the outbox forgets it."""
-    from ops.models import OutboxMessage
+    from core.models import OutboxMessage
 
     if not task_id:
         return

@@ -70,11 +70,11 @@ def test_a_large_upload_with_the_broker_down_is_503_and_leaves_nothing(redis_dow
     assert response.json()["error"] == "broker_unavailable"
     assert not ImportJob.objects.exists()
     assert stored_files(media) == []
-    assert not apps.get_model("ops", "OutboxMessage").objects.exists()
+    assert not apps.get_model("core", "OutboxMessage").objects.exists()
 
 
 def test_a_large_upload_goes_through_the_outbox(media, api, django_capture_on_commit_callbacks):
-    from ops.models import OutboxMessage
+    from core.models import OutboxMessage
 
     project = ProjectFactory()
     with django_capture_on_commit_callbacks(execute=False) as queued:

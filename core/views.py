@@ -2,7 +2,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from ops.selectors import DEPENDENCIES, dependencies_check
+from core.health import DEPENDENCIES, dependencies_check
 
 
 @never_cache

@@ -138,7 +138,7 @@ def assert_503_nothing_written(response, *models):
     assert body["error"] == "broker_unavailable"
     assert "nothing was saved" in body["detail"]
     assert response["Retry-After"]
-    for model in (*models, apps.get_model("ops", "OutboxMessage")):
+    for model in (*models, apps.get_model("core", "OutboxMessage")):
         assert not model.objects.exists(), model
 
 

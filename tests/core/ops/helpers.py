@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-BASE_SETTINGS = Path(__file__).resolve().parents[2] / "config" / "settings" / "base.py"
+BASE_SETTINGS = Path(__file__).resolve().parents[3] / "config" / "settings" / "base.py"
 # In this session's port range and never listened on: connections are refused at once.
 CLOSED_PORT = 16389
 
@@ -37,7 +37,7 @@ def _reset_connections(app) -> None:
     pools.reset()  # closes and forgets every pooled broker connection of this process
     app._pool = None
     app.amqp._producer_pool = None
-    dispatch = sys.modules.get("ops.dispatch")
+    dispatch = sys.modules.get("core.dispatch")
     if dispatch is not None:
         dispatch._broker_down_until = 0.0  # a failure seen by an earlier test
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.ops.helpers import CLOSED_PORT, celery_broker, deployment_settings, port_is_closed
+from tests.core.ops.helpers import CLOSED_PORT, celery_broker, deployment_settings, port_is_closed
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core import dispatch
+from core.maintenance import outbox_sweep
+from core.models import OutboxMessage
 from exports.models import DatasetSnapshot
 from exports.services import snapshot_create
-from ops import dispatch
-from ops.models import OutboxMessage
-from ops.services import outbox_sweep
+from tests.core.ops.helpers import celery_broker
 from tests.factories import ProjectFactory, UserFactory
-from tests.ops.helpers import celery_broker
 
 pytestmark = pytest.mark.django_db
 

@@ -190,7 +190,7 @@ def test_a_superseded_generation_attempt_imports_nothing(project, generate, monk
 
 @pytest.mark.django_db(transaction=True)
 def test_the_heartbeat_thread_writes_until_the_task_ends_and_notices_a_takeover(settings):
-    from ops.heartbeat import Heartbeat
+    from core.heartbeat import Heartbeat
 
     project = ProjectFactory()
     job = job_in(project, status="running", attempts=1, heartbeat_at=ago(3600))
