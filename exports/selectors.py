@@ -17,14 +17,6 @@ def snapshot_list_for_user(user) -> QuerySet[DatasetSnapshot]:
     return snapshots.order_by("-id")
 
 
-def snapshot_get(*, snapshot_id: int) -> DatasetSnapshot | None:
-    return (
-        DatasetSnapshot.objects.select_related("project", "created_by")
-        .filter(pk=snapshot_id)
-        .first()
-    )
-
-
 def snapshot_ready_get(*, snapshot_id: int) -> DatasetSnapshot:
     """The snapshot a training run reads; raises DoesNotExist unless it is ready."""
     return DatasetSnapshot.objects.select_related("project").get(

@@ -19,10 +19,6 @@ import torch
 import torch.nn.functional as F
 
 
-def masked_sum(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    return (x * mask).sum() if dim is None else (x * mask).sum(dim=dim)
-
-
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     # clamp: an all-padding row must give 0, not NaN, or one empty response poisons the loss.
     if dim is None:

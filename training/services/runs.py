@@ -60,14 +60,6 @@ def _snapshot_for(user, snapshot_id, field: str):
     return snapshot
 
 
-def _local_ok(path: str) -> bool:
-    try:
-        base_model_check(path)
-    except ValidationError:
-        return False
-    return True
-
-
 @transaction.atomic
 def training_run_start(
     *,
