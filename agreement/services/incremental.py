@@ -46,7 +46,7 @@ def prompt_agreement_schedule(*, prompt_id: int, project_id: int) -> None:
     # holds that row's lock to our commit, so a flush deleting it waits and then reads our
     # judgement. DO NOTHING takes no lock: the flush could delete the row and read the
     # judgements before we commit, losing ours (found at 200 annotators by
-    # bench/bench_load_faults.py; tests/agreement_app/test_pending_consensus_race.py).
+    # bench/bench_load_faults.py; tests/agreement/test_pending_consensus_race.py).
     PendingConsensus.objects.bulk_create(
         [PendingConsensus(prompt_id=prompt_id, project_id=project_id, queued_at=timezone.now())],
         update_conflicts=True, unique_fields=["prompt"], update_fields=["queued_at"],

@@ -164,7 +164,7 @@ from tests.training.permission_rows import TRAINING_ENDPOINTS  # noqa: E402
 ENDPOINTS += TRAINING_ENDPOINTS
 
 # The agreement report, its recompute and the review pages.
-from tests.agreement_app.permission_rows import AGREEMENT_ENDPOINTS  # noqa: E402
+from tests.agreement.permission_rows import AGREEMENT_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += AGREEMENT_ENDPOINTS
 

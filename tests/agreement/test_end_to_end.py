@@ -8,7 +8,7 @@ from agreement.models import AnnotatorScore, ProjectAgreement, PromptConsensus
 from agreement.selectors import project_report_get, prompt_consensus_map
 from agreement.services import project_agreement_recompute
 from annotate.models import Prompt
-from tests.agreement_app.conftest import LINES
+from tests.agreement.conftest import LINES
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from agreement.services import project_agreement_recompute
 from annotate.models import Membership
 from annotate.services.imports import prompts_import
 from core.roles import Roles
-from tests.agreement_app.conftest import LINES, rankwise_bytes
+from tests.agreement.conftest import LINES, rankwise_bytes
 from tests.browser.conftest import SCREENSHOTS
 from tests.factories import ProjectFactory, UserFactory
 

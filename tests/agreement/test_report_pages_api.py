@@ -13,7 +13,7 @@ from agreement.services import project_agreement_recompute
 from annotate.models import Membership, Prompt
 from annotate.services.imports import prompts_import
 from core.roles import Roles
-from tests.agreement_app.conftest import rankwise_bytes
+from tests.agreement.conftest import rankwise_bytes
 from tests.factories import ProjectFactory, UserFactory, annotator
 
 pytestmark = pytest.mark.django_db
