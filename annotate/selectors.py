@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from annotate.models import Annotation, ImportJob, Project, Prompt
+from annotate.models import Annotation, ImportJob, Membership, Project, Prompt
 from core.policy import roles_of
 from core.roles import Roles
 
@@ -130,3 +131,91 @@ def prompt_in_project(*, project: Project, prompt_id: int) -> Prompt | None:
 
 def import_jobs_for_project(*, project: Project) -> QuerySet[ImportJob]:
     return ImportJob.objects.filter(project=project).select_related("project", "created_by")
+
+
+def prompt_list_for_project(
+    *,
+    project: Project,
+    external_id: str | None = None,
+    is_gold: bool | None = None,
+    annotated: bool | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Prompt]:
+    """The project's prompts with ``annotation_count`` (rankings, not skips), filtered."""
+    ranked = Annotation.objects.filter(prompt=OuterRef("pk"), skipped=False)
+    count = ranked.order_by().values("prompt").annotate(n=Count("*")).values("n")
+    prompts = (
+        Prompt.objects.filter(project=project)
+        .annotate(annotation_count=Coalesce(Subquery(count), 0))
+        .prefetch_related("completions")
+    )
+    if external_id:
+        prompts = prompts.filter(external_id=external_id)
+    if is_gold is not None:
+        prompts = prompts.filter(is_gold=is_gold)
+    if annotated is not None:
+        prompts = prompts.filter(Exists(ranked) if annotated else ~Exists(ranked))
+    if created_after:
+        prompts = prompts.filter(created_at__gte=created_after)
+    if created_before:
+        prompts = prompts.filter(created_at__lt=created_before)
+    return prompts
+
+
+def flag_q(key: str) -> Q:
+    """Annotations whose flags {completion: [keys]} list ``key`` for any completion.
+
+    Matched on the JSON text, where a flag is always followed by ',' or ']' and a completion
+    id (an object key) by ':'; flag keys are [a-z0-9_], so no escaping can interfere.
+    """
+    return Q(flags_text__contains=f'"{key}",') | Q(flags_text__contains=f'"{key}"]')
+
+
+def annotation_list_for_project(
+    *,
+    project: Project,
+    annotator: str | None = None,
+    prompt: int | None = None,
+    prompt_external_id: str | None = None,
+    skipped: bool | None = None,
+    source: str | None = None,
+    flag: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Annotation]:
+    """The project's annotations, filtered (``annotator`` is a username, ``prompt`` an id)."""
+    annotations = Annotation.objects.filter(prompt__project=project).select_related(
+        "prompt", "annotator"
+    )
+    if annotator:
+        annotations = annotations.filter(annotator__username=annotator)
+    if prompt:
+        annotations = annotations.filter(prompt_id=prompt)
+    if prompt_external_id:
+        annotations = annotations.filter(prompt__external_id=prompt_external_id)
+    if skipped is not None:
+        annotations = annotations.filter(skipped=skipped)
+    if source:
+        annotations = annotations.filter(source=source)
+    if flag:
+        annotations = annotations.annotate(flags_text=Cast("flags", TextField())).filter(
+            flag_q(flag)
+        )
+    if created_after:
+        annotations = annotations.filter(created_at__gte=created_after)
+    if created_before:
+        annotations = annotations.filter(created_at__lt=created_before)
+    return annotations
+
+
+def project_slugs_for_member(user) -> QuerySet:
+    """Slugs of the projects ``user`` is a member of, in order."""
+    return (
+        Membership.objects.filter(user=user).order_by("project__slug")
+        .values_list("project__slug", flat=True)
+    )  # fmt: skip
+
+
+def project_member_is(*, project: Project, user) -> bool:
+    return project.memberships.filter(user=user).exists()

@@ -19,6 +19,7 @@ from annotate.selectors import (
     annotation_get_for_annotator,
     annotation_list_for_annotator,
     project_list_for_user,
+    project_member_is,
     project_stats,
     prompt_in_project,
     queue_progress,
@@ -52,7 +53,7 @@ def project_detail(request, slug, project):
             "project": project,
             "stats": project_stats(project=project),
             "progress": queue_progress(project=project, user=request.user),
-            "is_member": project.memberships.filter(user=request.user).exists(),
+            "is_member": project_member_is(project=project, user=request.user),
         },
     )
 

@@ -17,7 +17,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate.api import serializers as s
-from annotate.models import Membership
+from annotate.selectors import project_slugs_for_member
 from annotate.services.accounts import token_issue, token_revoke, user_update
 from annotate.services.users import user_create
 from core.api.errors import ApiError, error_responses
@@ -27,8 +27,7 @@ User = get_user_model()
 
 
 def _me(request) -> dict:
-    slugs = Membership.objects.filter(user=request.user).order_by("project__slug")
-    context = {"project_slugs": slugs.values_list("project__slug", flat=True)}
+    context = {"project_slugs": project_slugs_for_member(request.user)}
     return s.MeSerializer(request.user, context=context).data
 
 

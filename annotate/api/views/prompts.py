@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, TextField
-from django.db.models.functions import Cast, Coalesce
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -13,8 +11,12 @@ from rest_framework.response import Response
 
 from annotate.api import serializers as s
 from annotate.api.views.tasks import JudgementPatchSerializer, annotation_patch
-from annotate.models import Annotation, ImportJob, Prompt
-from annotate.selectors import import_jobs_for_project
+from annotate.models import Annotation, ImportJob
+from annotate.selectors import (
+    annotation_list_for_project,
+    import_jobs_for_project,
+    prompt_list_for_project,
+)
 from annotate.services.import_jobs import prompts_import_upload
 from core.api.errors import error_responses
 from core.api.pagination import CursorPage, OldestFirstCursorPage
@@ -28,41 +30,21 @@ def _filters(serializer_class, request) -> dict:
 
 
 class ProjectScopedList(ProjectScopedMixin, ListAPIView):
+    """A project's list, filtered by ``selector(project=..., **filters)`` (the filters as the
+    ``filter_serializer`` validated them from the query string)."""
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no request
             return self.serializer_class.Meta.model.objects.none()
-        return self.filtered(self.project, _filters(self.filter_serializer, self.request))
-
-
-def _prompt_queryset(project):
-    ranked = Annotation.objects.filter(prompt=OuterRef("pk"), skipped=False)
-    count = ranked.order_by().values("prompt").annotate(n=Count("*")).values("n")
-    return (
-        Prompt.objects.filter(project=project)
-        .annotate(annotation_count=Coalesce(Subquery(count), 0))
-        .prefetch_related("completions")
-    )
+        filters = _filters(self.filter_serializer, self.request)
+        return self.selector(project=self.project, **filters)
 
 
 class PromptListView(ProjectScopedList):
     serializer_class = s.PromptSerializer
     filter_serializer = s.PromptFilterSerializer
+    selector = staticmethod(prompt_list_for_project)
     pagination_class = OldestFirstCursorPage
-
-    def filtered(self, project, f):
-        prompts = _prompt_queryset(project)
-        if f.get("external_id"):
-            prompts = prompts.filter(external_id=f["external_id"])
-        if f.get("is_gold") is not None:
-            prompts = prompts.filter(is_gold=f["is_gold"])
-        if f.get("annotated") is not None:
-            ranked = Annotation.objects.filter(prompt=OuterRef("pk"), skipped=False)
-            prompts = prompts.filter(Exists(ranked) if f["annotated"] else ~Exists(ranked))
-        if f.get("created_after"):
-            prompts = prompts.filter(created_at__gte=f["created_after"])
-        if f.get("created_before"):
-            prompts = prompts.filter(created_at__lt=f["created_before"])
-        return prompts
 
     @extend_schema(
         parameters=[s.PromptFilterSerializer],
@@ -79,7 +61,7 @@ class PromptDetailView(ProjectScopedMixin, GenericAPIView):
     @extend_schema(responses={200: s.PromptSerializer, **error_responses(401, 403, 404)},
                    tags=["prompts"])  # fmt: skip
     def get(self, request, slug, pk):
-        prompt = get_object_or_404(_prompt_queryset(self.project), pk=pk)
+        prompt = get_object_or_404(prompt_list_for_project(project=self.project), pk=pk)
         return Response(s.PromptSerializer(prompt).data)
 
 
@@ -154,43 +136,11 @@ class ImportJobDetailView(ProjectScopedMixin, GenericAPIView):
         return Response(s.ImportJobSerializer(job).data)
 
 
-def flag_q(key: str) -> Q:
-    """Annotations whose flags {completion: [keys]} list ``key`` for any completion.
-
-    Matched on the JSON text, where a flag is always followed by ',' or ']' and a completion
-    id (an object key) by ':'; flag keys are [a-z0-9_], so no escaping can interfere.
-    """
-    return Q(flags_text__contains=f'"{key}",') | Q(flags_text__contains=f'"{key}"]')
-
-
 class AnnotationListView(ProjectScopedList):
     serializer_class = s.AnnotationSerializer
     filter_serializer = s.AnnotationFilterSerializer
+    selector = staticmethod(annotation_list_for_project)
     pagination_class = CursorPage
-
-    def filtered(self, project, f):
-        annotations = Annotation.objects.filter(prompt__project=project).select_related(
-            "prompt", "annotator"
-        )
-        if f.get("annotator"):
-            annotations = annotations.filter(annotator__username=f["annotator"])
-        if f.get("prompt"):
-            annotations = annotations.filter(prompt_id=f["prompt"])
-        if f.get("prompt_external_id"):
-            annotations = annotations.filter(prompt__external_id=f["prompt_external_id"])
-        if f.get("skipped") is not None:
-            annotations = annotations.filter(skipped=f["skipped"])
-        if f.get("source"):
-            annotations = annotations.filter(source=f["source"])
-        if f.get("flag"):
-            annotations = annotations.annotate(flags_text=Cast("flags", TextField())).filter(
-                flag_q(f["flag"])
-            )
-        if f.get("created_after"):
-            annotations = annotations.filter(created_at__gte=f["created_after"])
-        if f.get("created_before"):
-            annotations = annotations.filter(created_at__lt=f["created_before"])
-        return annotations
 
     @extend_schema(
         parameters=[s.AnnotationFilterSerializer],
