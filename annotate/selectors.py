@@ -10,6 +10,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from annotate.models import Annotation, ImportJob, Membership, Project, Prompt
+from core.filters import queryset_filter
 from core.policy import roles_of
 from core.roles import Roles
 
@@ -150,17 +151,12 @@ def prompt_list_for_project(
         .annotate(annotation_count=Coalesce(Subquery(count), 0))
         .prefetch_related("completions")
     )
-    if external_id:
-        prompts = prompts.filter(external_id=external_id)
-    if is_gold is not None:
-        prompts = prompts.filter(is_gold=is_gold)
     if annotated is not None:
         prompts = prompts.filter(Exists(ranked) if annotated else ~Exists(ranked))
-    if created_after:
-        prompts = prompts.filter(created_at__gte=created_after)
-    if created_before:
-        prompts = prompts.filter(created_at__lt=created_before)
-    return prompts
+    return queryset_filter(
+        prompts, external_id=external_id, is_gold=is_gold, created_at__gte=created_after,
+        created_at__lt=created_before,
+    )  # fmt: skip
 
 
 def flag_q(key: str) -> Q:
@@ -188,25 +184,15 @@ def annotation_list_for_project(
     annotations = Annotation.objects.filter(prompt__project=project).select_related(
         "prompt", "annotator"
     )
-    if annotator:
-        annotations = annotations.filter(annotator__username=annotator)
-    if prompt:
-        annotations = annotations.filter(prompt_id=prompt)
-    if prompt_external_id:
-        annotations = annotations.filter(prompt__external_id=prompt_external_id)
-    if skipped is not None:
-        annotations = annotations.filter(skipped=skipped)
-    if source:
-        annotations = annotations.filter(source=source)
     if flag:
         annotations = annotations.annotate(flags_text=Cast("flags", TextField())).filter(
             flag_q(flag)
         )
-    if created_after:
-        annotations = annotations.filter(created_at__gte=created_after)
-    if created_before:
-        annotations = annotations.filter(created_at__lt=created_before)
-    return annotations
+    return queryset_filter(
+        annotations, annotator__username=annotator, prompt_id=prompt,
+        prompt__external_id=prompt_external_id, skipped=skipped, source=source,
+        created_at__gte=created_after, created_at__lt=created_before,
+    )  # fmt: skip
 
 
 def project_slugs_for_member(user) -> QuerySet:

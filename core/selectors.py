@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from core.filters import queryset_filter
 from core.models import AuditEvent
 
 
@@ -31,20 +32,13 @@ def audit_event_list(
         if project.isdigit():
             match |= Q(project_id=int(project))
         events = events.filter(match)
-    if actor:
-        events = events.filter(actor_username=actor)
     if action:
         events = (
             events.filter(action=action)
             if "." in action
             else events.filter(action__startswith=f"{action}.")
         )
-    if object_type:
-        events = events.filter(object_type=object_type)
-    if object_id:
-        events = events.filter(object_id=object_id)
-    if since:
-        events = events.filter(created_at__gte=since)
-    if until:
-        events = events.filter(created_at__lt=until)
-    return events
+    return queryset_filter(
+        events, actor_username=actor, object_type=object_type, object_id=object_id,
+        created_at__gte=since, created_at__lt=until,
+    )  # fmt: skip
