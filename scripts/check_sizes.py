@@ -24,6 +24,8 @@ KNOWN: dict[str, int] = {
     # being reworked by the reward-model quality work (issue #13) as this check lands: merge
     # it, then split train_reward into named stages (issue #14) and drop these two
     "rlhf/train_reward.py": 462,
+    # came with the New run form (main, 2026-12-07), over 80 before this check landed
+    "training/views.py:run_new": 85,
     "rlhf/train_reward.py:train_reward": 319,
 }
 
