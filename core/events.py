@@ -2,7 +2,8 @@
 importing them (the layers in pyproject.toml forbid that).
 
 ``annotate`` publishes ``judgement.changed`` and ``prompts.imported``; ``agreement`` subscribes
-when Django starts (``AgreementConfig.ready``) and keeps consensus up to date. Handlers run
+when Django starts (``AgreementConfig.ready``) and keeps consensus up to date. ``annotate``
+also publishes ``import_job.finished``, which ``webhooks`` turns into deliveries. Handlers run
 synchronously, in the publisher's transaction, in subscription order: a subscriber's own writes
 (the prompt's pending-consensus row) commit or roll back with the judgement that caused them,
 as they did when annotate called agreement directly. A handler that needs the commit (queueing
@@ -20,6 +21,7 @@ _handlers: dict[str, list[tuple[str, Callable[..., Any]]]] = {}
 
 JUDGEMENT_CHANGED = "judgement.changed"  # prompt_id, project_id
 PROMPTS_IMPORTED = "prompts.imported"  # project_id
+IMPORT_JOB_FINISHED = "import_job.finished"  # job (succeeded or failed)
 
 
 def event_subscribe(name: str, handler: Callable[..., Any], *, uid: str) -> None:

@@ -32,6 +32,7 @@ from annotate.services.imports import (
 from core.context import audit_context, audit_context_current
 from core.db import row_update, side_connection
 from core.dispatch import broker_check, task_enqueue
+from core.events import IMPORT_JOB_FINISHED, event_publish
 from core.heartbeat import max_attempts, stale_after
 
 logger = logging.getLogger(__name__)
@@ -176,12 +177,11 @@ def _finish(
     job.updated_at = timezone.now()
     # Only this attempt's row: one the reaper wrote off belongs to the attempt after it.
     mine = ImportJob.objects.filter(pk=job.pk, attempts=job.attempts)
-    from webhooks.services import webhook_import_emit  # webhooks builds on annotate's models
-
     with transaction.atomic():  # the event commits with the status it reports
         finished = mine.update(**{name: getattr(job, name) for name in fields})
         if finished:
-            webhook_import_emit(job)
+            # webhooks builds on annotate's models: it listens (core.events), we do not call it
+            event_publish(IMPORT_JOB_FINISHED, job=job)
     if finished and stored:
         default_storage.delete(stored)
 

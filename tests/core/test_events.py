@@ -38,8 +38,10 @@ def test_a_failing_handler_fails_the_publisher(fresh):
         events.event_publish("x.happened")
 
 
-def test_agreement_listens_to_annotate():
-    """The wiring itself: without it consensus would silently stop following judgements."""
+def test_agreement_and_webhooks_listen_to_annotate():
+    """The wiring itself: without it consensus would silently stop following judgements, and
+    finished import jobs would send no webhook."""
     uids = {name: {uid for uid, _ in handlers} for name, handlers in events._handlers.items()}
     assert "agreement-prompt" in uids[events.JUDGEMENT_CHANGED]
     assert "agreement-project" in uids[events.PROMPTS_IMPORTED]
+    assert "webhooks-import" in uids[events.IMPORT_JOB_FINISHED]

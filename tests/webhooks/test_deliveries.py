@@ -219,3 +219,32 @@ def test_events_must_be_known(project, receiver):
         services.webhook_endpoint_create(project=project, url=receiver.url(),
                                          events=["snapshot.readdy"])  # fmt: skip
     assert "snapshot.readdy" in str(refused.value.error_dict["events"])
+
+
+def test_a_finished_import_job_is_announced(
+    project, receiver, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """annotate publishes import_job.finished (core.events); webhooks turns it into a delivery."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from core.roles import Roles
+    from tests.factories import UserFactory
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RANKWISE_IMPORT_SYNC_MAX_BYTES = 10  # any file becomes a job
+    services.webhook_endpoint_create(
+        project=project, url=receiver.url(), secret=SECRET, events=["import.finished"]
+    )
+    api = APIClient()
+    api.force_authenticate(UserFactory(roles=[Roles.ADMIN], is_staff=True, is_superuser=True))
+    line = json.dumps({"id": "p1", "prompt": "Q?", "completions": ["a", "b"]}).encode() + b"\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            f"/api/v1/projects/{project.slug}/prompts/import/",
+            {"file": SimpleUploadedFile("big.jsonl", line * 3), "format": "rankwise"},
+            format="multipart",
+        )
+    assert response.status_code == 202
+    (delivery,) = WebhookDelivery.objects.filter(event_type="import.finished")
+    assert delivery.payload["data"]["import"]["status"] == "succeeded"
