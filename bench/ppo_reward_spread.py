@@ -44,9 +44,9 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from rlhf.ppo_data import encode_prompts, load_prompts, split_eval_prompts
-    from rlhf.ppo_models import load_causal_lm, load_tokenizer
-    from rlhf.ppo_rollout import (
+    from rlhf.ppo.data import encode_prompts, load_prompts, split_eval_prompts
+    from rlhf.ppo.models import load_causal_lm, load_tokenizer
+    from rlhf.ppo.rollout import (
         decode_responses,
         eos_token_ids,
         generate_responses,

@@ -11,20 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlhf.config_base import ConfigError
+
 LABEL_MODES = ("annotations", "consensus")
 DATA_FORMATS = ("auto", "rankings", "pairwise")
 PRECISIONS = ("no", "bf16", "fp16")
 SCHEDULERS = ("cosine", "constant")
 LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
-
-
-class ConfigError(ValueError):
-    """A run file that cannot be trained from; ``field`` names the key at fault, where one is
-    (the server reports it as ``config.<field>``). Both trainers' configs raise it."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass
@@ -160,10 +153,9 @@ class RewardConfig:
 
     # ------------------------------------------------------------------
     def validate_values(self) -> None:
-        def check(ok: bool, msg: str, field: str | None = None) -> None:
-            # Each message starts with the key it is about, unless ``field`` says otherwise.
+        def check(ok: bool, msg: str) -> None:
             if not ok:
-                raise ConfigError(msg, field=field or msg.split(" ", 1)[0])
+                raise ConfigError(msg)
 
         check(self.data_format in DATA_FORMATS, f"data_format must be one of {DATA_FORMATS}")
         check(self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}")
@@ -180,8 +172,7 @@ class RewardConfig:
         check(self.lora_r >= 0, "lora_r must be >= 0")
         check(self.length_debias_coef >= 0, "length_debias_coef must be >= 0")
         if self.length_debias == "balanced_pairs":
-            check(self.length_debias_coef <= 1, "balanced_pairs needs length_debias_coef <= 1",
-                  "length_debias_coef")  # fmt: skip
+            check(self.length_debias_coef <= 1, "balanced_pairs needs length_debias_coef <= 1")
         check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
         check(self.log_every >= 1, "log_every must be >= 1")
         check(self.forward_chunk_size >= 0, "forward_chunk_size must be >= 0")
@@ -193,7 +184,7 @@ class RewardConfig:
     def validate_required(self) -> None:
         for name in ("model_name_or_path", "train_file", "output_dir"):
             if not getattr(self, name):
-                raise ConfigError(f"config key {name!r} is required", field=name)
+                raise ConfigError(f"config key {name!r} is required")
 
     # ------------------------------------------------------------------
     @classmethod
@@ -203,7 +194,7 @@ class RewardConfig:
         known = {f.name: f for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
-                raise ConfigError(f"unknown config key {key!r}", field=key)
+                raise ConfigError(f"unknown config key {key!r}")
         values = {}
         for key, value in data.items():
             values[key] = _coerce(key, known[key], value)
@@ -229,7 +220,7 @@ def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
     if value is None:
         if "None" in kind:
             return None
-        raise ConfigError(f"config key {key!r} may not be null", field=key)
+        raise ConfigError(f"config key {key!r} may not be null")
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
@@ -242,7 +233,5 @@ def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
     else:  # str or str | None
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(
-            f"config key {key!r} has the wrong type: {value!r} (expected {kind})", field=key
-        )
+        raise ConfigError(f"config key {key!r} has the wrong type: {value!r} (expected {kind})")
     return value

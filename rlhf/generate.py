@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from rlhf.ppo_data import Prompt, encode_prompt, left_pad, parse_prompt_line
-from rlhf.ppo_rollout import eos_token_ids, mask_after_eos
+from rlhf.ppo.data import Prompt, encode_prompt, left_pad, parse_prompt_line
+from rlhf.ppo.rollout import eos_token_ids, mask_after_eos
 
 RANKWISE_MIN_K, RANKWISE_MAX_K = 2, 9
 
@@ -46,7 +46,7 @@ def generate_completions(
     """
     from transformers import AutoModelForCausalLM, GenerationConfig
 
-    from rlhf.ppo_models import load_tokenizer
+    from rlhf.ppo.models import load_tokenizer
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")

@@ -3,7 +3,7 @@
     python -m rlhf.train_ppo --config run.json [--resume]
     accelerate launch -m rlhf.train_ppo --config run.json      # several GPUs, data parallel
 
-The run file is a JSON object of :class:`rlhf.ppo_config.PPOConfig` fields; see docs/ppo.md.
+The run file is a JSON object of :class:`rlhf.ppo.config.PPOConfig` fields; see docs/ppo.md.
 The final policy, its tokenizer and ``rankwise_card.json`` land in ``output_dir``.
 """
 
@@ -15,9 +15,9 @@ import os
 import sys
 
 from rlhf.callbacks import PrintCallbacks, StopRequested
-from rlhf.config import ConfigError
+from rlhf.config_base import ConfigError
 from rlhf.ppo import train_ppo
-from rlhf.ppo_config import PPOConfig
+from rlhf.ppo.config import PPOConfig
 
 __all__ = ["PPOConfig", "main", "train_ppo"]
 

@@ -63,6 +63,22 @@ def paired_change(
     }
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` as strict JSON: NaN and infinities become null (PostgreSQL's jsonb and the
+    run page refuse them), tensors and numpy scalars become numbers, keys strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return json_safe(value.item())
+    return str(value)
+
+
 def code_version() -> str:
     """``git describe`` of the checkout holding this package, else the package version."""
     here = os.path.dirname(os.path.abspath(__file__))

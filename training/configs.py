@@ -47,7 +47,7 @@ def config_class(kind: str):
         from rlhf.config import RewardConfig
 
         return RewardConfig
-    from rlhf.ppo_config import PPOConfig
+    from rlhf.ppo.config import PPOConfig
 
     return PPOConfig
 

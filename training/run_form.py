@@ -1,7 +1,7 @@
 """What the "New run" page offers, derived from the trainers' own config dataclasses.
 
 The options, their defaults and their help text come from ``rlhf.config.RewardConfig`` and
-``rlhf.ppo_config.PPOConfig`` (an attribute's docstring, or its trailing comment), so the form
+``rlhf.ppo.config.PPOConfig`` (an attribute's docstring, or its trailing comment), so the form
 cannot drift from what the trainer accepts; ``IMPORTANT`` only picks which ones the form
 shows. Base models are listed from ``RANKWISE_MODEL_ROOTS`` (directories on the server): the
 form offers a list, never a free path, and each entry passes ``base_model_check`` as the API's

@@ -1,7 +1,7 @@
 """Typed trainer options for ``runs.start_reward_model`` and ``runs.start_ppo``.
 
 Each field mirrors a user-settable key of the server's trainer config (``rlhf.config.
-RewardConfig`` / ``rlhf.ppo_config.PPOConfig``; a test in the Rankwise repository keeps the two
+RewardConfig`` / ``rlhf.ppo.config.PPOConfig``; a test in the Rankwise repository keeps the two
 lists equal). A field left at ``None`` is not sent, so the server's default applies (the
 trainer's own, or the server's: checkpoints are on unless you turn them off). Values are not
 checked here: the server validates them with the trainer's own dataclass and names a bad key

@@ -29,7 +29,7 @@ def test_typed_configs_match_the_trainers_user_keys():
     from rankwise_client import PPOConfig, RewardModelConfig
 
     from rlhf.config import RewardConfig
-    from rlhf.ppo_config import PPOConfig as TrainerPPOConfig
+    from rlhf.ppo.config import PPOConfig as TrainerPPOConfig
     from training.configs import PPO, REWARD_MODEL, SERVER_KEYS
 
     for ours, theirs, kind in ((RewardModelConfig, RewardConfig, REWARD_MODEL),

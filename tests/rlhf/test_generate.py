@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from rlhf.generate import generate_completions, main  # noqa: E402
-from rlhf.ppo_tiny import WORDS, build_tiny_policy  # noqa: E402
+from rlhf.ppo.tiny import WORDS, build_tiny_policy  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rlhf.config import ConfigError, RewardConfig
-from rlhf.ppo_config import PPOConfig
+from rlhf.ppo.config import PPOConfig
 
 REQUIRED = {"policy": "/m/sft", "prompts_path": "/d/p.jsonl", "output_dir": "/runs/x"}
 
@@ -22,38 +22,49 @@ def test_json_round_trip(tmp_path):
 
 
 def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="'kl_coeff'"):
+    with pytest.raises(ConfigError, match="'kl_coeff'") as caught:
         PPOConfig.from_dict({**REQUIRED, "kl_coeff": 0.1})
+    assert caught.value.field == "kl_coeff"
 
 
 @pytest.mark.parametrize(
-    ("key", "value", "message"),
+    ("key", "value", "message", "field"),
     [
-        ("batch_size", "16", "'batch_size' must be int"),
-        ("lora", 1, "'lora' must be bool"),
-        ("missing_eos_penalty", "x", "'missing_eos_penalty' must be float or null"),
-        ("lora_target_modules", ["q_proj", 3], "'lora_target_modules'"),
-        ("batch_size", 6, "'mini_batch_size' must divide 'batch_size'"),
-        ("temperature", 0, "'temperature' must be > 0"),
-        ("kl_estimator", "k9", "'kl_estimator' must be one of"),
-        ("ptx_coef", 0.5, "'ptx_coef' > 0 needs 'ptx_path'"),
-        ("top_p", 1.5, "'top_p'"),
-        ("total_steps", 0, "'total_steps' must be > 0"),
-        ("samples_per_prompt", 3, "'samples_per_prompt' must divide 'batch_size'"),
-        ("score_baseline", "leave_one_out", "needs 'samples_per_prompt' >= 2"),
-        ("score_baseline", "group", "'score_baseline' must be one of"),
-        ("value_model_init", "none", "value_model_init='none' needs 'lam' = 1"),
+        ("batch_size", "16", "'batch_size' must be int", "batch_size"),
+        ("lora", 1, "'lora' must be bool", "lora"),
+        ("missing_eos_penalty", "x", "'missing_eos_penalty' must be float or null", None),
+        ("lora_target_modules", ["q_proj", 3], "'lora_target_modules'", None),
+        ("batch_size", 6, "'mini_batch_size' must divide 'batch_size'", "mini_batch_size"),
+        ("temperature", 0, "'temperature' must be > 0", None),
+        ("kl_estimator", "k9", "'kl_estimator' must be one of", None),
+        ("ptx_coef", 0.5, "'ptx_coef' > 0 needs 'ptx_path'", "ptx_path"),
+        ("top_p", 1.5, "'top_p'", None),
+        ("total_steps", 0, "'total_steps' must be > 0", None),
+        ("samples_per_prompt", 3, "'samples_per_prompt' must divide 'batch_size'", None),
+        (
+            "score_baseline",
+            "leave_one_out",
+            "needs 'samples_per_prompt' >= 2",
+            "samples_per_prompt",
+        ),
+        ("score_baseline", "group", "'score_baseline' must be one of", None),
+        ("value_model_init", "none", "value_model_init='none' needs 'lam' = 1", "lam"),
     ],
 )
-def test_bad_values_raise_clear_errors(key, value, message):
-    with pytest.raises(ConfigError, match=message):
+def test_bad_values_raise_clear_errors_naming_the_field(key, value, message, field):
+    # The error's field is what the web form highlights: the key the rule is about, which
+    # is the submitted key unless the rule says otherwise.
+    with pytest.raises(ConfigError, match=message) as caught:
         PPOConfig.from_dict({**REQUIRED, key: value})
+    assert caught.value.field == (field or key)
+    assert str(caught.value).startswith("PPO config: ")
 
 
 def test_required_fields_and_ints_for_floats(tmp_path):
     with pytest.raises(ConfigError, match="'policy' is required"):
         PPOConfig.from_dict({"prompts_path": "p", "output_dir": "o"})
-    assert PPOConfig.from_dict({**REQUIRED, "kl_coef": 1}).kl_coef == 1  # JSON writes 1.0 as 1
+    loaded = PPOConfig.from_dict({**REQUIRED, "kl_coef": 1})  # JSON writes 1.0 as 1
+    assert loaded.kl_coef == 1.0 and isinstance(loaded.kl_coef, float)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):

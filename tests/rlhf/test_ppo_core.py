@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rlhf.ppo_core import (  # noqa: E402
+from rlhf.ppo.core import (  # noqa: E402
     AdaptiveKLController,
     FixedKLController,
     compute_gae,

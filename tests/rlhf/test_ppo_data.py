@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rlhf.ppo_data import (  # noqa: E402
+from rlhf.ppo.data import (  # noqa: E402
     PromptOrder,
     encode_prompts,
     format_prompt,
@@ -18,8 +18,8 @@ from rlhf.ppo_data import (  # noqa: E402
     position_ids_from_mask,
     split_eval_prompts,
 )
-from rlhf.ppo_rollout import mask_after_eos  # noqa: E402
-from rlhf.ppo_tiny import build_tiny_tokenizer  # noqa: E402
+from rlhf.ppo.rollout import mask_after_eos  # noqa: E402
+from rlhf.ppo.tiny import build_tiny_tokenizer  # noqa: E402
 
 
 def write_lines(path, lines):

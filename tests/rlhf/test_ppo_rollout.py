@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rlhf.ppo_config import PPOConfig  # noqa: E402
-from rlhf.ppo_data import encode_prompts  # noqa: E402
-from rlhf.ppo_models import load_causal_lm, load_tokenizer  # noqa: E402
-from rlhf.ppo_rollout import (  # noqa: E402
+from rlhf.ppo.config import PPOConfig  # noqa: E402
+from rlhf.ppo.data import encode_prompts  # noqa: E402
+from rlhf.ppo.models import load_causal_lm, load_tokenizer  # noqa: E402
+from rlhf.ppo.rollout import (  # noqa: E402
     Rollout,
     add_advantages,
     generate_responses,
@@ -20,8 +20,9 @@ from rlhf.ppo_rollout import (  # noqa: E402
     response_logprobs,
     sampling_config,
 )
-from rlhf.ppo_tiny import build_tiny_policy  # noqa: E402
-from rlhf.ppo_update import json_safe, lr_factor  # noqa: E402
+from rlhf.ppo.tiny import build_tiny_policy  # noqa: E402
+from rlhf.ppo.update import lr_factor  # noqa: E402
+from rlhf.utils import json_safe  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

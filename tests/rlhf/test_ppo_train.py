@@ -19,10 +19,10 @@ from transformers import AutoModelForCausalLM  # noqa: E402
 
 from rlhf.callbacks import RunCallbacks, StopRequested  # noqa: E402
 from rlhf.ppo import train_ppo  # noqa: E402
-from rlhf.ppo_checkpoint import CARD_NAME, latest_checkpoint  # noqa: E402
-from rlhf.ppo_config import PPOConfig  # noqa: E402
-from rlhf.ppo_models import value_model_from_policy, weights_fingerprint  # noqa: E402
-from rlhf.ppo_tiny import (  # noqa: E402
+from rlhf.ppo.checkpoint import CARD_NAME, latest_checkpoint  # noqa: E402
+from rlhf.ppo.config import PPOConfig  # noqa: E402
+from rlhf.ppo.models import value_model_from_policy, weights_fingerprint  # noqa: E402
+from rlhf.ppo.tiny import (  # noqa: E402
     build_tiny_policy,
     build_tiny_reward_model,
     target_word_reward,

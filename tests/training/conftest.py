@@ -22,7 +22,7 @@ def _fresh_scorers():
 def tiny_rm_base(tmp_path_factory):
     """A random decoder reward model sharing the tiny policy's vocabulary."""
     pytest.importorskip("torch")
-    from rlhf.ppo_tiny import build_tiny_reward_model
+    from rlhf.ppo.tiny import build_tiny_reward_model
 
     return build_tiny_reward_model(tmp_path_factory.mktemp("rm_base"), hidden=32)
 
@@ -30,7 +30,7 @@ def tiny_rm_base(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_policy(tmp_path_factory):
     pytest.importorskip("torch")
-    from rlhf.ppo_tiny import build_tiny_policy
+    from rlhf.ppo.tiny import build_tiny_policy
 
     return build_tiny_policy(tmp_path_factory.mktemp("policy"), hidden=32)
 

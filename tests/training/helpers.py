@@ -15,7 +15,7 @@ from core.roles import Roles
 from exports.models import DatasetSnapshot
 from tests.factories import ProjectFactory, UserFactory
 
-# The tiny tokenizer of rlhf.ppo_tiny knows these words; "good" marks the better completion.
+# The tiny tokenizer of rlhf.ppo.tiny knows these words; "good" marks the better completion.
 WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "small", "red", "blue"]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import socket
 import traceback
@@ -22,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.heartbeat import Heartbeat
+from rlhf.utils import json_safe
 from training.models import TrainingRun
 from training.selectors import heartbeat_stale_after
 from training.services.trainers import trainer_for
@@ -34,21 +34,6 @@ CARD_NAME = "rankwise_card.json"
 CLAIMED = "claimed"
 SKIPPED = "skipped"  # finished, cancelled while queued, or superseded by a newer message
 BUSY = "busy"  # another worker still heartbeats on it; try this delivery again later
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities become null: PostgreSQL's jsonb refuses them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):
-        return json_safe(value.item())
-    return str(value)
 
 
 def _claim(run_id: int, task_id: str) -> tuple[str, TrainingRun | None]:

@@ -89,7 +89,7 @@ class PPOTrainer(_Trainer):
     summary_keys = ("metrics", "eval", "steps", "value_model_init")  # history is in the metrics
 
     def latest_checkpoint(self, run: TrainingRun) -> str | None:
-        from rlhf.ppo_checkpoint import latest_checkpoint
+        from rlhf.ppo.checkpoint import latest_checkpoint
 
         found = latest_checkpoint(run.artifact_dir)
         return str(found) if found else None

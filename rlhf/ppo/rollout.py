@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import torch
 
-from rlhf.ppo_core import (
+from rlhf.ppo.core import (
     compute_gae,
     entropy_from_logits,
     kl_penalised_rewards,
     logprobs_from_logits,
     masked_whiten,
 )
-from rlhf.ppo_data import Prompt, left_pad, position_ids_from_mask
+from rlhf.ppo.data import Prompt, left_pad, position_ids_from_mask
 
 RewardFn = Callable[[list[Prompt], list[str]], "Sequence[float] | torch.Tensor"]
 
@@ -209,7 +209,7 @@ class PPONets:
 
     def reference_fingerprint(self) -> str:
         """Hash of the reference weights: tests check that training never touched them."""
-        from rlhf.ppo_models import weights_fingerprint
+        from rlhf.ppo.models import weights_fingerprint
 
         return weights_fingerprint(self.ref_policy or self.unwrapped.policy)
 

@@ -16,7 +16,7 @@ import hashlib
 import torch
 from torch import nn
 
-from rlhf.ppo_data import position_ids_from_mask
+from rlhf.ppo.data import position_ids_from_mask
 
 
 def disable_dropout(model: nn.Module) -> None:

@@ -2,24 +2,22 @@
 
 A run file is a JSON object whose keys are field names below; a key that is not a field is an
 error naming it (a typo such as ``"kl_coeff"`` must not silently fall back to a default).
-Every problem raises :class:`rlhf.config.ConfigError` (a ValueError), like the reward trainer.
+Loading and errors come from :class:`rlhf.config_base.RunConfig`, as for the reward trainer:
+every problem raises :class:`rlhf.config_base.ConfigError` naming its field.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from rlhf.config import ConfigError
+from rlhf.config_base import RunConfig
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(RunConfig):
+    error_prefix: ClassVar[str] = "PPO config: "
+
     # --- models ------------------------------------------------------------------------------
     # The SFT policy: an HF causal LM directory (its tokenizer is used for prompts and rollouts).
     policy: str = ""
@@ -115,145 +113,73 @@ class PPOConfig:
     lineage: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
-        if not isinstance(data, dict):
-            raise ConfigError(f"a PPO config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown PPO config key(s): {', '.join(map(repr, unknown))}", field=unknown[0]
-            )
-        hints = typing.get_type_hints(cls)
-        for key, value in data.items():
-            _check_type(key, value, hints[key])
-        config = cls(**data)
-        config.validate()
-        return config
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike) -> PPOConfig:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON: {e}") from e
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self, path: str | os.PathLike) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2)
-
     def validate(self) -> None:
         """Raise ConfigError on settings that cannot work, naming the field."""
-        for name in ("policy", "prompts_path", "output_dir"):
-            if not getattr(self, name):
-                raise _refuse(name, f"{name!r} is required")
+        self.require("policy", "prompts_path", "output_dir")
         positive = [
             "total_steps", "batch_size", "mini_batch_size", "micro_batch_size", "ppo_epochs",
             "max_new_tokens", "max_prompt_length", "lora_r", "kl_horizon", "ptx_block_size",
             "ptx_batch_size", "samples_per_prompt", "eval_samples_per_prompt",
         ]  # fmt: skip
         for name in positive:
-            if getattr(self, name) <= 0:
-                raise _refuse(name, f"{name!r} must be > 0, got {getattr(self, name)}")
+            value = getattr(self, name)
+            self.check(value > 0, name, f"{name!r} must be > 0, got {value}")
         for name in ("num_eval_prompts", "save_every", "keep_checkpoints", "warmup_steps",
                      "num_samples_logged", "num_threads"):  # fmt: skip
-            if getattr(self, name) < 0:
-                raise _refuse(name, f"{name!r} must be >= 0, got {getattr(self, name)}")
-        if self.batch_size % self.mini_batch_size:
-            raise _refuse("mini_batch_size", "'mini_batch_size' must divide 'batch_size'")
-        if self.mini_batch_size % self.micro_batch_size:
-            raise _refuse("micro_batch_size", "'micro_batch_size' must divide 'mini_batch_size'")
-        if self.batch_size < 2:
-            raise _refuse("batch_size", "'batch_size' must be >= 2 to whiten advantages")
-        if self.batch_size % self.samples_per_prompt:
-            raise _refuse("samples_per_prompt", "'samples_per_prompt' must divide 'batch_size'")
-        if self.score_baseline == "leave_one_out" and self.samples_per_prompt < 2:
-            raise _refuse(
-                "samples_per_prompt",
-                "score_baseline='leave_one_out' needs 'samples_per_prompt' >= 2",
+            value = getattr(self, name)
+            self.check(value >= 0, name, f"{name!r} must be >= 0, got {value}")
+        for small, big in (
+            ("mini_batch_size", "batch_size"),
+            ("micro_batch_size", "mini_batch_size"),
+        ):
+            self.check(
+                getattr(self, big) % getattr(self, small) == 0,
+                small,
+                f"{small!r} must divide {big!r}",
             )
-        if self.temperature <= 0:
-            raise _refuse("temperature", "'temperature' must be > 0 (PPO needs sampling)")
-        if not 0 < self.top_p <= 1:
-            raise _refuse("top_p", "'top_p' must be in (0, 1]")
-        if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
-            raise _refuse("gamma", "'gamma' and 'lam' must be in [0, 1]")
-        for name in ("clip_range", "clip_range_value", "learning_rate", "adam_eps"):
-            if getattr(self, name) <= 0:
-                raise _refuse(name, f"{name!r} must be > 0")
-        for name in ("kl_coef", "vf_coef", "ptx_coef", "max_grad_norm", "weight_decay"):
-            if getattr(self, name) < 0:
-                raise _refuse(name, f"{name!r} must be >= 0")
-        if self.adaptive_kl and self.kl_target <= 0:
-            raise _refuse("kl_target", "'kl_target' must be > 0 with adaptive_kl")
-        choices = {
-            "value_model_init": ("auto", "reward_model", "policy", "none"),
-            "kl_estimator": ("k1", "k2", "k3"),
-            "lr_scheduler": ("linear", "constant"),
-            "score_baseline": ("none", "leave_one_out"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise _refuse(
-                    name, f"{name!r} must be one of {allowed}, got {getattr(self, name)!r}"
-                )
-        if self.ptx_coef > 0 and not self.ptx_path:
-            raise _refuse("ptx_coef", "'ptx_coef' > 0 needs 'ptx_path'")
-        if self.value_model_init == "none" and self.lam != 1:
-            raise _refuse(
-                "lam",
-                "value_model_init='none' needs 'lam' = 1: without a critic there "
-                f"is no value to bootstrap from, and lam={self.lam} would only discount the "
-                "reward for early tokens",
-            )
-        if self.value_model_init == "reward_model" and not self.reward_model:
-            raise _refuse("reward_model", "value_model_init='reward_model' needs 'reward_model'")
-
-
-def _refuse(field: str, problem: str) -> ConfigError:
-    """The error for a setting that cannot work, naming its field."""
-    return ConfigError(f"PPO config: {problem}", field=field)
-
-
-def _check_type(key: str, value: Any, hint: Any) -> None:
-    if not _matches(value, hint):
-        raise ConfigError(
-            f"PPO config: {key!r} must be {_describe(hint)}, got {type(value).__name__} {value!r}",
-            field=key,
+        self.check(
+            self.batch_size >= 2, "batch_size", "'batch_size' must be >= 2 to whiten advantages"
         )
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is Any:
-        return True
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:  # JSON writes 1.0 as 1
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_matches(v, item) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint)
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return "null"
-    return getattr(hint, "__name__", str(hint))
+        self.check(
+            self.batch_size % self.samples_per_prompt == 0,
+            "samples_per_prompt",
+            "'samples_per_prompt' must divide 'batch_size'",
+        )
+        self.check_choice("score_baseline", ("none", "leave_one_out"))
+        self.check(
+            self.score_baseline != "leave_one_out" or self.samples_per_prompt >= 2,
+            "samples_per_prompt",
+            "score_baseline='leave_one_out' needs 'samples_per_prompt' >= 2",
+        )
+        self.check(
+            self.temperature > 0, "temperature", "'temperature' must be > 0 (PPO needs sampling)"
+        )
+        self.check(0 < self.top_p <= 1, "top_p", "'top_p' must be in (0, 1]")
+        for name in ("gamma", "lam"):
+            self.check(0 <= getattr(self, name) <= 1, name, f"{name!r} must be in [0, 1]")
+        for name in ("clip_range", "clip_range_value", "learning_rate", "adam_eps"):
+            self.check(getattr(self, name) > 0, name, f"{name!r} must be > 0")
+        for name in ("kl_coef", "vf_coef", "ptx_coef", "max_grad_norm", "weight_decay"):
+            self.check(getattr(self, name) >= 0, name, f"{name!r} must be >= 0")
+        self.check(
+            not self.adaptive_kl or self.kl_target > 0,
+            "kl_target",
+            "'kl_target' must be > 0 with adaptive_kl",
+        )
+        self.check_choice("value_model_init", ("auto", "reward_model", "policy", "none"))
+        self.check_choice("kl_estimator", ("k1", "k2", "k3"))
+        self.check_choice("lr_scheduler", ("linear", "constant"))
+        self.check(
+            self.ptx_coef == 0 or bool(self.ptx_path), "ptx_path", "'ptx_coef' > 0 needs 'ptx_path'"
+        )
+        self.check(
+            self.value_model_init != "none" or self.lam == 1,
+            "lam",
+            "value_model_init='none' needs 'lam' = 1: without a critic there is no value to "
+            f"bootstrap from, and lam={self.lam} would only discount the reward for early tokens",
+        )
+        self.check(
+            self.value_model_init != "reward_model" or bool(self.reward_model),
+            "reward_model",
+            "value_model_init='reward_model' needs 'reward_model'",
+        )

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from rlhf.ppo_core import (
+from rlhf.ppo.core import (
     explained_variance,
     kl_estimate,
     logprobs_from_logits,
@@ -17,7 +17,7 @@ from rlhf.ppo_core import (
     policy_loss,
     value_loss,
 )
-from rlhf.ppo_rollout import PPONets, Rollout
+from rlhf.ppo.rollout import PPONets, Rollout
 
 
 def ppo_update(
@@ -151,14 +151,6 @@ def reduce_metrics(accelerator, metrics: dict[str, float]) -> dict[str, float]:
     )
     values = accelerator.reduce(values, reduction="mean")
     return dict(zip(keys, values.tolist(), strict=True))
-
-
-def json_safe(metrics: dict[str, float]) -> dict[str, float | None]:
-    """NaN/inf become None: the run page stores metrics as JSON, which has no NaN."""
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in metrics.items()
-    }
 
 
 def sample_dicts(r: Rollout, split: str, n: int) -> list[dict[str, Any]]:
