@@ -89,3 +89,16 @@ def test_errors_carry_their_field(config_cls, data, field):
     with pytest.raises(ConfigError) as exc:
         config_cls.from_dict(data)
     assert exc.value.field == field
+
+
+def test_reading_the_config_does_not_import_torch():
+    # The web process validates run files with these classes; importing torch there would
+    # cost every web worker seconds and hundreds of MB.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rlhf.ppo.config, rlhf.config, rlhf.ppo; "
+        "sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
