@@ -153,9 +153,10 @@ class RewardConfig:
 
     # ------------------------------------------------------------------
     def validate_values(self) -> None:
-        def check(ok: bool, msg: str) -> None:
+        def check(ok: bool, msg: str, field: str | None = None) -> None:
+            # Each message starts with the key it is about, unless ``field`` says otherwise.
             if not ok:
-                raise ConfigError(msg)
+                raise ConfigError(msg, field=field or msg.split(" ", 1)[0])
 
         check(self.data_format in DATA_FORMATS, f"data_format must be one of {DATA_FORMATS}")
         check(self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}")
@@ -172,7 +173,8 @@ class RewardConfig:
         check(self.lora_r >= 0, "lora_r must be >= 0")
         check(self.length_debias_coef >= 0, "length_debias_coef must be >= 0")
         if self.length_debias == "balanced_pairs":
-            check(self.length_debias_coef <= 1, "balanced_pairs needs length_debias_coef <= 1")
+            check(self.length_debias_coef <= 1, "balanced_pairs needs length_debias_coef <= 1",
+                  "length_debias_coef")  # fmt: skip
         check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
         check(self.log_every >= 1, "log_every must be >= 1")
         check(self.forward_chunk_size >= 0, "forward_chunk_size must be >= 0")
@@ -184,7 +186,7 @@ class RewardConfig:
     def validate_required(self) -> None:
         for name in ("model_name_or_path", "train_file", "output_dir"):
             if not getattr(self, name):
-                raise ConfigError(f"config key {name!r} is required")
+                raise ConfigError(f"config key {name!r} is required", field=name)
 
     # ------------------------------------------------------------------
     @classmethod
@@ -194,7 +196,7 @@ class RewardConfig:
         known = {f.name: f for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
-                raise ConfigError(f"unknown config key {key!r}")
+                raise ConfigError(f"unknown config key {key!r}", field=key)
         values = {}
         for key, value in data.items():
             values[key] = _coerce(key, known[key], value)
@@ -220,7 +222,7 @@ def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
     if value is None:
         if "None" in kind:
             return None
-        raise ConfigError(f"config key {key!r} may not be null")
+        raise ConfigError(f"config key {key!r} may not be null", field=key)
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
@@ -233,5 +235,7 @@ def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
     else:  # str or str | None
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(f"config key {key!r} has the wrong type: {value!r} (expected {kind})")
+        raise ConfigError(
+            f"config key {key!r} has the wrong type: {value!r} (expected {kind})", field=key
+        )
     return value
