@@ -6,12 +6,9 @@ class AgreementConfig(AppConfig):
     name = "agreement"
 
     def ready(self):
-        from agreement.services import project_agreement_schedule, prompt_agreement_schedule
+        from agreement.services import project_agreement_after_import, prompt_agreement_schedule
         from core.events import JUDGEMENT_CHANGED, PROMPTS_IMPORTED, event_subscribe
 
         # annotate publishes these without importing agreement (core.events).
         event_subscribe(JUDGEMENT_CHANGED, prompt_agreement_schedule, uid="agreement-prompt")
-        event_subscribe(
-            PROMPTS_IMPORTED, lambda *, project_id: project_agreement_schedule(project_id=project_id),
-            uid="agreement-project",
-        )  # fmt: skip
+        event_subscribe(PROMPTS_IMPORTED, project_agreement_after_import, uid="agreement-project")

@@ -3,7 +3,8 @@ importing them (the layers in pyproject.toml forbid that).
 
 ``annotate`` publishes ``judgement.changed`` and ``prompts.imported``; ``agreement`` subscribes
 when Django starts (``AgreementConfig.ready``) and keeps consensus up to date. ``annotate``
-also publishes ``import_job.finished``, which ``webhooks`` turns into deliveries. Handlers run
+also publishes ``import_job.finished``, and ``agreement`` ``consensus.flushed`` and
+``agreement.report_stored``, which ``webhooks`` turns into deliveries. Handlers run
 synchronously, in the publisher's transaction, in subscription order: a subscriber's own writes
 (the prompt's pending-consensus row) commit or roll back with the judgement that caused them,
 as they did when annotate called agreement directly. A handler that needs the commit (queueing
@@ -20,8 +21,10 @@ from typing import Any
 _handlers: dict[str, list[tuple[str, Callable[..., Any]]]] = {}
 
 JUDGEMENT_CHANGED = "judgement.changed"  # prompt_id, project_id
-PROMPTS_IMPORTED = "prompts.imported"  # project_id
+PROMPTS_IMPORTED = "prompts.imported"  # project_id, prompts_created, judgements_created
 IMPORT_JOB_FINISHED = "import_job.finished"  # job (succeeded or failed)
+CONSENSUS_FLUSHED = "consensus.flushed"  # project_id (worker, after submissions)
+AGREEMENT_REPORT_STORED = "agreement.report_stored"  # project_id, report (a full recompute)
 
 
 def event_subscribe(name: str, handler: Callable[..., Any], *, uid: str) -> None:

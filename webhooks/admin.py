@@ -1,25 +1,57 @@
 """Webhooks in the Django admin: endpoints (with a ping action) and the delivery log (filter
 by endpoint; a replay action). Both go through webhooks.services."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
-from webhooks import services
+from webhooks import endpoints, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["project", "url", "events", "secret", "description", "active",
+                  "agreement_metric", "agreement_threshold"]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agreement_metric"].required = False  # the model's default then
+
+    def clean_agreement_metric(self):
+        return self.cleaned_data.get("agreement_metric") or "pairwise_agreement"
+
+    def clean(self):
+        # The service's own rules, shown beside their fields instead of failing the save.
+        data = super().clean()
+        try:
+            endpoints.webhook_endpoint_check(
+                url=data.get("url"), events=data.get("events"),
+                agreement_metric=data.get("agreement_metric") or "pairwise_agreement",
+                agreement_threshold=data.get("agreement_threshold"),
+            )  # fmt: skip
+        except ValidationError as exc:
+            for field, messages_ in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return data
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["id", "project", "url", "active", "created_at"]
     list_filter = ["active", "project"]
     search_fields = ["url", "description"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
-    fields = ["project", "url", "events", "secret", "description", "active", "created_by",
-              "created_at", "updated_at"]  # fmt: skip
+    fields = ["project", "url", "events", "secret", "description", "active", "agreement_metric",
+              "agreement_threshold", "created_by", "created_at", "updated_at"]  # fmt: skip
     actions = ["ping"]
 
     def save_model(self, request, obj, form, change):
         values = {name: form.cleaned_data[name]
-                  for name in ("url", "events", "secret", "description", "active")}  # fmt: skip
+                  for name in ("url", "events", "secret", "description", "active",
+                               "agreement_metric", "agreement_threshold")}  # fmt: skip
         if change:
             services.webhook_endpoint_update(endpoint=obj, user=request.user, **values)
         else:

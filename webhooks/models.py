@@ -20,6 +20,14 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(default=list)
     active = models.BooleanField(default=True)
     description = models.CharField(max_length=200, blank=True)
+    # agreement.below_threshold: which figure of the project's agreement report, and the level
+    # under which it fires (once per crossing; see webhooks.conditions).
+    agreement_metric = models.CharField(
+        max_length=40, default="pairwise_agreement",
+        choices=[("pairwise_agreement", "pairwise agreement"),
+                 ("krippendorff_alpha_ranking", "Krippendorff's alpha (ranking)")],
+    )  # fmt: skip
+    agreement_threshold = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
@@ -75,3 +83,27 @@ class WebhookDelivery(models.Model):
     @property
     def final(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class WebhookCondition(models.Model):
+    """Whether a condition event (queue.empty, agreement.below_threshold) currently holds for
+    an endpoint: the event is sent when it starts to hold, not again until it has stopped
+    holding, so a project whose agreement stays low is announced once, not after every
+    recompute."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=60)
+    holds = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_type"], name="webhook_condition_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.event_type} {'holds' if self.holds else 'does not hold'} for {self.endpoint_id}"
+        )

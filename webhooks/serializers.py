@@ -8,6 +8,8 @@ from core.api.fields import FreeObjectField, typed_json_field
 from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
+AGREEMENT_METRICS = WebhookEndpoint._meta.get_field("agreement_metric").choices
+
 EventsField = typed_json_field(
     "WebhookEventsField",
     {"type": "array", "items": {"type": "string", "enum": sorted(EVENT_TYPES)},
@@ -34,6 +36,15 @@ class WebhookCreateSerializer(_Strict):
     description = serializers.CharField(required=False, allow_blank=True, max_length=200,
                                         default="")  # fmt: skip
     active = serializers.BooleanField(required=False, default=True)
+    agreement_metric = serializers.ChoiceField(
+        choices=AGREEMENT_METRICS, required=False, default="pairwise_agreement",
+        help_text="agreement.below_threshold: the agreement report's figure to watch.",
+    )  # fmt: skip
+    agreement_threshold = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=-1, max_value=1,
+        help_text="agreement.below_threshold fires when the figure drops under this "
+        "(required with that event).",
+    )  # fmt: skip
 
 
 class WebhookUpdateSerializer(_Strict):
@@ -42,6 +53,10 @@ class WebhookUpdateSerializer(_Strict):
     secret = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=200)
     active = serializers.BooleanField(required=False)
+    agreement_metric = serializers.ChoiceField(choices=AGREEMENT_METRICS, required=False)
+    agreement_threshold = serializers.FloatField(
+        required=False, allow_null=True, min_value=-1, max_value=1
+    )
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -51,8 +66,8 @@ class WebhookSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "project", "url", "events", "active", "description", "secret_hint",
-                  "created_at", "updated_at"]  # fmt: skip
+        fields = ["id", "project", "url", "events", "active", "description", "agreement_metric",
+                  "agreement_threshold", "secret_hint", "created_at", "updated_at"]  # fmt: skip
         read_only_fields = fields
 
     def get_secret_hint(self, endpoint) -> str:

@@ -14,13 +14,10 @@ a worker killed mid-send loses nothing either.
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -28,6 +25,12 @@ from django.utils import timezone
 from core.dispatch import task_enqueue
 from core.services import audit_event_record
 from webhooks import events, signing, transport
+from webhooks.endpoints import (  # noqa: F401  (the app's one service module for callers)
+    _audit,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+)
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 SENT = "sent"
@@ -42,101 +45,6 @@ def _setting(name: str, default):
 
 
 # --- endpoints -------------------------------------------------------------------------------
-
-
-def _url_clean(url: str) -> str:
-    url = (url or "").strip()
-    if not url:
-        raise ValidationError({"url": ["is required"]})
-    if len(url) > 2000:
-        raise ValidationError({"url": ["at most 2000 characters"]})
-    try:
-        transport.target_resolve(url)
-    except transport.TargetRefused as exc:
-        raise ValidationError({"url": [str(exc)]}) from exc
-    return url
-
-
-def _events_clean(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value:
-        raise ValidationError({"events": ["give a non-empty list of event types"]})
-    unknown = [e for e in value if e not in events.EVENT_TYPES]
-    if unknown:
-        raise ValidationError(
-            {"events": [f"unknown event type {unknown[0]!r}; one of "
-                        f"{', '.join(sorted(events.EVENT_TYPES))}"]}
-        )  # fmt: skip
-    return sorted(set(value))
-
-
-def _secret_clean(value: str | None) -> str:
-    if not value:
-        return secrets.token_urlsafe(32)
-    if len(value) < 16 or len(value) > 200:
-        raise ValidationError({"secret": ["between 16 and 200 characters (or leave it out)"]})
-    return value
-
-
-def _audit(action: str, endpoint: WebhookEndpoint, user, before=None, after=None) -> None:
-    audit_event_record(action=action, obj=endpoint, project=endpoint.project, actor=user,
-                       before=before, after=after)  # fmt: skip
-
-
-def _public(endpoint: WebhookEndpoint) -> dict:
-    # The secret never goes to the audit log.
-    return {"url": endpoint.url, "events": endpoint.events, "active": endpoint.active,
-            "description": endpoint.description}  # fmt: skip
-
-
-@transaction.atomic
-def webhook_endpoint_create(
-    *, project, url: str, events: list[str], secret: str | None = None, description: str = "",
-    active: bool = True, user=None,
-) -> WebhookEndpoint:  # fmt: skip
-    """Register ``url`` for ``events`` of ``project``; the secret is generated when not given."""
-    endpoint = WebhookEndpoint.objects.create(
-        project=project, url=_url_clean(url), events=_events_clean(events),
-        secret=_secret_clean(secret), description=description or "", active=active,
-        created_by=user if user is not None and user.is_authenticated else None,
-    )  # fmt: skip
-    _audit("webhook.create", endpoint, user, after=_public(endpoint))
-    return endpoint
-
-
-@transaction.atomic
-def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user=None, **changes) -> WebhookEndpoint:
-    """Change any of url, events, secret, description, active."""
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    before = _public(endpoint)
-    allowed = {"url", "events", "secret", "description", "active"}
-    unknown = sorted(set(changes) - allowed)
-    if unknown:
-        raise ValidationError({unknown[0]: ["unknown field"]})
-    if "url" in changes:
-        endpoint.url = _url_clean(changes["url"])
-    if "events" in changes:
-        endpoint.events = _events_clean(changes["events"])
-    if "secret" in changes:
-        endpoint.secret = _secret_clean(changes["secret"])
-    if "description" in changes:
-        endpoint.description = changes["description"] or ""
-    if "active" in changes:
-        endpoint.active = bool(changes["active"])
-    endpoint.save()
-    after = _public(endpoint)
-    if "secret" in changes:
-        after["secret"] = "rotated"
-    _audit("webhook.update", endpoint, user, before=before, after=after)
-    return endpoint
-
-
-@transaction.atomic
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user=None) -> None:
-    _audit("webhook.delete", endpoint, user, before=_public(endpoint))
-    endpoint.delete()
-
-
-# --- emitting ----------------------------------------------------------------------------------
 
 
 def _payload(event_id: str, event_type: str, project, data: dict) -> dict:
@@ -156,16 +64,25 @@ def _enqueue(delivery: WebhookDelivery, countdown: float | None = None) -> None:
                  require_broker=False)  # fmt: skip
 
 
-@transaction.atomic
-def webhook_event_emit(*, project, event_type: str, data: dict) -> list[WebhookDelivery]:
-    """One delivery per active endpoint of ``project`` subscribed to ``event_type``, sent
-    after the caller's transaction commits (call it inside the transaction of the change)."""
-    if project is None:
-        return []
-    targets = [
+def webhook_endpoints_subscribed(*, project, event_type: str) -> list[WebhookEndpoint]:
+    return [
         endpoint for endpoint in WebhookEndpoint.objects.filter(project=project, active=True)
         if event_type in endpoint.events
     ]  # fmt: skip
+
+
+@transaction.atomic
+def webhook_event_emit(
+    *, project, event_type: str, data: dict, endpoints: list[WebhookEndpoint] | None = None
+) -> list[WebhookDelivery]:
+    """One delivery per active endpoint of ``project`` subscribed to ``event_type`` (or per
+    endpoint of ``endpoints``, already chosen), sent after the caller's transaction commits
+    (call it inside the transaction of the change)."""
+    if project is None:
+        return []
+    if endpoints is None:
+        endpoints = webhook_endpoints_subscribed(project=project, event_type=event_type)
+    targets = endpoints
     if not targets:
         return []
     event_id = str(uuid.uuid4())

@@ -22,7 +22,11 @@ from agreement.services.incremental import (
     prompt_agreement_recompute,
     prompt_agreement_schedule,
 )
-from agreement.services.project import project_agreement_recompute, project_agreement_schedule
+from agreement.services.project import (
+    project_agreement_after_import,
+    project_agreement_recompute,
+    project_agreement_schedule,
+)
 from agreement.services.review import prompt_adjudicate
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "gold_missed",
     "overlap_raise_target",
     "pending_consensus_sweep",
+    "project_agreement_after_import",
     "project_agreement_recompute",
     "project_agreement_schedule",
     "project_consensus_flush",

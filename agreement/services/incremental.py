@@ -25,6 +25,7 @@ from agreement.services.common import project_lock, prompts_consensus_update
 from agreement.services.project import project_report_stale_mark
 from annotate.models import Project, Prompt
 from core.dispatch import task_enqueue
+from core.events import CONSENSUS_FLUSHED, event_publish
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def project_consensus_flush(*, project_id: int) -> int:
                 .values_list("prompt_id", flat=True)[:FLUSH_BATCH]
             )
             if not ids:
+                if done:  # the queue may just have run dry (webhooks listens)
+                    event_publish(CONSENSUS_FLUSHED, project_id=project_id)
                 return done
             PendingConsensus.objects.filter(prompt_id__in=ids).delete()
             project_report_stale_mark(project)

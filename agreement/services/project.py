@@ -23,6 +23,7 @@ from agreement.services.common import (
 from annotate.models import Annotation, Project, Prompt
 from core.db import insert_rows
 from core.dispatch import task_enqueue
+from core.events import AGREEMENT_REPORT_STORED, event_publish
 
 # Consensus rows replaced per transaction by a full recompute: a flush of submitted prompts
 # waits for at most one such chunk.
@@ -31,6 +32,13 @@ STALE_RECOMPUTE_DELAY_S = 60
 
 
 @transaction.atomic
+def project_agreement_after_import(*, project_id: int, judgements_created: int, **_) -> None:
+    """An import with judgements changes agreement and consensus: recompute after its commit.
+    An import of prompts alone changes neither."""
+    if judgements_created:
+        project_agreement_schedule(project_id=project_id)
+
+
 def project_agreement_schedule(
     *, project_id: int, delay_s: int = 0, require_broker: bool = False
 ) -> None:
@@ -93,6 +101,7 @@ def project_agreement_recompute(
     lap("catch_up")
     stored.duration_ms = round((time.perf_counter() - t0) * 1000)
     stored.save(update_fields=["duration_ms"])
+    event_publish(AGREEMENT_REPORT_STORED, project_id=project.pk, report=stored.report)
     timings["total"] = time.perf_counter() - t0
     return stored
 

@@ -290,10 +290,13 @@ def prompts_import(
         errors = sorted(state.errors, key=lambda e: e.line or 0)
         raise ImportFailed(errors, truncated=state.full) from None
     result = state.result
-    if result.annotations_created:
-        # Imported judgements change the project's agreement and consensus; recompute once
-        # the import has committed (the Celery worker does it, or inline in eager mode).
-        event_publish(PROMPTS_IMPORTED, project_id=project.pk)
+    if result.prompts_created or result.annotations_created:
+        # Imported judgements change agreement and consensus (a recompute follows the
+        # commit); new prompts reopen the queue (webhooks re-arms queue.empty).
+        event_publish(
+            PROMPTS_IMPORTED, project_id=project.pk, prompts_created=result.prompts_created,
+            judgements_created=result.annotations_created,
+        )  # fmt: skip
     return result
 
 

@@ -69,6 +69,12 @@ def test_cli_webhooks(live_server, admin_token, project, receiver, monkeypatch, 
     code, out = cli("webhooks", "replay", "parrots", str(hook["id"]), str(delivery["id"]))
     assert code == 0 and len(receiver.requests) == 2
     assert cli("webhooks", "create", "parrots", "ftp://x/", "--event", "snapshot.ready")[0] == 3
+    code, out = cli("--json", "webhooks", "create", "parrots", receiver.url(), "--event",
+                    "agreement.below_threshold", "--agreement-threshold", "0.55")  # fmt: skip
+    assert code == 0 and json.loads(out)["agreement_threshold"] == 0.55
+    missing = cli("webhooks", "create", "parrots", receiver.url(), "--event",
+                  "agreement.below_threshold")  # fmt: skip
+    assert missing[0] == 3  # the server's 400 naming agreement_threshold
 
 
 def test_run_list_filters_by_project(rw, project):

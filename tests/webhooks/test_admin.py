@@ -47,3 +47,13 @@ def test_replay_action(admin_client, receiver):
         admin_client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/").status_code
         == 200
     )
+
+
+def test_add_form_shows_the_services_errors_in_place(admin_client):
+    project = ProjectFactory()
+    form = {"project": project.pk, "url": "http://127.0.0.1:9/hook",
+            "events": '["agreement.below_threshold"]', "secret": "x" * 20, "active": "on"}  # fmt: skip
+    response = admin_client.post("/admin/webhooks/webhookendpoint/add/", form)
+    assert response.status_code == 200  # the form again, not a 500
+    assert "agreement_threshold" in response.context["adminform"].form.errors
+    assert not WebhookEndpoint.objects.exists()

@@ -13,8 +13,11 @@ def cmd_webhooks_list(args, ctx) -> int:
 
 
 def cmd_webhooks_create(args, ctx) -> int:
-    hook = ctx.client.webhooks.create(args.project, args.target, args.event, secret=args.secret,
-                                      description=args.description or "")  # fmt: skip
+    hook = ctx.client.webhooks.create(
+        args.project, args.target, args.event, secret=args.secret,
+        description=args.description or "", agreement_threshold=args.agreement_threshold,
+        agreement_metric=args.agreement_metric,
+    )  # fmt: skip
     ctx.out.result(hook.raw, f"webhook {hook.id} -> {hook.url} for {', '.join(hook.events)}\n"
                    f"secret (shown once; keep it to verify signatures): {hook.secret}")  # fmt: skip
     return OK
@@ -59,9 +62,14 @@ def add_parsers(sub, common) -> None:
     # Not "url": that is the server (--url, a common option).
     p.add_argument("target", metavar="URL", help="http(s) URL the events are POSTed to")
     p.add_argument("--event", action="append", required=True, metavar="TYPE",
-                   help="snapshot.ready, training_run.succeeded, ... (repeatable)")  # fmt: skip
+                   help="snapshot.ready, training_run.succeeded, queue.empty, ... (repeatable)")  # fmt: skip
     p.add_argument("--secret", help="signing secret (16+ characters; generated if left out)")
     p.add_argument("--description")
+    p.add_argument("--agreement-threshold", type=float, metavar="X",
+                   help="agreement.below_threshold fires when agreement drops under X")  # fmt: skip
+    p.add_argument(
+        "--agreement-metric", choices=["pairwise_agreement", "krippendorff_alpha_ranking"]
+    )
     p.set_defaults(func=cmd_webhooks_create)
     p = hooks.add_parser("deliveries", parents=[common], help="the delivery log, newest first")
     p.add_argument("project", help="project slug")

@@ -14,14 +14,21 @@ class Webhooks(Resource):
         return f"projects/{project_slug(project)}/webhooks/"
 
     def create(self, project, url: str, events: list[str], *, secret: str | None = None,
-               description: str = "", active: bool = True) -> Webhook:  # fmt: skip
-        """Register ``url`` for ``events`` (``snapshot.ready``, ``training_run.succeeded``...).
+               description: str = "", active: bool = True,
+               agreement_threshold: float | None = None,
+               agreement_metric: str | None = None) -> Webhook:  # fmt: skip
+        """Register ``url`` for ``events`` (``snapshot.ready``, ``training_run.succeeded``,
+        ``queue.empty``, ``agreement.below_threshold`` with ``agreement_threshold``...).
         The answer's ``.secret`` (generated unless given) is shown this once: keep it to
         verify signatures (``rankwise_client.webhooks.signature_verify``)."""
         body: dict[str, Any] = {"url": url, "events": list(events), "description": description,
                                 "active": active}  # fmt: skip
         if secret:
             body["secret"] = secret
+        if agreement_threshold is not None:
+            body["agreement_threshold"] = agreement_threshold
+        if agreement_metric:
+            body["agreement_metric"] = agreement_metric
         return Webhook.from_api(self._http.call("POST", self._base(project), json=body),
                                 self._client)  # fmt: skip
 
@@ -33,7 +40,8 @@ class Webhooks(Resource):
         return Webhook.from_api(data, self._client)
 
     def update(self, project, webhook, **changes: Any) -> Webhook:
-        """Change url, events, secret, description or active."""
+        """Change url, events, secret, description, active, agreement_metric or
+        agreement_threshold."""
         data = self._http.call("PATCH", f"{self._base(project)}{object_id(webhook, 'webhook')}/",
                                json=changes, idempotent=True)  # fmt: skip
         return Webhook.from_api(data, self._client)

@@ -16,6 +16,8 @@ class Webhook(ApiObject):
     events: list[str] = field(default_factory=list)
     active: bool = True
     description: str = ""
+    agreement_metric: str = "pairwise_agreement"
+    agreement_threshold: float | None = None
     secret_hint: str = ""
     secret: str = ""  # only in the answer to a create
     created_at: datetime | None = None
