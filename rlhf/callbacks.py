@@ -43,6 +43,10 @@ class PrintCallbacks(RunCallbacks):
         self.stream = stream or sys.stderr
         self.t0 = time.monotonic()
 
+    def on_start(self, total_steps: int, info: dict[str, Any]) -> None:
+        elapsed = time.monotonic() - self.t0
+        print(f"[{elapsed:7.1f}s] training {total_steps} steps", file=self.stream, flush=True)
+
     def on_progress(self, step: int, total_steps: int, metrics: dict[str, Any]) -> None:
         shown = " ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -16,7 +16,9 @@ from rlhf.config_base import ConfigError
 LABEL_MODES = ("annotations", "consensus")
 DATA_FORMATS = ("auto", "rankings", "pairwise")
 PRECISIONS = ("no", "bf16", "fp16")
-SCHEDULERS = ("cosine", "constant")
+SCHEDULERS = ("linear", "cosine", "constant")
+WEIGHTINGS = ("comparison", "prompt", "source")
+INPUT_LAYOUTS = ("text", "pair")
 LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
 
 
@@ -49,13 +51,26 @@ class RewardConfig:
 
     # --- splits ---
     eval_fraction: float = 0.1
-    """Fraction of prompt ids held out when lines carry no ``split`` field."""
+    """Fraction of prompt ids held out when lines carry no ``split`` field (the start
+    summary says how many lines had none). 0 keeps them all for training: use it when
+    ``eval_files`` is the evaluation set."""
     seed: int = 42
     """Seeds the split, batch order, head initialisation and dropout."""
 
     # --- tokenisation ---
     max_length: int = 512
-    """Tokens per (prompt, completion); the prompt loses tokens from the left first."""
+    """Tokens per (prompt, completion); the prompt loses tokens from the left, the
+    completion from the right (see ``prompt_min_fraction``)."""
+    input_layout: str = "text"
+    """``text``: prompt and completion as one text, ``{prompt}\\n\\nAssistant:
+    {completion}`` (:data:`rlhf.scoring.TEXT_TEMPLATE`; a chat template when the prompt is a
+    message list and the tokenizer has one), recorded in the card so the tokenizer alone
+    reproduces it. ``pair``: the older layout, BERT-like tokenizers get (prompt, completion)
+    as two segments."""
+    prompt_min_fraction: float = 0.25
+    """``text`` layout, over-long inputs: the prompt keeps at least this fraction of
+    ``max_length`` (its last tokens, or all of it when shorter); the completion keeps its
+    first tokens in the rest. 0: the completion is cut only when it alone does not fit."""
 
     # --- optimisation ---
     batch_size: int = 8
@@ -79,14 +94,26 @@ class RewardConfig:
     """Fractions allowed (0.5 = half an epoch)."""
     max_steps: int = 0
     """If > 0, stop after this many optimiser steps (overrides ``num_epochs``)."""
-    lr_scheduler: str = "cosine"
-    """``cosine`` (to zero) or ``constant``, both after linear warm-up."""
-    warmup_ratio: float = 0.03
+    lr_scheduler: str = "linear"
+    """``linear`` (decay to zero, as TRL's default), ``cosine`` (to zero) or ``constant``, all
+    after linear warm-up."""
+    warmup_ratio: float = 0.1
     """Fraction of the optimiser steps spent warming the learning rate up linearly."""
     warmup_steps: int = 0
     """If > 0, overrides ``warmup_ratio``."""
-    length_bucketing: bool = True
-    """Group prompts of similar token length into a batch to waste little on padding."""
+    weighting: str = "comparison"
+    """How comparisons weigh in the loss. ``comparison``: every pair alike (a 6-pair ranking
+    weighs six pairs, as a pairwise trainer sees it); ``prompt``: every prompt alike, its
+    pairs averaged (InstructGPT; a source of large rankings among many pairwise prompts
+    ends up with a small share of the loss); ``source``: every source (the line's
+    ``source`` or ``metadata.source``, else its format) carries the same total weight."""
+    mix_sources: bool = True
+    """Without length bucketing, make every batch a stratified sample of the sources, in
+    their share of the training data."""
+    length_bucketing: bool = False
+    """Group prompts of similar token length into a batch to waste little on padding. When
+    sources differ in length, batches become mostly one source; ``forward_chunk_size``
+    recovers most of the padding without that."""
     bucket_batches: int = 50
     """How many batches' worth of prompts are sorted together when bucketing (larger: less
     padding, less randomness in batch composition)."""
@@ -142,9 +169,9 @@ class RewardConfig:
     """Completions per forward pass when scoring."""
     agreement_buckets: list[float] = field(default_factory=lambda: [0.6, 0.8])
     """Edges of the human-agreement buckets that accuracy is broken down by."""
-    offset_max_completions: int = 0
+    offset_max_completions: int = 1000
     """Estimate the reward offset from at most this many training completions (a seeded
-    sample); 0 uses all of them."""
+    sample of prompts); 0 scores all of them (minutes on CPU for a few thousand)."""
     save_model: bool = True
     """Write the model, tokenizer and card; benches turn it off."""
 
@@ -163,6 +190,9 @@ class RewardConfig:
         check(self.mixed_precision in PRECISIONS, f"mixed_precision must be one of {PRECISIONS}")
         check(self.lr_scheduler in SCHEDULERS, f"lr_scheduler must be one of {SCHEDULERS}")
         check(self.length_debias in LENGTH_DEBIAS, f"length_debias must be one of {LENGTH_DEBIAS}")
+        check(self.weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}")
+        check(self.input_layout in INPUT_LAYOUTS, f"input_layout must be one of {INPUT_LAYOUTS}")
+        check(0.0 <= self.prompt_min_fraction < 1.0, "prompt_min_fraction must be in [0, 1)")
         check(0.0 <= self.eval_fraction < 1.0, "eval_fraction must be in [0, 1)")
         check(self.max_length >= 8, "max_length must be at least 8")
         check(self.batch_size >= 1, "batch_size must be >= 1")

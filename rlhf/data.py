@@ -54,6 +54,9 @@ class Example:
     annotator: str | None = None
     # Human P(better beats worse) per pair, when the consensus carries pair_probs.
     pair_probs: list[float] | None = None
+    # Which dataset the line came from (``source`` or ``metadata.source``; else the line's
+    # format): what ``weighting = "source"`` balances and batches are mixed by.
+    source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -215,8 +218,12 @@ def _rankings_line(
     split = _split(loc, obj)
     pid = str(obj["id"])
 
+    source = _source(obj, "rankings")
+
     def example(pairs, annotator=None, pair_probs=None):
-        return Example(pid, prompt, texts, pairs, split, agreement, lineno, annotator, pair_probs)
+        return Example(
+            pid, prompt, texts, pairs, split, agreement, lineno, annotator, pair_probs, source
+        )
 
     if labels == "consensus":
         if not consensus or consensus.get("ranking") is None:
@@ -256,13 +263,59 @@ def _reply(loc: _Line, fld: str, value: Any) -> str:
     return msgs[0]["content"]
 
 
+def _source(obj: dict, default: str) -> str:
+    value = obj.get("source")
+    meta = obj.get("metadata")
+    if value is None and isinstance(meta, dict):
+        value = meta.get("source")
+    return str(value) if isinstance(value, (str, int)) and str(value) else default
+
+
+HH_ASSISTANT = "\n\nAssistant:"
+
+
+def split_dialogues(loc: _Line, chosen: Any, rejected: Any) -> tuple[Prompt, Any, Any]:
+    """The shared prompt of two whole dialogues and the two final replies.
+
+    Message lists: the prompt is the longest common run of leading messages, leaving at
+    least the last message of each (as the importer does). Strings (hh-rlhf's
+    ``\\n\\nHuman: ...\\n\\nAssistant: ...``): the prompt is everything up to the chosen
+    side's last ``\\n\\nAssistant:`` turn, which the rejected side must share.
+    """
+    if isinstance(chosen, list) and isinstance(rejected, list):
+        c, r = _messages(loc, "chosen", chosen), _messages(loc, "rejected", rejected)
+        n = 0
+        while n < min(len(c), len(r)) - 1 and c[n] == r[n]:
+            n += 1
+        if n == 0:
+            raise loc.fail("prompt", "missing, and chosen and rejected share no prompt messages")
+        return c[:n], c[n:], r[n:]
+    if isinstance(chosen, str) and isinstance(rejected, str):
+        cut = chosen.rfind(HH_ASSISTANT)
+        if cut <= 0:
+            raise loc.fail(
+                "prompt", "missing, and 'chosen' has no '\\n\\nAssistant:' turn to split at"
+            )
+        head = chosen[: cut + len(HH_ASSISTANT)]
+        if not rejected.startswith(head):
+            raise loc.fail(
+                "prompt", "missing, and the two dialogues differ before the last assistant turn"
+            )
+        return head, chosen[len(head) :].strip(), rejected[len(head) :].strip()
+    raise loc.fail("prompt", "missing (give 'prompt', or two whole dialogues to split)")
+
+
 def _pairwise_line(loc: _Line, obj: dict, lineno: int) -> Example:
-    prompt = _prompt(loc, obj)
     for fld in ("chosen", "rejected"):
         if fld not in obj:
             raise loc.fail(fld, "missing")
-    chosen = _reply(loc, "chosen", obj["chosen"])
-    rejected = _reply(loc, "rejected", obj["rejected"])
+    chosen, rejected = obj["chosen"], obj["rejected"]
+    if "prompt" in obj or "messages" in obj:
+        prompt = _prompt(loc, obj)
+    else:
+        prompt, chosen, rejected = split_dialogues(loc, chosen, rejected)
+    chosen = _reply(loc, "chosen", chosen)
+    rejected = _reply(loc, "rejected", rejected)
     margin = _number(loc, obj, "margin", 0.0)
     weight = _number(loc, obj, "weight", 1.0)
     if weight < 0:
@@ -278,6 +331,7 @@ def _pairwise_line(loc: _Line, obj: dict, lineno: int) -> Example:
         _number(loc, obj, "agreement", None),
         lineno,
         None if obj.get("annotator") is None else str(obj["annotator"]),
+        source=_source(obj, "pairwise"),
     )
 
 
@@ -355,7 +409,9 @@ def assign_splits(examples: list[Example], eval_fraction: float, seed: int) -> d
     """Give examples without a ``split`` one, by prompt id, so a prompt never straddles splits.
 
     Exactly ``round(eval_fraction * n)`` of the unsplit prompt ids (at least one when there
-    are two or more) go to validation, chosen by a seeded shuffle.
+    are two or more) go to validation, chosen by a seeded shuffle; ``eval_fraction`` 0 keeps
+    them all for training. The counts come back with ``unsplit_examples`` and
+    ``unsplit_held_out`` (how many had no split and how many of those were held out).
     """
     ids: list[str] = []
     seen: set[str] = set()
@@ -369,10 +425,15 @@ def assign_splits(examples: list[Example], eval_fraction: float, seed: int) -> d
     if eval_fraction > 0 and n_val == 0 and len(ids) >= 2:
         n_val = 1
     held = set(ids[:n_val])
+    unsplit = unsplit_held = 0
     for ex in examples:
         if ex.split is None:
             ex.split = "validation" if ex.prompt_id in held else "train"
+            unsplit += 1
+            unsplit_held += ex.split == "validation"
     counts: dict[str, int] = {}
     for ex in examples:
         counts[ex.split] = counts.get(ex.split, 0) + 1
+    counts["unsplit_examples"] = unsplit
+    counts["unsplit_held_out"] = unsplit_held
     return counts

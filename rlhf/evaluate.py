@@ -131,6 +131,24 @@ def pair_metrics(
             if v["n_pairs"]
         },
     }
+    sources = sorted({ex.source for ex in examples})
+    if len(sources) > 1:
+        # A pooled accuracy hides a source the model gets wrong (the larger one dominates).
+        out["by_source"] = {}
+        for src in sources:
+            keep = [i for i, ex in enumerate(examples) if ex.source == src]
+            sub = pair_metrics([examples[i] for i in keep], [rewards[i] for i in keep], ())
+            out["by_source"][src] = {
+                k: sub[k]
+                for k in (
+                    "n_pairs",
+                    "accuracy",
+                    "accuracy_ci95",
+                    "length_baseline_accuracy",
+                    "picks_longer_rate",
+                )
+                if k in sub
+            }
     if agreements:
         # Per-pair mean of the prompt-level agreement statistic the data carries.
         out["human_agreement"] = sum(agreements) / len(agreements)

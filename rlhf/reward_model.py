@@ -1,9 +1,11 @@
 """The reward model's loss and batching, as InstructGPT trains it.
 
 One prompt with K ranked completions is one batch element: each completion goes through
-the model once, and the element's loss is the mean of ``-log sigmoid(r_better - r_worse -
-margin)`` over every ordered pair its ranking implies (optionally weighted). A pairwise
-comparison is the K = 2 case. All completions of a micro-batch are flattened, sorted by
+the model once, and every ordered pair its ranking implies contributes ``-log
+sigmoid(r_better - r_worse - margin)``. A pairwise comparison is the K = 2 case. How the pairs
+are weighed against each other is ``weighting`` (:func:`preference_loss`): per comparison
+(every pair alike, as a pairwise trainer sees them), per prompt (InstructGPT: a prompt's
+pairs share one unit of weight) or per source (every dataset carries the same total). All completions of a micro-batch are flattened, sorted by
 length and cut into forward chunks, so sequences of similar length share padding.
 """
 
@@ -76,7 +78,11 @@ class Batch:
 
 
 def encode_examples(
-    tokenizer, examples: list[Example], max_length: int
+    tokenizer,
+    examples: list[Example],
+    max_length: int,
+    layout: str = "pair",
+    prompt_min_fraction: float = 0.0,
 ) -> tuple[list[list[Encoded]], dict[str, int]]:
     """Encode every completion of every example once; count what truncation cost."""
     cache: dict[tuple[int, str], Encoded] = {}
@@ -92,7 +98,9 @@ def encode_examples(
             key = (pkey, text)
             enc = cache.get(key)
             if enc is None:
-                enc = cache[key] = encode_example(tokenizer, ex.prompt, text, max_length)
+                enc = cache[key] = encode_example(
+                    tokenizer, ex.prompt, text, max_length, layout, prompt_min_fraction
+                )
             encs.append(enc)
             stats["sequences"] += 1
             stats["prompt_truncated"] += enc.prompt_truncated
@@ -155,13 +163,44 @@ def make_batch(
     )
 
 
-def preference_loss(rewards: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean over prompts of the (weighted) mean pair loss; also returns the reward gaps."""
+WEIGHTINGS = ("comparison", "prompt", "source")
+
+
+def preference_loss(
+    rewards: torch.Tensor, batch: Batch, weighting: str = "comparison"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's loss and the reward gap of every pair.
+
+    ``comparison`` and ``source``: the mean over pairs of the weighted pair loss (the
+    source balance is already in the pair weights, :func:`source_pair_weights`);
+    ``prompt``: the mean over prompts of each prompt's weighted mean pair loss.
+    """
     gap = rewards[batch.better] - rewards[batch.worse]
     per_pair = -F.logsigmoid(gap - batch.margin) * batch.weight
+    if weighting != "prompt":
+        return per_pair.sum() / max(1, per_pair.numel()), gap
     per_prompt = torch.zeros(batch.n_prompts, dtype=per_pair.dtype, device=per_pair.device)
     per_prompt = per_prompt.index_add(0, batch.pair_prompt, per_pair) / batch.pairs_per_prompt
     return per_prompt.mean(), gap
+
+
+def source_pair_weights(
+    examples: list[Example], weights: list[list[float]] | None = None
+) -> list[list[float]]:
+    """Pair weights scaled so that every source carries the same total weight.
+
+    The mean weight over all pairs is kept, so the loss scale (and the learning rate that
+    suits it) does not change; a single-source file is left as it is.
+    """
+    base = weights if weights is not None else [[p.weight for p in ex.pairs] for ex in examples]
+    totals: dict[str, float] = {}
+    for ex, row in zip(examples, base, strict=True):
+        totals[ex.source] = totals.get(ex.source, 0.0) + sum(row)
+    grand = sum(totals.values())
+    if len(totals) < 2 or grand <= 0:
+        return [list(row) for row in base]
+    scale = {s: grand / (len(totals) * t) if t > 0 else 0.0 for s, t in totals.items()}
+    return [[w * scale[ex.source] for w in row] for ex, row in zip(examples, base, strict=True)]
 
 
 def length_correlation(rewards: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -208,6 +247,31 @@ def balanced_pair_weights(examples: list[Example], coef: float) -> list[list[flo
     return out
 
 
+def mix_sources(idx: list[int], sources: list[str]) -> list[int]:
+    """``idx`` reordered so every stretch of it holds each source in its overall share.
+
+    Each source keeps its own (already shuffled) order; the next example comes from the
+    source furthest behind its share, so consecutive batches are stratified samples.
+    """
+    queues: dict[str, list[int]] = {}
+    for i in idx:
+        queues.setdefault(sources[i], []).append(i)
+    if len(queues) < 2:
+        return list(idx)
+    n = len(idx)
+    taken = dict.fromkeys(queues, 0)
+    out = []
+    for t in range(1, n + 1):
+        # Deficit against the ideal count t * share; ties go to the larger source.
+        s = max(
+            (s for s in queues if taken[s] < len(queues[s])),
+            key=lambda s: (t * len(queues[s]) / n - taken[s], len(queues[s])),
+        )
+        out.append(queues[s][taken[s]])
+        taken[s] += 1
+    return out
+
+
 def plan_batches(
     encoded: list[list[Encoded]],
     batch_size: int,
@@ -215,17 +279,23 @@ def plan_batches(
     epoch: int,
     bucketing: bool,
     bucket_batches: int,
+    sources: list[str] | None = None,
 ) -> list[list[int]]:
     """The epoch's batches of example indices, in a seeded order.
 
-    With bucketing, a window of ``bucket_batches`` batches' worth of shuffled examples is
-    sorted by length before being cut into batches, and the batches are shuffled again, so
-    each batch holds examples of similar length while the order stays random.
+    With ``sources`` (and no bucketing), every batch is a stratified sample: each source
+    appears in it in its share of the data (:func:`mix_sources`). With bucketing, a window
+    of ``bucket_batches`` batches' worth of shuffled examples is sorted by length before
+    being cut into batches, and the batches are shuffled again, so each batch holds
+    examples of similar length while the order stays random; when sources differ in
+    length, as they usually do, such batches are mostly one source.
     """
     rng = random.Random(f"{seed}:{epoch}")
     idx = list(range(len(encoded)))
     rng.shuffle(idx)
     if not bucketing:
+        if sources is not None:
+            idx = mix_sources(idx, sources)
         return [idx[s : s + batch_size] for s in range(0, len(idx), batch_size)]
 
     def size(i: int) -> int:
@@ -246,7 +316,9 @@ def lr_lambda(total_steps: int, warmup_steps: int, schedule: str):
             return (step + 1) / (warmup_steps + 1)
         if schedule == "constant":
             return 1.0
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        if schedule == "linear":
+            return 1.0 - progress
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return f

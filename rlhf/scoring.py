@@ -5,12 +5,18 @@ exactly the token layout it was trained on. The layout depends on the tokenizer:
 
 * a message-list prompt and a tokenizer with a chat template: the template renders the
   conversation with the completion as the final assistant turn;
-* a BERT-like tokenizer (it has CLS and SEP tokens): the pair ``(prompt, completion)``, so the
-  completion sits in its own segment;
-* anything else: a plain ``User: ...\\n\\nAssistant: ...`` rendering, closed with EOS.
+* otherwise, in the ``text`` layout (the default since the layout is recorded in the card):
+  one text, :data:`TEXT_TEMPLATE` (``{prompt}\\n\\nAssistant: {completion}``), in one segment
+  with the tokenizer's own special tokens, decoders closed with EOS. A tokenizer alone
+  reproduces it: ``tokenizer(TEXT_TEMPLATE.format(...))`` gives the same ids whenever
+  nothing is truncated;
+* in the older ``pair`` layout: BERT-like tokenizers get the pair ``(prompt, completion)``
+  (the completion in its own segment), anything else ``User: ...\\n\\nAssistant: ...``.
 
-Over-long inputs lose prompt tokens from the left (the oldest turns go first); the
-completion is only cut, from its tail, when it alone does not fit.
+Over-long inputs lose prompt tokens from the left (the oldest turns go first) and
+completion tokens from the right. In the ``text`` layout the prompt keeps at least
+``prompt_min_fraction`` of the room (its end: the question being answered); in ``pair`` the
+completion is only cut when it alone does not fit.
 """
 
 from __future__ import annotations
@@ -125,25 +131,58 @@ def _chat_texts(tokenizer, messages: list[dict], completion: str) -> tuple[str, 
     return full, ""
 
 
-def encode_example(tokenizer, prompt: Prompt, completion: str, max_length: int) -> Encoded:
-    """Token ids for one (prompt, completion), at most ``max_length`` long."""
+INPUT_LAYOUTS = ("text", "pair")
+TEXT_TEMPLATE = "{prompt}\n\nAssistant: {completion}"
+"""How the ``text`` layout writes one (prompt, completion) for a tokenizer without a chat
+template. ``{prompt}`` is the prompt string, or a message list as ``Role: content`` turns
+joined by blank lines; decoders get ``User: `` before a string prompt and EOS at the end."""
+
+
+def encode_example(
+    tokenizer,
+    prompt: Prompt,
+    completion: str,
+    max_length: int,
+    layout_name: str = "pair",
+    prompt_min_fraction: float = 0.0,
+) -> Encoded:
+    """Token ids for one (prompt, completion), at most ``max_length`` long.
+
+    ``layout_name`` ``text`` writes prompt and completion as one text
+    (:data:`TEXT_TEMPLATE`, one segment even for BERT-like tokenizers), so the tokenizer
+    alone reproduces it; ``pair`` is the older layout (BERT-like tokenizers get the pair
+    ``(prompt, completion)`` in two segments). When the input is too long, the prompt keeps
+    its last ``min(its length, prompt_min_fraction * room)`` tokens, the completion keeps
+    its first tokens in what is left, and any room still left goes back to the prompt.
+    """
     layout = _layout(tokenizer)
     keep: list[int] = []  # tokens that survive left truncation (BOS of a chat template)
+    text = layout_name == "text"
     if uses_chat_template(tokenizer, prompt):
         prompt_text, completion_text = _chat_texts(tokenizer, prompt, completion)
         prefix, middle, suffix = (), (), ()
-    elif layout.uses_pairs:
+    elif layout.uses_pairs and not text:
         prompt_text, completion_text = render_plain(prompt), completion
         prefix, middle, suffix = layout.pair_prefix, layout.pair_middle, layout.pair_suffix
     else:
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-        prompt_text = render_plain(messages) + "\n\nAssistant: "
-        completion_text = completion
+        if layout.uses_pairs:  # BERT-like, one segment: [CLS] prompt + reply [SEP]
+            prompt_text = render_plain(prompt)
+        else:
+            messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+            prompt_text = render_plain(messages)
+        if text:
+            # The space belongs to the reply's first word, as a joint tokenisation of the
+            # whole template puts it: byte-level BPE then gives the same ids either way.
+            prompt_text += "\n\nAssistant:"
+            completion_text = " " + completion
+        else:
+            prompt_text += "\n\nAssistant: "
+            completion_text = completion
         prefix, middle, suffix = layout.single_prefix, (), layout.single_suffix
         eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
         # A closing EOS gives last-token pooling a fixed place to read from; skipped when
         # EOS doubles as padding because the pooling would then read the token before it.
-        if eos is not None and eos != pad and eos not in suffix:
+        if not layout.uses_pairs and eos is not None and eos != pad and eos not in suffix:
             suffix = (*suffix, eos)
 
     # verbose=False: over-long texts are expected here, they are truncated just below.
@@ -160,9 +199,10 @@ def encode_example(tokenizer, prompt: Prompt, completion: str, max_length: int) 
     budget = max_length - len(prefix) - len(middle) - len(suffix) - len(keep)
     if budget <= 0:
         raise ValueError(f"max_length {max_length} leaves no room after special tokens")
-    completion_truncated = len(c) > budget
+    reserve = min(len(p), int(prompt_min_fraction * budget)) if text else 0
+    completion_truncated = len(c) > budget - reserve
     if completion_truncated:
-        c = c[:budget]
+        c = c[: budget - reserve]
     room = budget - len(c)
     prompt_truncated = len(p) > room
     if prompt_truncated:
@@ -170,7 +210,12 @@ def encode_example(tokenizer, prompt: Prompt, completion: str, max_length: int) 
 
     first = [*prefix, *keep, *p, *middle]
     second = [*c, *suffix]
-    types = [0] * len(first) + [1] * len(second) if layout.token_types else None
+    if not layout.token_types:
+        types = None
+    elif text:
+        types = [0] * (len(first) + len(second))
+    else:
+        types = [0] * len(first) + [1] * len(second)
     return Encoded(first + second, types, prompt_truncated, completion_truncated)
 
 
@@ -245,11 +290,15 @@ class RewardScorer:
         reward_offset: float = 0.0,
         max_length: int = 512,
         device: str | torch.device = "cpu",
+        input_layout: str = "pair",
+        prompt_min_fraction: float = 0.0,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.reward_offset = float(reward_offset)
         self.max_length = int(max_length)
+        self.input_layout = input_layout
+        self.prompt_min_fraction = float(prompt_min_fraction)
         self.device = torch.device(device)
         ensure_pad_token(tokenizer, model)
 
@@ -270,7 +319,17 @@ class RewardScorer:
             path, num_labels=1, dtype=_as_dtype(dtype)
         ).to(device)
         max_length = card.get("max_length") or card.get("config", {}).get("max_length") or 512
-        return cls(model, tokenizer, card.get("reward_offset", 0.0), max_length, device)
+        # Cards written before the input layout was recorded were all trained on "pair".
+        inputs = card.get("input", {})
+        return cls(
+            model,
+            tokenizer,
+            card.get("reward_offset", 0.0),
+            max_length,
+            device,
+            inputs.get("layout", "pair"),
+            inputs.get("prompt_min_fraction", 0.0),
+        )
 
     def score(
         self, prompts: list[Prompt], completions: list[str], batch_size: int = 16
@@ -284,7 +343,14 @@ class RewardScorer:
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
         encs = [
-            encode_example(self.tokenizer, p, c, self.max_length)
+            encode_example(
+                self.tokenizer,
+                p,
+                c,
+                self.max_length,
+                self.input_layout,
+                self.prompt_min_fraction,
+            )
             for p, c in zip(prompts, completions, strict=True)
         ]
         # Length-sorted batches waste little compute on padding.

@@ -94,6 +94,40 @@ def _save_model(accelerator, module, tokenizer, out_dir: str, lora: bool) -> Non
     tokenizer.save_pretrained(out_dir)
 
 
+def input_card(tokenizer, config: RewardConfig) -> dict:
+    """How to turn (prompt, completion) into this model's input, for the model card."""
+    from rlhf.scoring import TEXT_TEMPLATE
+
+    card = {
+        "layout": config.input_layout,
+        "max_length": config.max_length,
+        "prompt_min_fraction": config.prompt_min_fraction,
+    }
+    if config.input_layout != "text":
+        card["how"] = "rlhf.scoring.encode_example(layout='pair'); see rlhf/scoring.py"
+        return card
+    from rlhf.scoring import _layout
+
+    layout = _layout(tokenizer)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    decoder = not layout.uses_pairs
+    # The same rule as encode_example: decoders end on EOS unless it doubles as padding.
+    closing = decoder and eos is not None and eos != pad and eos not in layout.single_suffix
+    card["template"] = (
+        ("User: " if decoder else "") + TEXT_TEMPLATE + (tokenizer.eos_token if closing else "")
+    )
+    card["how"] = (
+        "reward = model(**tokenizer(template.format(prompt=PROMPT, completion=COMPLETION), "
+        "return_tensors='pt')).logits[0, 0] - reward_offset. PROMPT is the prompt string, or "
+        "a message list as 'Role: content' turns joined by blank lines (a message list and a "
+        "tokenizer with a chat template: the chat template, the completion as the last "
+        "assistant turn). When the tokens exceed max_length the prompt keeps its last tokens "
+        "(at least prompt_min_fraction of the room), the completion its first; "
+        "python -m rlhf.score applies exactly this."
+    )
+    return card
+
+
 def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) -> dict:
     """Train, evaluate and save; returns metrics and output paths.
 
@@ -115,6 +149,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
         make_batch,
         plan_batches,
         preference_loss,
+        source_pair_weights,
     )
 
     config.validate_required()
@@ -149,20 +184,45 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
     os.makedirs(config.output_dir, exist_ok=True)
 
     # ---- data: read, split by prompt, encode every completion once ----
+    t_start = time.monotonic()
     examples, load_stats = load_preferences(config.train_file, config.labels, config.data_format)
     split_counts = assign_splits(examples, config.eval_fraction, config.seed)
     train = [e for e in examples if e.split == "train"]
     held = {s: [e for e in examples if e.split == s] for s in ("validation", "test")}
     if not train:
         raise DataError(f"{config.train_file}: no training examples after the split")
+    by_source: dict[str, list[int]] = {}
+    for e in train:
+        row = by_source.setdefault(e.source, [0, 0])
+        row[0] += 1
+        row[1] += len(e.pairs)
+    cb.on_log(
+        f"data: {len(examples)} examples, {load_stats.pairs} comparisons; train "
+        f"{len(train)} examples / {sum(len(e.pairs) for e in train)} comparisons ("
+        + ", ".join(f"{s}: {n} / {c}" for s, (n, c) in sorted(by_source.items()))
+        + f"), validation {len(held['validation'])}, test {len(held['test'])}"
+    )
+    if split_counts["unsplit_examples"]:
+        cb.on_log(
+            f"note: {split_counts['unsplit_examples']} examples had no 'split'; "
+            f"{split_counts['unsplit_held_out']} of them were held out for validation by prompt "
+            f"(eval_fraction {config.eval_fraction}, seed {config.seed})"
+            + ("" if config.eval_fraction else ": none, eval_fraction is 0")
+        )
 
     tokenizer, model = _load_model(config)
     pad_id = tokenizer.pad_token_id
-    train_enc, trunc_train = encode_examples(tokenizer, train, config.max_length)
-    held_enc = {s: encode_examples(tokenizer, ex, config.max_length) for s, ex in held.items()}
+    layout = (config.input_layout, config.prompt_min_fraction)
+    train_enc, trunc_train = encode_examples(tokenizer, train, config.max_length, *layout)
+    held_enc = {
+        s: encode_examples(tokenizer, ex, config.max_length, *layout) for s, ex in held.items()
+    }
     pair_weights = None
     if config.length_debias == "balanced_pairs":
         pair_weights = balanced_pair_weights(train, config.length_debias_coef)
+    if config.weighting == "source":
+        pair_weights = source_pair_weights(train, pair_weights)
+    sources = [e.source for e in train] if config.mix_sources else None
 
     # ---- schedule: batches are planned per epoch from the seed, then dealt to ranks ----
     def epoch_batches(epoch: int) -> list[list[int]]:
@@ -173,6 +233,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
             epoch,
             config.length_bucketing,
             config.bucket_batches,
+            sources,
         )
         # Every rank runs the same number of whole accumulation groups: DDP and FSDP hang
         # otherwise, and accelerate's accumulate() syncs on a fixed cadence. The shortfall is
@@ -225,6 +286,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
         start_in_epoch = state["step_in_epoch"]
         cb.on_log(f"resumed from {resume_from} at step {global_step}")
 
+    train_tokens = sum(len(x.input_ids) for encs in train_enc for x in encs)
     info = {
         "train_examples": len(train),
         "train_pairs": sum(len(e.pairs) for e in train),
@@ -233,7 +295,19 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
         "steps_per_epoch": steps_per_epoch,
         "world_size": world,
         "start_step": global_step,
+        "train_sequences": trunc_train["sequences"],
+        "train_tokens": train_tokens,
+        "train_truncated_examples": trunc_train["examples_truncated"],
+        "setup_seconds": round(time.monotonic() - t_start, 1),
     }
+    cb.on_log(
+        f"start: {info['train_examples']} examples, {info['train_pairs']} comparisons, "
+        f"{train_tokens} tokens in {info['train_sequences']} sequences "
+        f"({info['train_truncated_examples']} examples truncated to {config.max_length}); "
+        f"{total_steps} optimiser steps ({steps_per_epoch} per epoch), from step {global_step}; "
+        f"weighting {config.weighting}, layout {config.input_layout}, "
+        f"lr {config.learning_rate:g} {config.lr_scheduler}; set up in {info['setup_seconds']} s"
+    )
     cb.on_start(total_steps, info)
 
     def save_checkpoint(epoch: int, step_in_epoch: int) -> None:
@@ -292,7 +366,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
                 # group's last micro-batch and scales the loss by 1/accum (DeepSpeed included).
                 with accelerator.accumulate(module):
                     rewards = batch_rewards(module, batch)
-                    loss, gap = preference_loss(rewards, batch)
+                    loss, gap = preference_loss(rewards, batch, config.weighting)
                     if config.length_debias == "correlation_penalty":
                         corr = length_correlation(rewards, batch.lengths)
                         loss = loss + config.length_debias_coef * corr * corr
@@ -358,7 +432,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
             metrics[split] = pair_metrics(held[split], rewards, config.agreement_buckets)
     for path in config.eval_files:
         extra = load_eval_file(path, config.labels)
-        encs, trunc = encode_examples(tokenizer, extra, config.max_length)
+        encs, trunc = encode_examples(tokenizer, extra, config.max_length, *layout)
         rewards = score_examples(module, encs, pad_id, config.eval_batch_size, accelerator)
         rewards = [[r - reward_offset for r in rs] for rs in rewards]
         name = os.path.basename(path)
@@ -399,6 +473,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
             "snapshot_sha256": config.snapshot_sha256,
             "reward_offset": reward_offset,
             "max_length": config.max_length,
+            "input": input_card(tokenizer, config),
             "config": config.to_dict(),
             "metrics": metrics,
             "training": training,

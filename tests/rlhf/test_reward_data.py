@@ -148,7 +148,13 @@ def test_split_by_prompt_id_is_seeded_and_keeps_prompts_whole(tmp_path):
         return counts, {e.prompt_id: e.split for e in examples}, examples
 
     counts, by_id, examples = split_of(3)
-    assert counts == {"train": 60, "validation": 20, "test": 1}
+    assert counts == {
+        "train": 60,
+        "validation": 20,
+        "test": 1,
+        "unsplit_examples": 80,
+        "unsplit_held_out": 20,
+    }
     for e in examples:  # both lines of a prompt land in the same split
         assert by_id[e.prompt_id] == e.split
     assert split_of(3)[1] == by_id

