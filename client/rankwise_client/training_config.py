@@ -53,6 +53,8 @@ class RewardModelConfig(_TrainerConfig):
     eval_fraction: float | None = None  # prompt ids held out when lines carry no split
     seed: int | None = None
     max_length: int | None = None  # tokens per (prompt, completion)
+    input_layout: str | None = None  # text (one text, recorded in the card) | pair
+    prompt_min_fraction: float | None = None  # share of max_length the prompt always keeps
     # optimisation
     batch_size: int | None = None
     gradient_accumulation_steps: int | None = None
@@ -64,9 +66,11 @@ class RewardModelConfig(_TrainerConfig):
     max_grad_norm: float | None = None
     num_epochs: float | None = None
     max_steps: int | None = None  # > 0 overrides num_epochs
-    lr_scheduler: str | None = None  # cosine | constant
+    lr_scheduler: str | None = None  # linear | cosine | constant
     warmup_ratio: float | None = None
     warmup_steps: int | None = None
+    weighting: str | None = None  # comparison | prompt | source
+    mix_sources: bool | None = None  # batches as stratified samples of the sources
     length_bucketing: bool | None = None
     bucket_batches: int | None = None
     forward_chunk_size: int | None = None

@@ -156,15 +156,17 @@ def test_loss_matches_hand_computation_with_margins_and_weights():
     enc = [[Encoded([1, 2], None, False, False)] * 3, [Encoded([1, 2, 3], None, False, False)] * 2]
     batch = make_batch(ex, enc, pad_id=0)
     r = torch.tensor([1.0, 0.0, 3.0, 0.2, -0.4])
-    loss, gap = preference_loss(r, batch)
+    loss, gap = preference_loss(r, batch, "prompt")
 
     def nls(x):
         return -math.log(1 / (1 + math.exp(-x)))
 
-    first = (2.0 * nls(1.0 - 0.0 - 0.5) + nls(1.0 - 3.0)) / 2
-    second = nls(-0.4 - 0.2)
-    assert loss.item() == pytest.approx((first + second) / 2, rel=1e-6)
+    a1, a2, b = 2.0 * nls(1.0 - 0.0 - 0.5), nls(1.0 - 3.0), nls(-0.4 - 0.2)
+    assert loss.item() == pytest.approx(((a1 + a2) / 2 + b) / 2, rel=1e-6)
     assert gap.tolist() == pytest.approx([1.0, -2.0, -0.6])
+    # The default weighs comparisons, not prompts: the mean of the three weighted pair losses.
+    loss, _ = preference_loss(r, batch)
+    assert loss.item() == pytest.approx((a1 + a2 + b) / 3, rel=1e-6)
 
 
 def test_length_bucketed_chunks_restore_order_and_count_padding():
