@@ -105,6 +105,10 @@ class Prompt(models.Model):
     # Exactly one of text / messages carries the prompt; messages is a list of {role, content}.
     text = models.TextField(blank=True)
     messages = models.JSONField(null=True, blank=True)
+    # The text (or each message's content) rendered to sanitised HTML once, when stored
+    # (annotate.rendering); "" / null: not rendered yet, the readers render it then.
+    html = models.TextField(blank=True, default="")
+    messages_html = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     is_gold = models.BooleanField(default=False)
     gold_ranking = models.JSONField(
@@ -176,6 +180,7 @@ class Completion(models.Model):
     external_id = models.CharField(max_length=100, help_text="Id within the prompt, e.g. A.")
     position = models.PositiveSmallIntegerField(help_text="Order in the imported file.")
     text = models.TextField()
+    html = models.TextField(blank=True, default="", help_text="text rendered and sanitised")
     model_name = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
 

@@ -1,42 +1,28 @@
-"""Pages and the ranking page's JSON endpoints (session auth + CSRF).
+"""The annotator's pages. What they do (claim, submit, skip, extend, edit, progress) they do
+through /api/v1 with the session and its CSRF token: one surface, one set of role checks,
+limits and error shapes for the pages and every other client.
 
-Who may call each is core.policy's (the same table as the API's): ``policy_page``
+Who may open each is core.policy's (the same table as the API's): ``policy_page``
 checks it first (membership, then role) and hands a project URL's view its ``project``.
-Views parse, call one service or selector, and render. JSON errors have one shape:
-``{"error": {"field": ..., "message": ...}}`` (400, bad input, nothing saved) or
-``{"error": {"code": ..., "message": ...}}`` (401/403/404/409: refused by the rules).
 """
 
 from __future__ import annotations
 
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotate.judgements import JudgementError
-from annotate.models import Annotation, Claim, Project, Prompt
+from annotate.api.views.tasks import TaskSerializer
+from annotate.models import Annotation, Claim, Project
 from annotate.selectors import (
     annotation_get_for_annotator,
     annotation_list_for_annotator,
     project_list_for_user,
     project_member_is,
     project_stats,
-    prompt_in_project,
     queue_progress,
 )
-from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
-from annotate.services.queue import (
-    SubmissionRefused,
-    prompt_completions,
-    prompt_next_for_annotator,
-)
-from annotate.templatetags.rankwise_markdown import render_markdown
-from core.json_input import JsonInputError, json_loads_checked
 from core.policy import policy_page
-
-# As the API: the queue's refusals are 409 (past the policy, only an admin of another project
-# reaches not_member), a prompt or annotation that is not there 404.
-REFUSAL_STATUS = {"not_yours": 403, "wrong_project": 404, "no_prompt": 404, "no_annotation": 404}
 
 
 @policy_page()
@@ -74,54 +60,17 @@ def _rules(project: Project) -> dict:
     }
 
 
-def _task(prompt: Prompt, shown_order: list[str], *, expires_at=None) -> dict:
-    """What the ranking page shows; labels A, B, ... follow the annotator's shown order."""
-    completions = {c.external_id: c for c in prompt_completions(prompt)}
-    order = [cid for cid in shown_order if cid in completions] or list(completions)
-    if prompt.is_conversation:
-        shown = {
-            "kind": "chat",
-            "turns": [
-                {"role": str(m.get("role", "")), "html": render_markdown(str(m.get("content", "")))}
-                for m in prompt.messages
-            ],
-        }
-    else:
-        shown = {"kind": "text", "html": render_markdown(prompt.text)}
+def _urls(slug: str) -> dict:
+    """The /api/v1 endpoints the ranking page calls (session + CSRF); 0 stands for the id."""
     return {
-        "prompt_id": prompt.pk,
-        "prompt": shown,
-        "outputs": [
-            {"id": cid, "label": chr(ord("A") + i), "html": render_markdown(completions[cid].text)}
-            for i, cid in enumerate(order)
-        ],
-        "shown_order": order,
-        "expires_at": expires_at.isoformat() if expires_at else None,
+        "next": reverse("api:task-next", args=[slug]),
+        "progress": reverse("api:my-progress", args=[slug]),
+        "submit": reverse("api:task-submit", args=[slug, 0]),
+        "skip": reverse("api:task-skip", args=[slug, 0]),
+        "extend": reverse("api:task-extend", args=[slug, 0]),
+        "update": reverse("api:my-annotation", args=[slug, 0]),
+        "mine": reverse("annotate:my-annotations", args=[slug]),
     }
-
-
-def _claim_task(claim: Claim) -> dict:
-    return _task(claim.prompt, claim.shown_order, expires_at=claim.expires_at)
-
-
-def _json_body(request) -> dict:
-    try:
-        data = json_loads_checked(request.body or b"{}")
-    except JsonInputError as exc:
-        raise JudgementError(exc.path, exc.message) from exc
-    if not isinstance(data, dict):
-        raise JudgementError("body", "must be a JSON object")
-    return data
-
-
-def _error(exc: Exception) -> JsonResponse:
-    if isinstance(exc, JudgementError):
-        return JsonResponse({"error": {"field": exc.field, "message": exc.message}}, status=400)
-    assert isinstance(exc, SubmissionRefused)
-    return JsonResponse(
-        {"error": {"code": exc.code, "message": exc.message}},
-        status=REFUSAL_STATUS.get(exc.code, 409),
-    )
 
 
 @policy_page()
@@ -132,66 +81,10 @@ def annotate_page(request, slug, project):
         {
             "project": project,
             "mode": "queue",
-            "config": {
-                "mode": "queue",
-                "rules": _rules(project),
-                "urls": {
-                    "next": reverse("annotate:task-next", args=[slug]),
-                    "progress": reverse("annotate:progress", args=[slug]),
-                    "submit": reverse("annotate:task-submit", args=[slug, 0]),
-                    "skip": reverse("annotate:task-skip", args=[slug, 0]),
-                    "mine": reverse("annotate:my-annotations", args=[slug]),
-                },
-            },
+            "config": {"mode": "queue", "project": slug, "rules": _rules(project),
+                       "urls": _urls(slug)},
         },
-    )
-
-
-@policy_page(json=True)
-def task_next(request, slug, project):
-    try:
-        claim = prompt_next_for_annotator(project=project, user=request.user)
-    except SubmissionRefused as exc:
-        return _error(exc)
-    return JsonResponse({"task": _claim_task(claim) if claim else None})
-
-
-def _prompt(project: Project, prompt_id: int) -> Prompt:
-    prompt = prompt_in_project(project=project, prompt_id=prompt_id)
-    if prompt is None:
-        raise SubmissionRefused("no_prompt", "No such prompt in this project.")
-    return prompt
-
-
-@policy_page(json=True)
-def task_submit(request, slug, prompt_id, project):
-    try:
-        prompt = _prompt(project, prompt_id)
-        annotation = ranking_submit(
-            project=project, prompt=prompt, user=request.user, data=_json_body(request)
-        )
-    except (JudgementError, SubmissionRefused) as exc:
-        return _error(exc)
-    return JsonResponse({"annotation_id": annotation.pk, "ranking": annotation.ranking}, status=201)
-
-
-@policy_page(json=True)
-def task_skip(request, slug, prompt_id, project):
-    try:
-        prompt = _prompt(project, prompt_id)
-        data = _json_body(request)
-        annotation = annotation_skip(
-            project=project, prompt=prompt, user=request.user,
-            reason=data.get("reason") or "", time_ms=data.get("time_ms"),
-        )  # fmt: skip
-    except (JudgementError, SubmissionRefused) as exc:
-        return _error(exc)
-    return JsonResponse({"annotation_id": annotation.pk, "skipped": True}, status=201)
-
-
-@policy_page(json=True)
-def progress(request, slug, project):
-    return JsonResponse(queue_progress(project=project, user=request.user))
+    )  # fmt: skip
 
 
 def _ranking_labels(annotation: Annotation) -> str:
@@ -218,7 +111,11 @@ def annotation_edit(request, pk):
         raise Http404("No such annotation of yours")
     prompt = annotation.prompt
     project = prompt.project
-    task = _task(prompt, annotation.shown_order)
+    # The task in the API's shape (the page reads one shape), in the order the annotator saw.
+    shown = Claim(prompt=prompt, shown_order=annotation.shown_order, claimed_at=None,
+                  expires_at=None)  # fmt: skip
+    task = dict(TaskSerializer(shown).data)
+    task["annotation_id"] = annotation.pk
     task["existing"] = {
         "ranking": annotation.ranking,
         "ratings": annotation.ratings,
@@ -235,29 +132,7 @@ def annotation_edit(request, pk):
             "project": project,
             "mode": "edit",
             "annotation": annotation,
-            "config": {
-                "mode": "edit",
-                "rules": _rules(project),
-                "task": task,
-                "urls": {
-                    "update": reverse("annotate:annotation-update", args=[annotation.pk]),
-                    "mine": reverse("annotate:my-annotations", args=[project.slug]),
-                },
-            },
+            "config": {"mode": "edit", "project": project.slug, "rules": _rules(project),
+                       "task": task, "urls": _urls(project.slug)},
         },
-    )
-
-
-@policy_page(json=True)
-def annotation_update_view(request, pk):
-    annotation = annotation_get_for_annotator(user=request.user, pk=pk)
-    if annotation is None:
-        return _error(SubmissionRefused("no_annotation", "No such annotation of yours."))
-    try:
-        data = _json_body(request)
-        updated = annotation_update(annotation=annotation, user=request.user, data=data)
-    except (JudgementError, SubmissionRefused) as exc:
-        return _error(exc)
-    return JsonResponse(
-        {"annotation_id": updated.pk, "revisions": updated.revisions.count()}, status=200
-    )
+    )  # fmt: skip

@@ -4,11 +4,15 @@ Loads N prompts (a ~200-character prompt and four ~500-character outputs, overla
 shape of the Label Studio reference, ../shared/reference/labelstudio/README.md) into its own
 database with COPY, starts gunicorn with `config.settings.production` on loopback, and runs
 1, 8 and 32 annotator threads (separate users, session cookie + CSRF header, as the ranking
-page does) through the page's JSON endpoints: POST next-task, then POST submit, in bounded
-loops. Prints next-task and submit latency, annotations per second, the overlap check, and the
-ratio against Label Studio 1.23 measured on the same kind of machine.
+page does) through /api/v1: a submit with ?next=1 answers with the next task, one round trip
+per task. Prints the wait per task, next-task and submit latency, annotations per second, CPU
+per annotation, the overlap check, and the ratio against Label Studio 1.23 measured on the same
+kind of machine. ``--baseline DIR`` runs the code before (another checkout, its page's two-trip
+flow) first in the same run, on the same database, and prints after / before.
 
-    nice -n 10 .venv/bin/python bench/bench_queue.py --prompts 100000 --concurrency 1,8,32
+    git worktree add /tmp/rankwise-base main   # the code before
+    nice -n 10 .venv/bin/python bench/bench_queue.py --prompts 100000 --concurrency 1,8,32 \
+        --baseline /tmp/rankwise-base
 
 Loops are closed (no think time), like the reference's client: every annotator sends its next
 request as soon as the last one returns, so latency there is mostly queueing behind the other
@@ -47,7 +51,7 @@ LABEL_STUDIO = {
     32: {"next_p50_ms": 4700.0, "next_p99_ms": 7200.0, "ann_per_s": 3.20},
 }
 TARGET_NEXT_P99_MS = 50.0
-TARGET_RATIO = 50.0
+TARGET_RATIO = 31.0  # >= 100 annotations/s closed loop (issue 15)
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -111,7 +115,43 @@ class RssSampler(threading.Thread):
 # ---- client --------------------------------------------------------------------------------
 
 
-def annotate_loop(base: str, who: dict, loops: int, think_s: float, rec: dict, seed: int) -> None:
+def _judgement(rng: random.Random, task: dict) -> dict:
+    order = list(task["shown_order"])
+    rng.shuffle(order)
+    ranking = [[order[0]], order[1:3], [order[3]]] if rng.random() < 0.2 else order
+    return {
+        "ranking": ranking,
+        "ratings": {cid: rng.randint(1, 7) for cid in order},
+        "flags": {},
+        "comment": "",
+        "time_ms": rng.randint(5_000, 60_000),
+        "shown_order": task["shown_order"],
+    }
+
+
+def _post(http, url, rec, what, headers, body=None, ok=(200,)):
+    t = time.perf_counter()
+    try:
+        r = http.post(url, data=json.dumps(body or {}), headers=headers, timeout=60)
+    except requests.RequestException as exc:
+        rec["errors"].append(f"{what}: {exc!r}")
+        return None, 0.0
+    if r.status_code not in ok:
+        rec["errors"].append(f"{what} {r.status_code}: {r.text[:120]}")
+        return None, 0.0
+    return r, time.perf_counter() - t
+
+
+def annotate_loop(
+    base: str, who: dict, loops: int, think_s: float, rec: dict, seed: int, flow: str = "one-trip"
+) -> None:
+    """One annotator's closed loop, as the ranking page drives the server.
+
+    ``one-trip`` (the page now): POST /api/v1/.../tasks/next/ once, then every submit carries
+    ``?next=1`` and answers with the next task. ``two-trips`` (the page before, against a
+    baseline checkout): its own JSON endpoints, POST next-task, then POST submit. ``wait`` is
+    what the annotator waits for per task: next + submit, or the one submit-with-next.
+    """
     rng = random.Random(seed)
     csrf = "".join(
         rng.choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=32)
@@ -120,49 +160,50 @@ def annotate_loop(base: str, who: dict, loops: int, think_s: float, rec: dict, s
     http.cookies.set("sessionid", who["session"])
     http.cookies.set("csrftoken", csrf)
     headers = {"X-CSRFToken": csrf, "Content-Type": "application/json"}
+    api = f"{base}/api/v1/projects/{SLUG}/tasks"
+    task = None
+    if flow == "one-trip":
+        r, took = _post(http, f"{api}/next/", rec, "next", headers, ok=(200, 204))
+        if r is None or r.status_code == 204:
+            return
+        rec["next"].append(took)
+        task = r.json()
     for _ in range(loops):
-        t = time.perf_counter()
-        try:
-            r = http.post(f"{base}/projects/{SLUG}/annotate/next", headers=headers, timeout=60)
-        except requests.RequestException as exc:
-            rec["errors"].append(f"next: {exc!r}")
-            continue
-        rec["next"].append(time.perf_counter() - t)
-        if r.status_code != 200:
-            rec["errors"].append(f"next {r.status_code}: {r.text[:120]}")
-            continue
-        task = r.json()["task"]
+        if flow == "two-trips":
+            r, took_next = _post(http, f"{base}/projects/{SLUG}/annotate/next", rec, "next",
+                                 headers)  # fmt: skip
+            if r is None:
+                continue
+            rec["next"].append(took_next)
+            task = r.json()["task"]
         if task is None:
             rec["empty"].append(who["user_id"])
             return
         rec["offered"].append((who["user_id"], task["prompt_id"]))
-        order = list(task["shown_order"])
-        rng.shuffle(order)
-        ranking = [[order[0]], order[1:3], [order[3]]] if rng.random() < 0.2 else order
-        body = {
-            "ranking": ranking,
-            "ratings": {cid: rng.randint(1, 7) for cid in order},
-            "flags": {},
-            "comment": "",
-            "time_ms": rng.randint(5_000, 60_000),
-            "shown_order": task["shown_order"],
-        }
+        body = _judgement(rng, task)
         if think_s:
             time.sleep(think_s * rng.uniform(0.5, 1.5))
-        t = time.perf_counter()
-        try:
-            r = http.post(
-                f"{base}/projects/{SLUG}/prompts/{task['prompt_id']}/submit",
-                data=json.dumps(body), headers=headers, timeout=60,
-            )  # fmt: skip
-        except requests.RequestException as exc:
-            rec["errors"].append(f"submit: {exc!r}")
-            continue
-        if r.status_code != 201:
-            rec["errors"].append(f"submit {r.status_code}: {r.text[:120]}")
-            continue
-        rec["submit"].append(time.perf_counter() - t)
-        rec["saved"].append(r.json()["annotation_id"])
+        if flow == "two-trips":
+            url = f"{base}/projects/{SLUG}/prompts/{task['prompt_id']}/submit"
+            r, took = _post(http, url, rec, "submit", headers, body, ok=(201,))
+            if r is None:
+                continue
+            rec["submit"].append(took)
+            rec["wait"].append(took_next + took)
+            rec["saved"].append(r.json()["annotation_id"])
+        else:
+            url = f"{api}/{task['prompt_id']}/submit/?next=1"
+            r, took = _post(http, url, rec, "submit", headers, body, ok=(201,))
+            if r is None:
+                task = None
+                r, took = _post(http, f"{api}/next/", rec, "next", headers, ok=(200, 204))
+                task = r.json() if r is not None and r.status_code == 200 else None
+                continue
+            rec["submit"].append(took)
+            rec["wait"].append(took)
+            data = r.json()
+            rec["saved"].append(data["id"])
+            task = data["next"]
 
 
 class CpuMeter:
@@ -228,10 +269,13 @@ class CpuMeter:
         }
 
 
-def run_level(base: str, annotators: list[dict], loops: int, think_s: float, meter=None) -> dict:
-    rec = {k: [] for k in ("next", "submit", "saved", "errors", "empty", "offered")}
+def run_level(
+    base: str, annotators: list[dict], loops: int, think_s: float, meter=None,
+    flow: str = "one-trip",
+) -> dict:  # fmt: skip
+    rec = {k: [] for k in ("next", "submit", "wait", "saved", "errors", "empty", "offered")}
     threads = [
-        threading.Thread(target=annotate_loop, args=(base, a, loops, think_s, rec, i))
+        threading.Thread(target=annotate_loop, args=(base, a, loops, think_s, rec, i, flow))
         for i, a in enumerate(annotators)
     ]
     before = meter.sample() if meter else None
@@ -245,6 +289,7 @@ def run_level(base: str, annotators: list[dict], loops: int, think_s: float, met
     ms = lambda xs, p: round(load_common.pct(xs, p) * 1000, 1)  # noqa: E731
     repeats = sum(1 for n in Counter(rec["offered"]).values() if n > 1)
     return {
+        "flow": flow,
         "annotators": len(annotators),
         "loops_each": loops,
         "think_ms": think_s * 1000,
@@ -256,6 +301,8 @@ def run_level(base: str, annotators: list[dict], loops: int, think_s: float, met
         "next_mean_ms": round(statistics.mean(rec["next"]) * 1000, 1) if rec["next"] else None,
         "submit_p50_ms": ms(rec["submit"], 50),
         "submit_p99_ms": ms(rec["submit"], 99),
+        "wait_p50_ms": ms(rec["wait"], 50),
+        "wait_p99_ms": ms(rec["wait"], 99),
         "errors": len(rec["errors"]),
         "error_samples": rec["errors"][:3],
         "queue_empty": len(rec["empty"]),
@@ -291,20 +338,22 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
         f"think time {args.think_ms} ms; consensus flushed by one Celery worker on Redis"
     )
     print(f"load (COPY): {load['seconds']:.1f} s;  peak server RSS {peak_rss / 2**20:,.0f} MB")
-    head = ("annotators", "annotations", "ann/s", "next p50", "next p99", "submit p50",
-            "submit p99", "errors", "LS ann/s", "x LS", "LS next p99", "next p99 / LS")  # fmt: skip
+    head = ("code", "annotators", "annotations", "ann/s", "wait/task p50", "wait/task p99",
+            "next p99", "submit p50", "submit p99", "errors", "LS ann/s", "x LS",
+            "LS next p99")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for lv in levels:
         ls = LABEL_STUDIO.get(lv["annotators"], {})
         ratio = lv["ann_per_s"] / ls["ann_per_s"] if ls.get("ann_per_s") else None
         lat = ls["next_p99_ms"] / lv["next_p99_ms"] if ls.get("next_p99_ms") else None
+        del lat
         row = (
-            lv["annotators"], lv["annotations"], lv["ann_per_s"], lv["next_p50_ms"],
-            lv["next_p99_ms"], lv["submit_p50_ms"], lv["submit_p99_ms"], lv["errors"],
-            ls.get("ann_per_s"), ratio, ls.get("next_p99_ms"), lat,
+            lv["code"], lv["annotators"], lv["annotations"], lv["ann_per_s"], lv["wait_p50_ms"],
+            lv["wait_p99_ms"], lv["next_p99_ms"], lv["submit_p50_ms"], lv["submit_p99_ms"],
+            lv["errors"], ls.get("ann_per_s"), ratio, ls.get("next_p99_ms"),
         )  # fmt: skip
-        units = ("", "", "", " ms", " ms", " ms", " ms", "", "", "x", " ms", "x faster")
+        units = ("", "", "", "", " ms", " ms", " ms", " ms", " ms", "", "", "x", " ms")
         print("| " + " | ".join(fmt(v, u) for v, u in zip(row, units, strict=True)) + " |")
     print()
     cores = os.cpu_count() or 1
@@ -316,7 +365,7 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
             c = lv["cpu"]
             per = lv["cpu_ms_per_annotation"]
             print(
-                f"  {lv['annotators']:>2} annotators: {per:.1f} ms (server {c['server_s']:.1f} s, "
+                f"  {lv['code']:>8} {lv['annotators']:>2} annotators: {per:.1f} ms (server {c['server_s']:.1f} s, "
                 f"worker {c['worker_s']:.1f} s, postgres {c['postgres_s']:.1f} s, "
                 f"client {c['client_s']:.1f} s); "
                 f"{cores} idle cores would sustain ~{cores * 1000 / per:,.0f} annotations/s"
@@ -334,15 +383,23 @@ def report(levels: list[dict], load: dict, check: dict, args, peak_rss: int) -> 
         f"({check['pending_left']} left); prompts without consensus {check['consensus_missing']}, "
         f"with an out-of-date one {check['consensus_out_of_date']}"
     )
-    top = next((lv for lv in levels if lv["annotators"] == 32), None)
-    if top:
+    before = {lv["annotators"]: lv for lv in levels if lv["code"] == "before"}
+    for lv in levels:
+        base = before.get(lv["annotators"])
+        if lv["code"] == "after" and base and base["ann_per_s"]:
+            print(
+                f"after / before at {lv['annotators']} annotators: "
+                f"{lv['ann_per_s'] / base['ann_per_s']:.2f}x annotations/s, wait per task p99 "
+                f"{base['wait_p99_ms']} -> {lv['wait_p99_ms']} ms, CPU per annotation "
+                f"{base['cpu_ms_per_annotation']} -> {lv['cpu_ms_per_annotation']} ms"
+            )
+    for top in (lv for lv in levels if lv["annotators"] == 32 and lv["code"] == "after"):
         ratio = top["ann_per_s"] / LABEL_STUDIO[32]["ann_per_s"]
         print(
-            f"targets at 32 annotators: next-task p99 {top['next_p99_ms']} ms "
-            f"(target < {TARGET_NEXT_P99_MS:.0f} ms: "
-            f"{'met' if top['next_p99_ms'] < TARGET_NEXT_P99_MS else 'NOT met'}); "
-            f"{ratio:.0f}x Label Studio's annotations/s (target >= {TARGET_RATIO:.0f}x: "
-            f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})"
+            f"targets at 32 annotators: {top['ann_per_s']} annotations/s = {ratio:.0f}x Label "
+            f"Studio (target >= {TARGET_RATIO:.0f}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'});"
+            f" wait per task p99 {top['wait_p99_ms']} ms (target < {TARGET_NEXT_P99_MS:.0f} ms "
+            f"with think time: {'met' if top['wait_p99_ms'] < TARGET_NEXT_P99_MS else 'NOT met'})"
         )
 
 
@@ -367,6 +424,10 @@ def main() -> None:
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/13",
                     help="broker and cache for the server and the worker (flushed first)")  # fmt: skip
     ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="a checkout of the code before (e.g. `git worktree add /tmp/base "
+                    "main`): each level runs first on its server with the page's old two-trip "
+                    "flow, then on this checkout's with the one-trip flow, same database")  # fmt: skip
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c]
 
@@ -402,7 +463,7 @@ def main() -> None:
     else:
         load = {"prompts": have, "seconds": float("nan")}
     tag = secrets.token_hex(3)
-    accounts = make_annotators(sum(levels) + 1, tag)
+    accounts = make_annotators((sum(levels) + 1) * (2 if args.baseline else 1), tag)
     from django.db import connection
 
     connection.close()  # the server gets the database's connections while it runs
@@ -411,36 +472,47 @@ def main() -> None:
 
     redis.Redis.from_url(args.redis).flushdb()  # no flush markers or messages from earlier runs
     worker = start_worker(env)
-    server = load_common.start_server(env, args.port, args.workers)
-    sampler = RssSampler(server.pid)
-    sampler.start()
-    meter = CpuMeter(server.pid, worker.pid, f"{args.pg}/{args.db_name}")
+    codes = [("before", Path(args.baseline), "two-trips")] if args.baseline else []
+    codes.append(("after", ROOT, "one-trip"))
     base = f"http://127.0.0.1:{args.port}"
-    results = []
+    results, peak, warm_ids = [], 0, []
     try:
-        warm = run_level(base, accounts[:1], 20, 0)  # connections, caches; not reported
-        accounts = accounts[1:]
-        for c in levels:
-            group, accounts = accounts[:c], accounts[c:]
-            loops = max(1, args.ops_per_level // c) if c > 1 else min(args.ops_per_level, 400)
-            print(f"{c} annotator(s) x {loops} tasks ...", flush=True)
-            results.append(run_level(base, group, loops, args.think_ms / 1000, meter))
+        for code, root, flow in codes:
+            server = load_common.start_server(env, args.port, args.workers, root=root)
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            meter = CpuMeter(server.pid, worker.pid, f"{args.pg}/{args.db_name}")
+            try:
+                warm = run_level(base, accounts[:1], 20, 0, flow=flow)  # not reported
+                warm_ids += warm["saved_ids"]
+                accounts = accounts[1:]
+                for c in levels:
+                    group, accounts = accounts[:c], accounts[c:]
+                    loops = (
+                        max(1, args.ops_per_level // c) if c > 1 else min(args.ops_per_level, 400)
+                    )
+                    print(f"{code}: {c} annotator(s) x {loops} tasks ...", flush=True)
+                    level = run_level(base, group, loops, args.think_ms / 1000, meter, flow=flow)
+                    level["code"] = code
+                    results.append(level)
+            finally:
+                sampler.stopped.set()
+                peak = max(peak, sampler.peak)
+                load_common.stop_process(server)
     finally:
-        sampler.stopped.set()
-        load_common.stop_process(server)
         try:
             drain = load_common.consensus_drain()
         finally:
             load_common.stop_process(worker)
-    check = overlap_check([i for lv in [warm, *results] for i in lv["saved_ids"]], tag)
+    check = overlap_check([*warm_ids, *(i for lv in results for i in lv["saved_ids"])], tag)
     check.update(drain)
-    report(results, load, check, args, sampler.peak)
+    report(results, load, check, args, peak)
     if args.out:
         for lv in results:
             lv.pop("saved_ids")
         Path(args.out).write_text(json.dumps(
             {"args": vars(args), "load": load, "levels": results, "check": check,
-             "peak_server_rss_mb": round(sampler.peak / 2**20)}, indent=1))  # fmt: skip
+             "peak_server_rss_mb": round(peak / 2**20)}, indent=1))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def load_prompts(n: int, overlap: int, *, slug: str, name: str) -> dict:
     from django.utils import timezone
 
     from annotate.models import Completion, Project, Prompt
+    from annotate.rendering import text_html
     from annotate.services.projects import project_create
     from core.db import allocate_ids, insert_rows
 
@@ -71,6 +72,8 @@ def load_prompts(n: int, overlap: int, *, slug: str, name: str) -> dict:
     # Distinct texts are not needed by the queue; a pool keeps generation out of the timing.
     prompts_pool = [_text(rng, words, 200) for _ in range(997)]
     outputs_pool = [_text(rng, words, 500) for _ in range(4001)]
+    # Stored rendered, as an import stores them (annotate.rendering).
+    outputs_html = [text_html(t) for t in outputs_pool]
     t0 = time.perf_counter()
     with transaction.atomic():
         Project.objects.filter(slug=slug).delete()
@@ -82,15 +85,17 @@ def load_prompts(n: int, overlap: int, *, slug: str, name: str) -> dict:
             ids = allocate_ids(Prompt, batch)
             insert_rows(
                 Prompt,
-                ["id", "project", "external_id", "text", "metadata", "is_gold", "created_at",
-                 "submitted_count"],
+                ["id", "project", "external_id", "text", "html", "metadata", "is_gold",
+                 "created_at", "submitted_count"],
                 ((pid, project.pk, f"q-{done + i}", f"[{done + i}] {prompts_pool[(done + i) % 997]}",
-                  {}, False, now, 0) for i, pid in enumerate(ids)),
+                  f"<p>[{done + i}] {prompts_pool[(done + i) % 997]}</p>", {}, False, now, 0)
+                 for i, pid in enumerate(ids)),
             )  # fmt: skip
             insert_rows(
                 Completion,
-                ["prompt", "external_id", "position", "text", "model_name", "metadata"],
-                ((pid, f"m{k}", k, outputs_pool[((done + i) * 4 + k) % 4001], f"model-{k}", {})
+                ["prompt", "external_id", "position", "text", "html", "model_name", "metadata"],
+                ((pid, f"m{k}", k, outputs_pool[((done + i) * 4 + k) % 4001],
+                  outputs_html[((done + i) * 4 + k) % 4001], f"model-{k}", {})
                  for i, pid in enumerate(ids) for k in range(4)),
             )  # fmt: skip
             done += batch
@@ -103,17 +108,18 @@ def load_prompts(n: int, overlap: int, *, slug: str, name: str) -> dict:
 
 
 def start_server(
-    env: dict, port: int, workers: int, *, health: str = "/healthz"
+    env: dict, port: int, workers: int, *, health: str = "/healthz", root: Path | None = None
 ) -> subprocess.Popen:
     """gunicorn on 127.0.0.1:<port>, in its own process group; returns once ``health``
-    answers 200."""
+    answers 200. ``root``: serve another checkout's code (a baseline) with this virtualenv."""
+    root = Path(root or ROOT)
     conf = Path(tempfile.mkdtemp(prefix="bench-gunicorn-")) / "gunicorn.conf.py"
     conf.write_text(GUNICORN_CONF)
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", str(conf),
          "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning",
-         "--timeout", "60"],
-        cwd=ROOT, env=env, start_new_session=True,
+         "--timeout", "60", "--chdir", str(root)],
+        cwd=root, env={**env, "PYTHONPATH": str(root)}, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

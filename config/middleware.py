@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
 
 
 def _answer(request, message: str):
@@ -28,3 +31,43 @@ class RejectNulMiddleware:
         if "\x00" in request.path or "%00" in query or "\x00" in query:
             return _answer(request, "A NUL character is not allowed in a URL.")
         return self.get_response(request)
+
+
+class FriendlyErrorsMiddleware:
+    """Friendly 403 and 404 pages in every setting, DEBUG (the demo) included.
+
+    A page that refuses (PermissionDenied) or finds nothing (Http404) gets the site's own page
+    with the reason, as a plain response: no traceback in the log for an expected refusal, and
+    no debug page listing the URL patterns when DEBUG is on. /api/ answers JSON on its own.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and not request.path.startswith("/api/")
+            and not getattr(response, "rankwise_friendly", False)
+            and "text/html" in response.get("Content-Type", "")
+        ):
+            # An unknown URL (the resolver's 404 bypasses process_exception).
+            return friendly_error(request, 404)
+        return response
+
+    def process_exception(self, request, exception):
+        if request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, Http404):
+            return friendly_error(request, 404)
+        if isinstance(exception, PermissionDenied):
+            return friendly_error(request, 403, str(exception))
+        return None
+
+
+def friendly_error(request, status: int, reason: str = ""):
+    response = render(request, f"{status}.html", {"exception": reason}, status=status)
+    response.rankwise_friendly = True
+    return response

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed
 
 from core.roles import Roles
 
@@ -57,13 +57,8 @@ RULES: dict[str, Mapping[str, Access]] = {
     "logout": {"POST": PUBLIC},
     "annotate:project-detail": {"GET": ANY_ROLE},
     "annotate:annotate": {"GET": ANNOTATE},
-    "annotate:task-next": {"POST": ANNOTATE},
-    "annotate:task-submit": {"POST": ANNOTATE},
-    "annotate:task-skip": {"POST": ANNOTATE},
-    "annotate:progress": {"GET": ANNOTATE},
     "annotate:my-annotations": {"GET": ANNOTATE},
     "annotate:annotation-edit": {"GET": ANNOTATE},
-    "annotate:annotation-update": {"POST": ANNOTATE},
     "agreement:dashboard": {"GET": REVIEW},
     "agreement:recompute": {"POST": REVIEW},
     "agreement:review-queue": {"GET": REVIEW},
@@ -96,10 +91,11 @@ RULES: dict[str, Mapping[str, Access]] = {
     "api:prompt-detail": {"GET": REVIEW},
     "api:annotation-list": {"GET": REVIEW},
     "api:annotation-detail": {"GET": REVIEW, "PATCH": REVIEW},
-    # --- the annotator flow (the same rules as the ranking page above) -------------------------
+    # --- the annotator flow: the ranking and edit pages call these (session + CSRF) -----------
     "api:task-next": {"POST": ANNOTATE},
     "api:task-submit": {"POST": ANNOTATE},
     "api:task-skip": {"POST": ANNOTATE},
+    "api:task-extend": {"POST": ANNOTATE},
     "api:my-annotations": {"GET": ANNOTATE},
     "api:my-annotation": {"PATCH": ANNOTATE},
     "api:my-progress": {"GET": ANNOTATE},
@@ -232,21 +228,10 @@ def policy_check(*, user, view_name: str | None, method: str, kwargs: Mapping) -
 # --- the pages' side --------------------------------------------------------------------------
 
 
-def _json_refusal(verdict: Verdict) -> JsonResponse:
-    """The ranking page's error shape: {"error": {"code", "message"}}."""
-    code = {401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-            405: "method_not_allowed"}[verdict.status]  # fmt: skip
-    response = JsonResponse({"error": {"code": code, "message": verdict.message}},
-                            status=verdict.status)  # fmt: skip
-    if verdict.status == 405:
-        response["Allow"] = ", ".join(verdict.allowed_methods)
-    return response
-
-
-def policy_page(*, json: bool = False):
+def policy_page():
     """Decorate a page view: it runs only if ``policy_check`` allows, and a project URL's view
     gets the project as ``project=``. Refusals are friendly pages (login redirect, 403 and 404
-    pages) or, with ``json=True``, JSON in the ranking page's error shape."""
+    pages); the pages' JSON calls go to /api/v1 and get the API's one error shape."""
 
     def decorate(view):
         @wraps(view)
@@ -260,8 +245,6 @@ def policy_page(*, json: bool = False):
                 if verdict.project is not None:
                     kwargs["project"] = verdict.project
                 return view(request, *args, **kwargs)
-            if json:
-                return _json_refusal(verdict)
             if verdict.status == 401:
                 return redirect_to_login(request.get_full_path())
             if verdict.status == 404:

@@ -34,6 +34,7 @@ urlpatterns = [
     path(P + "tasks/next/", tasks.NextTaskView.as_view(), name="task-next"),
     path(P + "tasks/<int:prompt_id>/submit/", tasks.SubmitView.as_view(), name="task-submit"),
     path(P + "tasks/<int:prompt_id>/skip/", tasks.SkipView.as_view(), name="task-skip"),
+    path(P + "tasks/<int:prompt_id>/extend/", tasks.ExtendView.as_view(), name="task-extend"),
     path(P + "my/annotations/", tasks.MyAnnotationListView.as_view(), name="my-annotations"),
     path(P + "my/annotations/<int:pk>/", tasks.MyAnnotationView.as_view(), name="my-annotation"),
     path(P + "my/progress/", tasks.ProgressView.as_view(), name="my-progress"),

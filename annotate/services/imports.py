@@ -25,6 +25,7 @@ from annotate.imports.reader import iter_json_lines
 from annotate.imports.records import LineError, PromptRecord, content_digest
 from annotate.judgements import JudgementError, JudgementRules, clean_judgement, clean_ranking
 from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
+from annotate.rendering import messages_html, text_html
 from annotate.services.queue import prompt_counters_refresh
 from annotate.services.users import annotators_get_or_create
 from core.db import allocate_ids, insert_rows
@@ -334,20 +335,23 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
     prompt_ids = allocate_ids(Prompt, len(new))
     insert_rows(
         Prompt,
-        ["id", "project", "external_id", "text", "messages", "metadata", "is_gold",
-         "gold_ranking", "submitted_count", "created_at"],
-        ((pid, project.pk, r.external_id, r.text, r.messages, r.metadata,
+        ["id", "project", "external_id", "text", "html", "messages", "messages_html", "metadata",
+         "is_gold", "gold_ranking", "submitted_count", "created_at"],
+        ((pid, project.pk, r.external_id, r.text, text_html(r.text) if r.text else "",
+          r.messages, messages_html(r.messages), r.metadata,
           r.gold_ranking is not None, r.gold_ranking,
           sum(not a.data["skipped"] for a in r.annotations), now)
          for pid, r in zip(prompt_ids, new, strict=True)),
     )  # fmt: skip
+    # Rendered once here (not on every next-task request): annotate.rendering.
     completion_rows = [
-        (pid, c.external_id, pos, c.text, c.model_name, c.metadata)
+        (pid, c.external_id, pos, c.text, text_html(c.text), c.model_name, c.metadata)
         for pid, r in zip(prompt_ids, new, strict=True)
         for pos, c in enumerate(r.completions)
     ]
     insert_rows(
-        Completion, ["prompt", "external_id", "position", "text", "model_name", "metadata"],
+        Completion,
+        ["prompt", "external_id", "position", "text", "html", "model_name", "metadata"],
         completion_rows,
     )  # fmt: skip
     result.prompts_created += len(new)

@@ -42,9 +42,10 @@ from core.errors import ServiceError
 # giving up; each rejection repairs the counter, so the next query is accurate.
 MAX_CANDIDATE_ATTEMPTS = 20
 
+# In the model's field order: Model.from_db maps a partial row by that order.
 PROMPT_COLUMNS = (
-    "id", "project_id", "external_id", "text", "messages", "is_gold", "target_overlap",
-    "submitted_count",
+    "id", "project_id", "external_id", "text", "messages", "html", "messages_html", "is_gold",
+    "target_overlap", "submitted_count",
 )  # fmt: skip
 _SELECT_PROMPT = "SELECT " + ", ".join(f"p.{c}" for c in PROMPT_COLUMNS) + " FROM annotate_prompt p"
 _OPEN_FOR_USER = """
@@ -148,6 +149,8 @@ def _prompt_from_row(row: tuple) -> Prompt:
     values = list(row)
     messages, is_gold = PROMPT_COLUMNS.index("messages"), PROMPT_COLUMNS.index("is_gold")
     values[messages] = db.json_value(values[messages])
+    rendered = PROMPT_COLUMNS.index("messages_html")
+    values[rendered] = db.json_value(values[rendered])
     values[is_gold] = bool(values[is_gold])
     return Prompt.from_db("default", PROMPT_COLUMNS, values)
 
@@ -214,11 +217,11 @@ def prompt_completions(prompt: Prompt) -> list[Completion]:
     cached = getattr(prompt, "_queue_completions", None)
     if cached is None:
         rows = db.fetch_all(
-            "SELECT id, prompt_id, external_id, position, text FROM annotate_completion "
+            "SELECT id, prompt_id, external_id, position, text, html FROM annotate_completion "
             "WHERE prompt_id = %s ORDER BY position",
             [prompt.pk],
         )
-        fields = ("id", "prompt_id", "external_id", "position", "text")
+        fields = ("id", "prompt_id", "external_id", "position", "text", "html")
         cached = [Completion.from_db("default", fields, row) for row in rows]
         prompt._queue_completions = cached
     return cached
@@ -307,6 +310,44 @@ def prompt_next_for_annotator(
             )  # fmt: skip
         claim.prompt = prompt
         return claim
+
+
+def claim_extend(*, project: Project, user, prompt_id: int, now: datetime | None = None) -> Claim:
+    """Give the annotator's reservation of the prompt another claim timeout from now.
+
+    A live claim is simply extended. One that ran out is taken again if the prompt still has
+    room for the annotator (nobody filled the slot meanwhile); otherwise SubmissionRefused
+    ("claim_lost"), and the page says the work can no longer be submitted there.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        membership_lock(project=project, user=user)
+        row = _claim_row(project, user)
+        if row is None or row[1] != prompt_id:
+            raise SubmissionRefused(
+                "no_claim", "You do not hold this task (any more); take the next task."
+            )
+        prompt = prompt_lock(prompt_id=prompt_id)
+        held = _held(project, user, row, now)
+        if held is None:
+            tally = prompt_tally(prompt_id=prompt_id, now=now, user=user)
+            full = not prompt.is_gold and (
+                prompt.overlap_target(project) - tally.submitted - tally.live_claims <= 0
+            )
+            if tally.user_done or full:
+                raise SubmissionRefused(
+                    "claim_lost",
+                    "Your reservation ran out and the prompt got the annotations it needed "
+                    "from others meanwhile. Nothing of yours was saved; take the next task.",
+                )
+            held = _held(project, user, (*row[:4], now + timedelta(seconds=1)), now)
+        expires_at = now + timedelta(minutes=project.claim_timeout_minutes)
+        db.execute(
+            "UPDATE annotate_claim SET expires_at = %s WHERE id = %s",
+            [db.datetime_param(expires_at), row[0]],
+        )
+        held.expires_at = expires_at
+        return held
 
 
 def claim_release(*, project: Project, user, prompt_id: int) -> None:

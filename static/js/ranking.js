@@ -1,8 +1,10 @@
 // The ranking page: rank K outputs into buckets (ties allowed per project), rate and flag
 // them, by mouse (HTML5 drag-and-drop) or keyboard alone. No build step, no dependencies.
 //
-// Output HTML arrives sanitised from the server (markdown + nh3, raw HTML escaped), so it is
-// the only thing assigned to innerHTML; everything else is built with textContent.
+// Output HTML arrives sanitised from the server (markdown + nh3, raw HTML escaped, rendered once
+// when stored), so it is the only thing assigned to innerHTML; the rest is built with textContent.
+// Every call goes to /api/v1 with the session cookie and the CSRF header: the page is one client
+// of the API like any other, with its error shape {"error": code, "detail": text, "fields": {}}.
 (function () {
   "use strict";
 
@@ -13,7 +15,10 @@
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
 
+  const slug = config.project;
   const el = {
+    countdown: $("countdown"), extend: $("extend-btn"), instructions: $("instructions"),
+    compare: $("compare-dialog"), compareBtn: $("compare-btn"),
     task: $("task"), outputs: $("outputs"), promptBody: $("prompt-body"), claimInfo: $("claim-info"),
     board: $("board"), bar: $("board-bar"), hint: $("hint"), submit: $("submit-btn"),
     skip: $("skip-btn"), help: $("help-btn"), comment: $("comment"), done: $("done"),
@@ -29,6 +34,9 @@
     seq: 0,
     busy: false,
     baseTimeMs: 0,
+    dirty: false, // changes not submitted yet (a draft is kept; leaving asks first)
+    expiresAt: null, // Date the reservation runs out (queue mode)
+    warned: false,
   };
 
   // ---- Visible time on task: the clock stops while the tab is hidden. --------------------
@@ -68,21 +76,28 @@
     try {
       response = await fetch(url, options);
     } catch (err) {
-      return { ok: false, data: { error: { message: "Cannot reach the server; check your connection and retry." } } };
+      return { ok: false, data: { error: "offline", detail: "Cannot reach the server; check your connection and retry. Your work is kept on this device." } };
     }
+    if (response.status === 204) return { ok: true, status: 204, data: null };
     let data = null;
     try {
       data = await response.json();
     } catch (err) {
-      data = { error: { message: `The server answered ${response.status} ${response.statusText}.` } };
+      data = { error: "server_error", detail: `The server answered ${response.status} ${response.statusText}. Your work is kept on this device; retry in a moment.` };
     }
     return { ok: response.ok, status: response.status, data };
   }
 
-  function showError(error) {
-    const text = error.field ? `${error.field}: ${error.message}` : error.message;
+  // The API's one error shape: {"error": code, "detail": message, "fields": {name: message}}.
+  function showError(body) {
+    const error = body || {};
+    const fields = Object.entries(error.fields || {});
+    const text = fields.length > 1
+      ? fields.map(([name, message]) => `${name}: ${message}`).join("; ")
+      : error.detail;
     el.error.replaceChildren(document.createTextNode(text || "Something went wrong."));
-    if (!editing && (error.code === "overlap_full" || error.code === "already_annotated")) {
+    const code = error.error;
+    if (!editing && ["overlap_full", "already_annotated", "claim_lost", "no_claim"].includes(code)) {
       const next = document.createElement("button");
       next.type = "button";
       next.className = "primary";
@@ -143,20 +158,34 @@
     return n;
   }
 
-  function renderPrompt(prompt) {
+  // A long conversation shows its last turns; the earlier ones are one click away.
+  const TURNS_SHOWN = 2;
+
+  function turnBox(message, html) {
+    const role = String(message.role || "");
+    const box = node("div", { className: `turn turn-${role.replace(/[^a-z_-]/gi, "")}` });
+    box.append(node("div", { className: "turn-role" }, role));
+    const body = node("div", { className: "markdown" });
+    body.innerHTML = html; // sanitised server-side
+    box.append(body);
+    return box;
+  }
+
+  function renderPrompt(task) {
     el.promptBody.replaceChildren();
-    if (prompt.kind === "chat") {
-      for (const turn of prompt.turns) {
-        const box = node("div", { className: `turn turn-${turn.role.replace(/[^a-z_-]/gi, "")}` });
-        box.append(node("div", { className: "turn-role" }, turn.role));
-        const body = node("div", { className: "markdown" });
-        body.innerHTML = turn.html; // sanitised server-side
-        box.append(body);
-        el.promptBody.append(box);
+    if (task.messages && task.messages.length) {
+      const html = task.messages_html || [];
+      const boxes = task.messages.map((m, i) => turnBox(m, html[i] || ""));
+      const hidden = boxes.length > TURNS_SHOWN + 1 ? boxes.length - TURNS_SHOWN : 0;
+      if (hidden) {
+        const earlier = node("details", { className: "earlier-turns", id: "earlier-turns" });
+        earlier.append(node("summary", {}, `Earlier conversation (${hidden} turns)`), ...boxes.slice(0, hidden));
+        el.promptBody.append(earlier);
       }
+      el.promptBody.append(...boxes.slice(hidden));
     } else {
       const body = node("div", { className: "markdown" });
-      body.innerHTML = prompt.html; // sanitised server-side
+      body.innerHTML = task.html; // sanitised server-side
       el.promptBody.append(body);
     }
   }
@@ -210,7 +239,10 @@
         dataset: { id: output.id },
       });
       handle.append(node("span", { className: "grip", "aria-hidden": "true" }, "⠿"), node("span", { className: "letter" }, output.label));
-      head.append(handle, node("span", { className: "rank-badge" }, "not ranked"));
+      const expand = node("button", { type: "button", className: "expand-btn link-btn", "aria-expanded": "false",
+        title: "Show the whole output here (x on a focused output)" }, "Expand");
+      expand.addEventListener("click", () => toggleExpand(card));
+      head.append(handle, node("span", { className: "rank-badge" }, "not ranked"), expand);
       const body = node("div", { className: "output-body markdown" });
       body.innerHTML = output.html; // sanitised server-side; HTML in model output arrives escaped
       const foot = node("div", { className: "card-foot" });
@@ -220,6 +252,48 @@
       wireDrag(handle);
       el.outputs.append(card);
     }
+  }
+
+  function toggleExpand(card) {
+    const open = card.classList.toggle("expanded");
+    const button = card.querySelector(".expand-btn");
+    button.textContent = open ? "Collapse" : "Expand";
+    button.setAttribute("aria-expanded", String(open));
+  }
+
+  // ---- Two-up compare: any pair of outputs side by side, each in full. -------------------------
+  function compareOptions(select, chosen) {
+    select.replaceChildren(...state.task.completions.map((o) => {
+      const option = node("option", { value: o.label }, `Output ${o.label}`);
+      option.selected = o.label === chosen;
+      return option;
+    }));
+  }
+
+  function fillCompare() {
+    for (const side of ["left", "right"]) {
+      const label = $(`compare-${side}`).value;
+      const output = state.task.completions.find((o) => o.label === label);
+      const pane = $(`compare-${side}-body`);
+      pane.innerHTML = output ? output.html : ""; // sanitised server-side
+      $(`compare-${side}-rank`).textContent = output ? rankText(output.id) : "";
+    }
+  }
+
+  function openCompare(first, second) {
+    if (!state.task || state.task.completions.length < 2) return;
+    const labels = state.task.completions.map((o) => o.label);
+    const a = first || labels[0];
+    const b = second || labels.find((l) => l !== a);
+    compareOptions($("compare-left"), a);
+    compareOptions($("compare-right"), b);
+    fillCompare();
+    el.compare.showModal();
+  }
+
+  function rankText(id) {
+    const rank = state.rank.get(id) || 0;
+    return rank ? bucketTitle(rank, state.task.completions.length) : "not ranked";
   }
 
   function bucketTitle(rank, k) {
@@ -257,35 +331,185 @@
   }
 
   function renderTask(task) {
+    task.outputs = task.completions; // one name in the code below
     state.task = task;
     state.rank = new Map();
     state.placedAt = new Map();
     state.seq = 0;
     state.baseTimeMs = 0;
+    state.dirty = false;
     el.comment.value = "";
-    renderPrompt(task.prompt);
+    renderPrompt(task);
     renderOutputs(task.outputs);
     renderBoard(task.outputs);
-    el.claimInfo.textContent = task.expires_at
-      ? `reserved for you until ${new Date(task.expires_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`
-      : "";
+    setExpiry(task.expires_at);
     if (task.existing) applyExisting(task.existing);
+    const restored = draftRestore();
     el.loading.hidden = true;
     el.done.hidden = true;
     el.task.hidden = false;
     el.bar.hidden = false;
-    update();
+    update(false);
     clock.start();
     window.scrollTo(0, 0);
+    if (restored) showStatus("Restored your unsaved work on this task (kept on this device).");
+  }
+
+  // ---- Drafts: unsaved work survives a reload, a closed tab or a stray click. --------------------
+  const DRAFT_DAYS = 7;
+  const draftKey = () => state.task && (editing
+    ? `rankwise:draft:${slug}:edit:${state.task.annotation_id}`
+    : `rankwise:draft:${slug}:${state.task.prompt_id}`);
+
+  function storage() {
+    try {
+      return window.localStorage;
+    } catch (err) {
+      return null; // storage disabled: drafts are simply not kept
+    }
+  }
+
+  function draftSave() {
+    const store = storage();
+    if (!store || !state.task) return;
+    const j = judgement();
+    const draft = {
+      saved_at: Date.now(), ranking: [...state.rank.entries()].map(([id, rank]) => [id, rank, state.placedAt.get(id)]),
+      ratings: j.ratings, flags: j.flags, comment: j.comment, time_ms: j.time_ms,
+    };
+    try {
+      store.setItem(draftKey(), JSON.stringify(draft));
+    } catch (err) {
+      /* quota: the draft is best effort */
+    }
+  }
+
+  function draftClear() {
+    const store = storage();
+    if (store && state.task) store.removeItem(draftKey());
+    state.dirty = false;
+  }
+
+  function draftsPrune() {
+    const store = storage();
+    if (!store) return;
+    const cutoff = Date.now() - DRAFT_DAYS * 864e5;
+    for (const key of Object.keys(store)) {
+      if (!key.startsWith("rankwise:draft:")) continue;
+      try {
+        if ((JSON.parse(store.getItem(key)).saved_at || 0) < cutoff) store.removeItem(key);
+      } catch (err) {
+        store.removeItem(key);
+      }
+    }
+  }
+
+  function draftRestore() {
+    const store = storage();
+    if (!store) return false;
+    let draft;
+    try {
+      draft = JSON.parse(store.getItem(draftKey()) || "null");
+    } catch (err) {
+      draft = null;
+    }
+    if (!draft) return false;
+    state.rank = new Map();
+    state.placedAt = new Map();
+    for (const [id, rank, seq] of draft.ranking || []) {
+      if (!state.task.outputs.some((o) => o.id === id)) continue;
+      state.rank.set(id, rank);
+      state.placedAt.set(id, seq);
+      state.seq = Math.max(state.seq, seq);
+    }
+    for (const input of el.outputs.querySelectorAll("input[type=radio], input[type=checkbox]")) input.checked = false;
+    applyChoices(draft.ratings, draft.flags);
+    el.comment.value = draft.comment || "";
+    state.baseTimeMs = draft.time_ms || state.baseTimeMs;
+    state.dirty = true;
+    return true;
+  }
+
+  window.addEventListener("beforeunload", (event) => {
+    if (!state.dirty || !state.task) return;
+    draftSave();
+    event.preventDefault();
+    event.returnValue = ""; // the browser asks "Leave site? Changes you made may not be saved."
+  });
+
+  // ---- The reservation: a live countdown, a warning, an extension, plain words at expiry. ---------
+  const WARN_MS = 2 * 60 * 1000;
+
+  function setExpiry(iso) {
+    state.expiresAt = iso ? new Date(iso) : null;
+    state.warned = false;
+    state.expiredSaid = false;
+    tick();
+  }
+
+  function clockText(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    const m = Math.floor(s / 60);
+    return m >= 60 ? `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min` : `${m}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  function tick() {
+    if (!el.countdown) return;
+    if (!state.expiresAt || !state.task || editing) {
+      el.countdown.hidden = true;
+      el.extend.hidden = true;
+      el.claimInfo.textContent = "";
+      return;
+    }
+    const left = state.expiresAt - Date.now();
+    const until = state.expiresAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    el.countdown.hidden = false;
+    el.claimInfo.textContent = `reserved for you until ${until}`;
+    el.countdown.classList.toggle("warn", left <= WARN_MS && left > 0);
+    el.countdown.classList.toggle("expired", left <= 0);
+    if (left > 0) {
+      el.countdown.textContent = `Reserved for you: ${clockText(left)} left`;
+      el.extend.hidden = left > WARN_MS;
+      if (left <= WARN_MS && !state.warned) {
+        state.warned = true;
+        showStatus(`Your reservation of this task runs out at ${until}. Extend it if you need more time; your work is kept either way.`);
+      }
+    } else {
+      el.countdown.textContent = `Reservation ran out at ${until}`;
+      el.extend.hidden = false;
+      if (!state.expiredSaid) {
+        state.expiredSaid = true;
+        showError({ detail: `Your reservation ran out at ${until}. Others may now be given this prompt; if it fills up, submitting will be refused. Your work here is kept: extend to take the task back, or submit now.` });
+      }
+    }
+  }
+
+  async function extend() {
+    if (!state.task || editing) return;
+    const { ok, data } = await call("POST", taskUrl(urls.extend));
+    if (!ok) {
+      showError(data);
+      return;
+    }
+    state.expiredSaid = false;
+    setExpiry(data.expires_at);
+    showStatus(`Reservation extended until ${state.expiresAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.`);
   }
 
   function applyExisting(existing) {
     existing.ranking.forEach((group, i) => group.forEach((id) => place(id, i + 1, false)));
-    for (const [id, value] of Object.entries(existing.ratings || {})) {
+    applyChoices(existing.ratings, existing.flags);
+    el.comment.value = existing.comment || "";
+    state.baseTimeMs = existing.time_ms || 0;
+    if (existing.skipped) showStatus(`You skipped this prompt (${existing.skip_reason}). Rank it to turn the skip into a judgement.`);
+  }
+
+  function applyChoices(ratings, flags) {
+    for (const [id, value] of Object.entries(ratings || {})) {
       const input = el.outputs.querySelector(`input[type=radio][data-output="${CSS.escape(id)}"][value="${value}"]`);
       if (input) input.checked = true;
     }
-    for (const [id, keys] of Object.entries(existing.flags || {})) {
+    for (const [id, keys] of Object.entries(flags || {})) {
       for (const key of keys) {
         const input = el.outputs.querySelector(`input[type=checkbox][data-output="${CSS.escape(id)}"][value="${CSS.escape(key)}"]`);
         if (input) {
@@ -294,9 +518,6 @@
         }
       }
     }
-    el.comment.value = existing.comment || "";
-    state.baseTimeMs = existing.time_ms || 0;
-    if (existing.skipped) showStatus(`You skipped this prompt (${existing.skip_reason}). Rank it to turn the skip into a judgement.`);
   }
 
   // ---- Ranking state --------------------------------------------------------------------------
@@ -340,8 +561,13 @@
     return null;
   }
 
-  function update() {
+  // ``changed``: the annotator changed something (the draft is saved, leaving asks first).
+  function update(changed = true) {
     if (!state.task) return;
+    if (changed && !state.busy) {
+      state.dirty = true;
+      draftSave();
+    }
     const k = state.task.outputs.length;
     for (const output of state.task.outputs) {
       const rank = state.rank.get(output.id) || 0;
@@ -409,30 +635,38 @@
   }
 
   function taskUrl(template) {
-    return template.replace("/prompts/0/", `/prompts/${state.task.prompt_id}/`);
+    return template.replace("/tasks/0/", `/tasks/${state.task.prompt_id}/`);
   }
 
+  const updateUrl = () => urls.update.replace(/\/0\/$/, `/${state.task.annotation_id}/`);
+
+  // Submit and skip answer with the next task (?next=1): one round trip, no second request.
   async function submit() {
     if (!state.task || state.busy || problem()) return;
     state.busy = true;
-    update();
+    update(false);
+    const started = performance.now();
     const { ok, data } = editing
-      ? await call("POST", urls.update, judgement())
-      : await call("POST", taskUrl(urls.submit), judgement());
+      ? await call("PATCH", updateUrl(), judgement())
+      : await call("POST", `${taskUrl(urls.submit)}?next=1`, judgement());
     state.busy = false;
     if (!ok) {
-      update();
-      showError(data.error || {});
+      update(false);
+      showError(data);
       return;
     }
+    draftClear();
+    instructionsRead(); // read once a task was judged: collapsed from the next page load on
     if (editing) {
       showStatus("Changes saved.");
-      update();
+      update(false);
       return;
     }
-    await loadNext(true);
+    showNext(data.next, true);
+    window.rankwiseTimings.push(performance.now() - started);
     if (el.error.hidden) showStatus(state.task ? "Saved. Here is the next task." : "Saved.");
   }
+  window.rankwiseTimings = []; // click-to-next-task times (ms), read by the browser tests
 
   function openSkip() {
     if (!state.task || state.busy) return;
@@ -453,45 +687,55 @@
     el.skipDialog.close();
     clock.resume();
     state.busy = true;
-    update();
+    update(false);
     const timeMs = state.baseTimeMs + clock.ms();
     const { ok, data } = editing
-      ? await call("POST", urls.update, { skipped: true, skip_reason: reason, time_ms: timeMs })
-      : await call("POST", taskUrl(urls.skip), { reason, time_ms: timeMs });
+      ? await call("PATCH", updateUrl(), { skipped: true, skip_reason: reason, time_ms: timeMs })
+      : await call("POST", `${taskUrl(urls.skip)}?next=1`, { reason, time_ms: timeMs });
     state.busy = false;
     if (!ok) {
-      update();
-      showError(data.error || {});
+      update(false);
+      showError(data);
       return;
     }
+    draftClear();
     if (editing) {
       showStatus("Marked as skipped.");
-      update();
+      update(false);
       return;
     }
-    await loadNext(true);
+    showNext(data.next, true);
     if (el.error.hidden) showStatus(state.task ? "Skipped. Here is the next task." : "Skipped.");
   }
 
-  async function loadNext(taskDone = false) {
+  function showNext(task, taskDone) {
     el.status.hidden = true;
     el.error.hidden = true;
-    const { ok, data } = await call("POST", urls.next);
     refreshProgress(taskDone);
-    if (!ok) {
-      el.loading.hidden = true;
-      showError(data.error || {});
-      return;
-    }
-    if (!data.task) {
+    if (!task) {
       state.task = null;
+      state.dirty = false;
+      setExpiry(null);
       el.task.hidden = true;
       el.bar.hidden = true;
       el.loading.hidden = true;
       el.done.hidden = false;
       return;
     }
-    renderTask(data.task);
+    renderTask(task);
+  }
+
+  async function loadNext(taskDone = false) {
+    el.status.hidden = true;
+    el.error.hidden = true;
+    const { ok, data } = await call("POST", urls.next);
+    if (!ok) {
+      el.loading.hidden = true;
+      refreshProgress(taskDone);
+      showError(data);
+      return;
+    }
+    showNext(data, taskDone);
   }
 
   // ---- Keyboard -------------------------------------------------------------------------------
@@ -519,7 +763,7 @@
       }
       return;
     }
-    if (el.helpDialog.open || !state.task) return;
+    if (el.helpDialog.open || el.compare.open || !state.task) return;
     const target = event.target;
     const typing = target instanceof Element && target.matches("textarea, select, input:not([type=radio]):not([type=checkbox])");
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -538,6 +782,28 @@
     if (key === "s" || key === "S") {
       event.preventDefault();
       openSkip();
+      return;
+    }
+    if (key === "n" || key === "N") {
+      if (el.instructions) {
+        event.preventDefault();
+        el.instructions.open = !el.instructions.open;
+        if (el.instructions.open) el.instructions.scrollIntoView({ block: "nearest" });
+      }
+      return;
+    }
+    if (key === "v" || key === "V") {
+      event.preventDefault();
+      const card = currentCard(target);
+      openCompare(card ? card.dataset.label : null);
+      return;
+    }
+    if (key === "x" || key === "X") {
+      const card = currentCard(target);
+      if (card) {
+        event.preventDefault();
+        toggleExpand(card);
+      }
       return;
     }
     if (/^[a-i]$/i.test(key)) {
@@ -571,9 +837,35 @@
     }
   }
 
+  // ---- Instructions: open until first read, then collapsed (remembered per project) -----------
+  const readKey = `rankwise:instructions-read:${slug}`;
+
+  function instructionsInit() {
+    if (!el.instructions) return;
+    const store = storage();
+    const read = store && store.getItem(readKey);
+    el.instructions.open = editing ? false : !read;
+    el.instructions.addEventListener("toggle", () => {
+      if (!el.instructions.open && store) store.setItem(readKey, String(Date.now()));
+    });
+  }
+
+  function instructionsRead() {
+    const store = storage();
+    if (store && el.instructions && !store.getItem(readKey)) store.setItem(readKey, String(Date.now()));
+  }
+
   // ---- Wiring -----------------------------------------------------------------------------------
   document.addEventListener("keydown", onKey);
+  instructionsInit();
+  draftsPrune();
+  setInterval(tick, 1000);
+  el.extend.addEventListener("click", () => extend());
+  el.compareBtn.addEventListener("click", () => openCompare());
+  $("compare-left").addEventListener("change", fillCompare);
+  $("compare-right").addEventListener("change", fillCompare);
   el.outputs.addEventListener("change", () => update());
+  el.comment.addEventListener("input", () => update());
   el.submit.addEventListener("click", () => submit());
   el.skip.addEventListener("click", () => openSkip());
   el.help.addEventListener("click", () => el.helpDialog.showModal());

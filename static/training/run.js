@@ -63,6 +63,18 @@
     });
   }
 
+  // The same units as the server's duration_human filter (training_format.py).
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return s + " s";
+    let m = Math.round(s / 60);
+    if (m < 60) return m + " min";
+    let h = Math.floor(m / 60);
+    m %= 60;
+    if (h < 24) return h + " h " + String(m).padStart(2, "0") + " min";
+    return Math.floor(h / 24) + " d " + (h % 24) + " h";
+  }
+
   function render(run) {
     document.getElementById("run-status").textContent = run.status;
     document.getElementById("run-status").className = "run-status status-" + run.status;
@@ -71,7 +83,7 @@
       run.progress.step + "/" + (run.progress.total_steps || "?");
     const eta = run.progress.eta_seconds;
     document.getElementById("run-eta").textContent =
-      active(run.status) && eta ? "ETA " + Math.round(eta) + " s" : "";
+      active(run.status) && eta ? "about " + duration(eta) + " left" : "";
     document.getElementById("run-cancelling").hidden = !(run.cancel_requested && run.status === "running");
     document.getElementById("run-cancel").hidden = !active(run.status);
     document.getElementById("run-resume").hidden =
@@ -112,13 +124,23 @@
       method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf() },
     });
     const body = await r.json();
-    if (!r.ok) { window.alert(body.detail || "request failed"); return; }
+    if (!r.ok) {
+      const err = document.getElementById("run-error");
+      err.textContent = body.detail || "The request failed; try again.";
+      err.hidden = false;
+      return;
+    }
     status = body.status;
     render(body);
     window.setTimeout(poll, 500);
   }
 
-  document.getElementById("run-cancel").addEventListener("click", () => post(root.dataset.cancelUrl));
+  document.getElementById("run-cancel").addEventListener("click", () => {
+    // Cancelling stops the run at its next step; it can be resumed from its last checkpoint.
+    const ok = window.confirm("Cancel this run? It stops at its next step; you can resume it " +
+      "later from its last checkpoint.");
+    if (ok) post(root.dataset.cancelUrl);
+  });
   document.getElementById("run-resume").addEventListener("click", () => post(root.dataset.resumeUrl));
   poll();
 })();

@@ -1,9 +1,10 @@
 """The annotate app's rows of the permission matrix (``tests/api/permission_matrix.py``
 appends them to its ENDPOINTS).
 
-The ranking pages follow the same rules as the API's annotator flow: annotators (and member
-admins) judge; reviewers and ML engineers who are members get 403, non-members 404 whatever
-their role, anonymous visitors the login page (pages) or 401 (the JSON endpoints).
+The ranking pages follow the same rules as the API's annotator flow, which is what they call
+(session + CSRF; they have no JSON endpoints of their own): annotators (and member admins)
+judge; reviewers and ML engineers who are members get 403, non-members 404 whatever their role,
+anonymous visitors the login page.
 
 Import jobs belong to a project and only admins import, so members of other roles get 403 and
 everyone outside the project 404.
@@ -21,22 +22,10 @@ RANKING = {"ranking": [["B"], ["A"], ["C"]]}
 ANNOTATE_PAGES = [
     Endpoint("project page", "get", url(P), ANY, surface="page"),
     Endpoint("ranking page", "get", url(P + "annotate/"), JUDGES, surface="page"),
-    Endpoint("page: next task", "post", url(P + "annotate/next"), JUDGES, surface="json",
-             overrides={"admin@elsewhere": 409}),
-    Endpoint("page: submit", "post", url(P + "prompts/{w.open_prompt.pk}/submit"), JUDGES,
-             ok=201, body=lambda w: RANKING, surface="json",
-             overrides={"admin@elsewhere": 409}),
-    Endpoint("page: skip", "post", url(P + "prompts/{w.open_prompt.pk}/skip"), JUDGES, ok=201,
-             body=lambda w: {"reason": "cannot judge"}, surface="json",
-             overrides={"admin@elsewhere": 409}),
-    Endpoint("page: progress", "get", url(P + "progress"), JUDGES, surface="json"),
     Endpoint("my annotations page", "get", url(P + "my-annotations/"), JUDGES, surface="page"),
     # One's own annotations only: an admin finds not the annotator's.
     Endpoint("edit page", "get", url("/annotations/{w.own_annotation.pk}/edit/"), JUDGES,
              scoped=OBJECT, surface="page", overrides={"admin": 404, "admin@elsewhere": 404}),
-    Endpoint("page: update", "post", url("/annotations/{w.own_annotation.pk}/update"), JUDGES,
-             body=lambda w: {"comment": "on second thought"}, scoped=OBJECT, surface="json",
-             overrides={"admin": 404, "admin@elsewhere": 404}),
 ]  # fmt: skip
 
 

@@ -123,6 +123,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("skip", "post", url(P + "tasks/{w.open_prompt.pk}/skip/"), {"annotator"},
              ok=201, body=lambda w: {"reason": "cannot judge"},
              overrides={"admin@elsewhere": 409}),
+    # nobody in the matrix holds a claim on the prompt: past the policy the queue answers 409
+    # (no_claim; not_member for an admin of another project)
+    Endpoint("extend reservation", "post", url(P + "tasks/{w.open_prompt.pk}/extend/"),
+             {"annotator"}, ok=409),
     Endpoint("my annotations", "get", url(P + "my/annotations/"), {"annotator"}),
     # only one's own annotation is found: an admin gets 404 for the annotator's
     Endpoint("my annotation edit", "patch", url(P + "my/annotations/{w.own_annotation.pk}/"),

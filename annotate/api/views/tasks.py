@@ -9,17 +9,22 @@ refuses comes back as 409 with the queue's code (``already_annotated``, ``overla
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from annotate.api import serializers as s
-from annotate.constants import MAX_COMMENT_LENGTH, MAX_SKIP_REASON_LENGTH, MAX_TIME_MS
+from annotate.constants import (
+    MAX_COMMENT_LENGTH,
+    MAX_SKIP_REASON_LENGTH,
+    MAX_TIME_MS,
+)
 from annotate.models import Annotation, Prompt
+from annotate.rendering import stored_messages_html, stored_text_html
 from annotate.selectors import annotation_list_for_annotator, queue_progress
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
-from annotate.services.queue import prompt_next_for_annotator
+from annotate.services.queue import claim_extend, prompt_completions, prompt_next_for_annotator
 from core.api.errors import error_responses
 from core.api.pagination import CursorPage
 from core.api.permissions import ProjectScopedMixin
@@ -27,7 +32,9 @@ from core.api.permissions import ProjectScopedMixin
 
 class TaskCompletionSerializer(serializers.Serializer):
     id = serializers.CharField()
+    label = serializers.CharField(help_text="The letter the annotator is shown: A, B, ...")
     text = serializers.CharField()
+    html = serializers.CharField(help_text="text as sanitised HTML (markdown rendered)")
 
 
 class TaskSerializer(serializers.Serializer):
@@ -37,15 +44,66 @@ class TaskSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="prompt.external_id")
     text = serializers.CharField(source="prompt.text")
     messages = s.MessagesField(source="prompt.messages", allow_null=True)
+    html = serializers.SerializerMethodField(help_text="text as sanitised HTML")
+    messages_html = serializers.SerializerMethodField(
+        help_text="each message's content as sanitised HTML, in order; null for a text prompt"
+    )
     completions = serializers.SerializerMethodField()
     shown_order = serializers.ListField(child=serializers.CharField())
     claimed_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
+    timeout_minutes = serializers.SerializerMethodField(
+        help_text="How long a claim (or an extension) reserves the task."
+    )
+
+    # Rendered once when stored (annotate.rendering); only rows stored before that render here.
+    def get_html(self, claim) -> str:
+        return stored_text_html(claim.prompt.text, claim.prompt.html)
+
+    def get_messages_html(self, claim) -> list[str] | None:
+        return stored_messages_html(claim.prompt.messages, claim.prompt.messages_html)
+
+    def get_timeout_minutes(self, claim) -> int | None:
+        project = self.context.get("project")
+        return project.claim_timeout_minutes if project is not None else None
 
     def get_completions(self, claim) -> TaskCompletionSerializer(many=True):
-        texts = {c.external_id: c.text for c in claim.prompt.completions.all()}
-        order = claim.shown_order or list(texts)
-        return [{"id": cid, "text": texts[cid]} for cid in order if cid in texts]
+        stored = {c.external_id: c for c in prompt_completions(claim.prompt)}
+        order = [cid for cid in claim.shown_order or [] if cid in stored] or list(stored)
+        return [
+            {"id": cid, "label": chr(ord("A") + i), "text": stored[cid].text,
+             "html": stored_text_html(stored[cid].text, stored[cid].html)}
+            for i, cid in enumerate(order)
+        ]  # fmt: skip
+
+
+class SubmitResultSerializer(s.AnnotationSerializer):
+    """The stored judgement; with ``?next=1``, also the annotator's next task."""
+
+    next = TaskSerializer(
+        required=False, allow_null=True,
+        help_text="Only with ?next=1: your next task (claimed), null when none is left.",
+    )  # fmt: skip
+
+    class Meta(s.AnnotationSerializer.Meta):
+        fields = [*s.AnnotationSerializer.Meta.fields, "next"]
+        read_only_fields = fields
+
+
+NEXT_PARAMETER = OpenApiParameter(
+    "next",
+    bool,
+    description="Also claim and return your next task (one round trip).",
+)
+
+
+def with_next(request, project, data: dict) -> dict:
+    """``data`` plus the next task when the client asked for it (``?next=1``)."""
+    if request.query_params.get("next", "").lower() not in {"1", "true", "yes"}:
+        return data
+    claim = prompt_next_for_annotator(project=project, user=request.user)
+    data["next"] = TaskSerializer(claim, context={"project": project}).data if claim else None
+    return data
 
 
 class JudgementInputSerializer(serializers.Serializer):
@@ -108,7 +166,24 @@ class NextTaskView(AnnotatorView):
         claim = prompt_next_for_annotator(project=self.project, user=request.user)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(TaskSerializer(claim).data)
+        return Response(TaskSerializer(claim, context={"project": self.project}).data)
+
+
+class ExtendView(AnnotatorView):
+    serializer_class = TaskSerializer
+
+    @extend_schema(
+        request=None,
+        responses={200: TaskSerializer, **error_responses(401, 403, 404, 409)},
+        tags=["annotator"],
+        description="Extend your reservation of the task by the project's claim timeout from "
+        "now. A reservation that ran out is taken again if the prompt still has room; "
+        "otherwise 409 `claim_lost`.",
+    )
+    def post(self, request, slug, prompt_id):
+        prompt = self.prompt()  # 404 for a prompt not in the project
+        claim = claim_extend(project=self.project, user=request.user, prompt_id=prompt.pk)
+        return Response(TaskSerializer(claim, context={"project": self.project}).data)
 
 
 class SubmitView(AnnotatorView):
@@ -116,7 +191,8 @@ class SubmitView(AnnotatorView):
 
     @extend_schema(
         request=JudgementInputSerializer,
-        responses={201: s.AnnotationSerializer, **error_responses(400, 401, 403, 404, 409)},
+        parameters=[NEXT_PARAMETER],
+        responses={201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
         tags=["annotator"],
     )
     def post(self, request, slug, prompt_id):
@@ -126,7 +202,8 @@ class SubmitView(AnnotatorView):
             project=self.project, prompt=self.prompt(), user=request.user,
             data=data.validated_data, source=Annotation.Source.API,
         )  # fmt: skip
-        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        body = with_next(request, self.project, dict(s.AnnotationSerializer(annotation).data))
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class SkipView(AnnotatorView):
@@ -134,7 +211,8 @@ class SkipView(AnnotatorView):
 
     @extend_schema(
         request=SkipSerializer,
-        responses={201: s.AnnotationSerializer, **error_responses(400, 401, 403, 404, 409)},
+        parameters=[NEXT_PARAMETER],
+        responses={201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
         tags=["annotator"],
     )
     def post(self, request, slug, prompt_id):
@@ -145,7 +223,8 @@ class SkipView(AnnotatorView):
             reason=data.validated_data["reason"], time_ms=data.validated_data.get("time_ms"),
             source=Annotation.Source.API,
         )  # fmt: skip
-        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        body = with_next(request, self.project, dict(s.AnnotationSerializer(annotation).data))
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class MyAnnotationListView(ProjectScopedMixin, ListAPIView):

@@ -90,16 +90,16 @@ def test_a_page_submission_is_acknowledged_stored_once_and_swept_later(
 ):
     slug, user = world["project"].slug, world["annotator"]
     client.force_login(user)
-    task = client.post(f"/projects/{slug}/annotate/next").json()["task"]
+    task = client.post(f"/api/v1/projects/{slug}/tasks/next/").json()
     body = {"ranking": FORWARD, "shown_order": task["shown_order"]}
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            f"/projects/{slug}/prompts/{task['prompt_id']}/submit",
+            f"/api/v1/projects/{slug}/tasks/{task['prompt_id']}/submit/?next=1",
             json.dumps(body), content_type="application/json",
         )  # fmt: skip
     assert response.status_code == 201, response.content
     stored = Annotation.objects.get(annotator=user, prompt_id=task["prompt_id"])
-    assert stored.pk == response.json()["annotation_id"]
+    assert stored.pk == response.json()["id"]
     # The flush could not be queued: the pending row waits for the sweep, which catches up.
     assert PendingConsensus.objects.filter(prompt_id=task["prompt_id"]).exists()
     assert pending_consensus_sweep() == {world["project"].pk: 1}
