@@ -64,6 +64,7 @@ def _urls(slug: str) -> dict:
     """The /api/v1 endpoints the ranking page calls (session + CSRF); 0 stands for the id."""
     return {
         "next": reverse("api:task-next", args=[slug]),
+        "peek": reverse("api:task-peek", args=[slug]),
         "progress": reverse("api:my-progress", args=[slug]),
         "submit": reverse("api:task-submit", args=[slug, 0]),
         "skip": reverse("api:task-skip", args=[slug, 0]),

@@ -93,6 +93,7 @@ RULES: dict[str, Mapping[str, Access]] = {
     "api:annotation-detail": {"GET": REVIEW, "PATCH": REVIEW},
     # --- the annotator flow: the ranking and edit pages call these (session + CSRF) -----------
     "api:task-next": {"POST": ANNOTATE},
+    "api:task-peek": {"GET": ANNOTATE},
     "api:task-submit": {"POST": ANNOTATE},
     "api:task-skip": {"POST": ANNOTATE},
     "api:task-extend": {"POST": ANNOTATE},

@@ -32,6 +32,7 @@ urlpatterns = [
         name="annotation-detail",
     ),
     path(P + "tasks/next/", tasks.NextTaskView.as_view(), name="task-next"),
+    path(P + "tasks/peek/", tasks.PeekView.as_view(), name="task-peek"),
     path(P + "tasks/<int:prompt_id>/submit/", tasks.SubmitView.as_view(), name="task-submit"),
     path(P + "tasks/<int:prompt_id>/skip/", tasks.SkipView.as_view(), name="task-skip"),
     path(P + "tasks/<int:prompt_id>/extend/", tasks.ExtendView.as_view(), name="task-extend"),

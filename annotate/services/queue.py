@@ -168,10 +168,12 @@ def _missing(prompt: Prompt, project: Project) -> int:
     return prompt.overlap_target(project) - prompt.submitted_count
 
 
-def _regular_pick(project: Project, user, now: datetime) -> Prompt | None:
+def _regular_pick(
+    project: Project, user, now: datetime, excluded: set[int] | None = None
+) -> Prompt | None:
     when = db.datetime_param(now)
     base = [project.pk, False, user.pk]
-    excluded: set[int] = set()
+    excluded = set(excluded or ())
     for _ in range(MAX_CANDIDATE_ATTEMPTS):
         # Both lanes lock their best row; the one not chosen is released at commit, moments
         # later, and other annotators skip it meanwhile, which costs them nothing.
@@ -259,11 +261,60 @@ def _held(project: Project, user, row: tuple, now: datetime) -> Claim | None:
     return claim
 
 
+def _shown_order(prompt: Prompt, user, rng: random.Random, *, preferred: bool) -> list[str]:
+    """The annotator's order of the outputs (labels A, B, ...). A prefetched prompt's order is
+    derived from (annotator, prompt), so the claim shows the letters the preview showed."""
+    order = [c.external_id for c in prompt_completions(prompt)]
+    (random.Random(f"{user.pk}:{prompt.pk}") if preferred else rng).shuffle(order)
+    return order
+
+
+def _preferred_pick(project: Project, user, now: datetime, prompt_id: int) -> Prompt | None:
+    """The prefetched prompt, if it is still open to the annotator (else the usual pick)."""
+    row = db.fetch_one(
+        db.locking(f"{_SELECT_PROMPT} WHERE p.id = %s AND p.project_id = %s AND p.is_gold = %s",
+                   skip_locked=True),
+        [prompt_id, project.pk, False],
+    )  # fmt: skip
+    if row is None:
+        return None
+    prompt = _prompt_from_row(row)
+    return prompt if _has_room(prompt, project, user, now) else None
+
+
+def prompt_peek_for_annotator(
+    *, project: Project, user, now: datetime | None = None
+) -> Claim | None:
+    """The task the annotator will most likely get after the one they hold, without claiming
+    it: the page shows it the moment the current one is submitted, and the submit claims it
+    (``prefer=``) if nobody filled it meanwhile. An unsaved Claim (no reservation); None when
+    nothing else is open. Gold prompts are never previewed (they come in at their rate)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        membership_lock(project=project, user=user)
+        row = _claim_row(project, user)
+        held = {row[1]} if row and _held(project, user, row, now) is not None else set()
+        prompt = _regular_pick(project, user, now, excluded=held)
+        if prompt is None:
+            return None
+        order = _shown_order(prompt, user, random.Random(), preferred=True)
+        claim = Claim(project=project, user=user, prompt=prompt, shown_order=order,
+                      claimed_at=None, expires_at=None)  # fmt: skip
+        return claim
+
+
 def prompt_next_for_annotator(
-    *, project: Project, user, now: datetime | None = None, rng: random.Random | None = None
+    *,
+    project: Project,
+    user,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+    prefer: int | None = None,
 ) -> Claim | None:
     """Claim the annotator's next task, or return the one they already hold; None when done.
 
+    ``prefer``: a prompt id from ``prompt_peek_for_annotator``, claimed if it is still open to
+    the annotator (gold prompts still come in at the project's rate before it).
     The Claim's ``prompt`` is loaded, ``prompt_completions(claim.prompt)`` costs no query.
     Raises SubmissionRefused("not_member") for users outside the project.
     """
@@ -277,6 +328,8 @@ def prompt_next_for_annotator(
         if held is not None:
             return held
         picks = [lambda: _regular_pick(project, user, now)]
+        if prefer is not None:
+            picks.insert(0, lambda: _preferred_pick(project, user, now, prefer))
         if project.gold_rate > 0:
             gold = [lambda: _gold_pick(project, user)]
             picks = gold + picks if rng.random() < project.gold_rate else picks + gold
@@ -287,8 +340,7 @@ def prompt_next_for_annotator(
                 break
         if prompt is None:
             return None
-        shown_order = [c.external_id for c in prompt_completions(prompt)]
-        rng.shuffle(shown_order)
+        shown_order = _shown_order(prompt, user, rng, preferred=prompt.pk == prefer)
         expires_at = now + timedelta(minutes=project.claim_timeout_minutes)
         if row is None:
             claim = Claim.objects.create(

@@ -92,7 +92,7 @@
   function showError(body) {
     const error = body || {};
     const fields = Object.entries(error.fields || {});
-    const text = fields.length > 1
+    const text = fields.length
       ? fields.map(([name, message]) => `${name}: ${message}`).join("; ")
       : error.detail;
     el.error.replaceChildren(document.createTextNode(text || "Something went wrong."));
@@ -239,7 +239,8 @@
         dataset: { id: output.id },
       });
       handle.append(node("span", { className: "grip", "aria-hidden": "true" }, "⠿"), node("span", { className: "letter" }, output.label));
-      const expand = node("button", { type: "button", className: "expand-btn link-btn", "aria-expanded": "false",
+      // Out of the Tab order (X expands the focused output), so Tab still leads to the rating.
+      const expand = node("button", { type: "button", className: "expand-btn link-btn", "aria-expanded": "false", tabindex: "-1",
         title: "Show the whole output here (x on a focused output)" }, "Expand");
       expand.addEventListener("click", () => toggleExpand(card));
       head.append(handle, node("span", { className: "rank-badge" }, "not ranked"), expand);
@@ -353,13 +354,14 @@
     clock.start();
     window.scrollTo(0, 0);
     if (restored) showStatus("Restored your unsaved work on this task (kept on this device).");
+    if (task.expires_at) prefetchNext(); // a claimed task: fetch a preview of the one after it
   }
 
   // ---- Drafts: unsaved work survives a reload, a closed tab or a stray click. --------------------
   const DRAFT_DAYS = 7;
-  const draftKey = () => state.task && (editing
-    ? `rankwise:draft:${slug}:edit:${state.task.annotation_id}`
-    : `rankwise:draft:${slug}:${state.task.prompt_id}`);
+  const draftKey = (task = state.task) => task && (editing
+    ? `rankwise:draft:${slug}:edit:${task.annotation_id}`
+    : `rankwise:draft:${slug}:${task.prompt_id}`);
 
   function storage() {
     try {
@@ -384,10 +386,10 @@
     }
   }
 
-  function draftClear() {
+  function draftClear(task) {
     const store = storage();
-    if (store && state.task) store.removeItem(draftKey());
-    state.dirty = false;
+    if (store && task) store.removeItem(draftKey(task));
+    if (task === state.task) state.dirty = false;
   }
 
   function draftsPrune() {
@@ -640,33 +642,91 @@
 
   const updateUrl = () => urls.update.replace(/\/0\/$/, `/${state.task.annotation_id}/`);
 
-  // Submit and skip answer with the next task (?next=1): one round trip, no second request.
-  async function submit() {
-    if (!state.task || state.busy || problem()) return;
-    state.busy = true;
-    update(false);
+  // Submit and skip answer with the next task (?next=1): one round trip. Better still, the page
+  // has already fetched a preview of that task (GET tasks/peek/) while the annotator worked on
+  // this one: it shows it the moment Submit is pressed and the submit claims it (prefer=).
+  const prefetch = { task: null, inflight: null };
+
+  async function prefetchNext() {
+    if (editing || !urls.peek || !state.task) return;
+    const current = state.task.prompt_id;
+    const { ok, status, data } = await call("GET", urls.peek);
+    // Only keep it if the annotator is still on the task it was fetched for.
+    prefetch.task = ok && status === 200 && state.task && state.task.prompt_id === current ? data : null;
+  }
+
+  function nextUrl(template) {
+    const prefer = prefetch.task ? `&prefer=${prefetch.task.prompt_id}` : "";
+    return `${taskUrl(template)}?next=1${prefer}`;
+  }
+
+  // Sends the judgement of the current task and moves on; ``body`` is the submit or skip body.
+  async function finish(template, body, doneText) {
+    const previous = state.task;
+    const guess = prefetch.task;
+    const url = nextUrl(template);
+    prefetch.task = null;
     const started = performance.now();
-    const { ok, data } = editing
-      ? await call("PATCH", updateUrl(), judgement())
-      : await call("POST", `${taskUrl(urls.submit)}?next=1`, judgement());
+    if (guess) {
+      // Shown at once; the reservation arrives with the submit's answer.
+      renderTask({ ...guess, expires_at: null });
+      window.rankwiseTimings.push(performance.now() - started);
+      showStatus("Sending your judgement… here is the next task.");
+    }
+    state.busy = !guess;
+    update(false);
+    await prefetch.inflight; // the previous task's submit lands first
+    const request = call("POST", url, body);
+    prefetch.inflight = request;
+    const { ok, data } = await request;
     state.busy = false;
     if (!ok) {
+      // Back to the task that was refused, with the annotator's work (its draft) restored.
+      renderTask(previous);
       update(false);
       showError(data);
       return;
     }
-    draftClear();
+    draftClear(previous);
     instructionsRead(); // read once a task was judged: collapsed from the next page load on
+    const next = data.next;
+    if (guess && next && next.prompt_id === guess.prompt_id && state.task && state.task.prompt_id === guess.prompt_id) {
+      setExpiry(next.expires_at);
+      state.task.shown_order = next.shown_order;
+      if (el.error.hidden) showStatus(`${doneText} Here is the next task.`);
+      refreshProgress(true);
+      prefetchNext();
+      return;
+    }
+    if (guess) draftClear(state.task); // the preview was taken meanwhile: what came instead
+    showNext(next, true);
+    if (!guess) window.rankwiseTimings.push(performance.now() - started);
+    if (el.error.hidden) {
+      const swapped = guess && next ? " (the one shown was taken meanwhile)" : "";
+      showStatus(state.task ? `${doneText} Here is the next task${swapped}.` : doneText);
+    }
+  }
+  window.rankwiseTimings = []; // click-to-next-task times (ms), read by the browser tests
+
+  async function submit() {
+    if (!state.task || state.busy || problem()) return;
     if (editing) {
+      state.busy = true;
+      update(false);
+      const { ok, data } = await call("PATCH", updateUrl(), judgement());
+      state.busy = false;
+      if (!ok) {
+        update(false);
+        showError(data);
+        return;
+      }
+      draftClear(state.task);
       showStatus("Changes saved.");
       update(false);
       return;
     }
-    showNext(data.next, true);
-    window.rankwiseTimings.push(performance.now() - started);
-    if (el.error.hidden) showStatus(state.task ? "Saved. Here is the next task." : "Saved.");
+    await finish(urls.submit, judgement(), "Saved.");
   }
-  window.rankwiseTimings = []; // click-to-next-task times (ms), read by the browser tests
 
   function openSkip() {
     if (!state.task || state.busy) return;
@@ -686,26 +746,23 @@
     }
     el.skipDialog.close();
     clock.resume();
+    const timeMs = state.baseTimeMs + clock.ms();
+    if (!editing) {
+      await finish(urls.skip, { reason, time_ms: timeMs }, "Skipped.");
+      return;
+    }
     state.busy = true;
     update(false);
-    const timeMs = state.baseTimeMs + clock.ms();
-    const { ok, data } = editing
-      ? await call("PATCH", updateUrl(), { skipped: true, skip_reason: reason, time_ms: timeMs })
-      : await call("POST", `${taskUrl(urls.skip)}?next=1`, { reason, time_ms: timeMs });
+    const { ok, data } = await call("PATCH", updateUrl(), { skipped: true, skip_reason: reason, time_ms: timeMs });
     state.busy = false;
     if (!ok) {
       update(false);
       showError(data);
       return;
     }
-    draftClear();
-    if (editing) {
-      showStatus("Marked as skipped.");
-      update(false);
-      return;
-    }
-    showNext(data.next, true);
-    if (el.error.hidden) showStatus(state.task ? "Skipped. Here is the next task." : "Skipped.");
+    draftClear(state.task);
+    showStatus("Marked as skipped.");
+    update(false);
   }
 
   function showNext(task, taskDone) {

@@ -123,6 +123,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("skip", "post", url(P + "tasks/{w.open_prompt.pk}/skip/"), {"annotator"},
              ok=201, body=lambda w: {"reason": "cannot judge"},
              overrides={"admin@elsewhere": 409}),
+    Endpoint("peek next task", "get", url(P + "tasks/peek/"), {"annotator"},
+             overrides={"admin@elsewhere": 409}),
     # nobody in the matrix holds a claim on the prompt: past the policy the queue answers 409
     # (no_claim; not_member for an admin of another project)
     Endpoint("extend reservation", "post", url(P + "tasks/{w.open_prompt.pk}/extend/"),

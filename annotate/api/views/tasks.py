@@ -24,8 +24,13 @@ from annotate.models import Annotation, Prompt
 from annotate.rendering import stored_messages_html, stored_text_html
 from annotate.selectors import annotation_list_for_annotator, queue_progress
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
-from annotate.services.queue import claim_extend, prompt_completions, prompt_next_for_annotator
-from core.api.errors import error_responses
+from annotate.services.queue import (
+    claim_extend,
+    prompt_completions,
+    prompt_next_for_annotator,
+    prompt_peek_for_annotator,
+)
+from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
 from core.api.permissions import ProjectScopedMixin
 
@@ -90,17 +95,34 @@ class SubmitResultSerializer(s.AnnotationSerializer):
         read_only_fields = fields
 
 
-NEXT_PARAMETER = OpenApiParameter(
-    "next",
-    bool,
-    description="Also claim and return your next task (one round trip).",
-)
+NEXT_PARAMETERS = [
+    OpenApiParameter(
+        "next", bool, description="Also claim and return your next task (one round trip)."
+    ),
+    OpenApiParameter(
+        "prefer", int,
+        description="With next: the prompt id GET tasks/peek/ previewed; it is claimed if still "
+        "open to you, with the letters the preview showed (else another task comes).",
+    ),
+]  # fmt: skip
+
+
+def _prefer(request) -> int | None:
+    value = request.query_params.get("prefer", "")
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ApiError("invalid", "prefer: must be a prompt id", fields={"prefer": "not an id"})
+    return int(value)
 
 
 def with_next(request, project, data: dict) -> dict:
     """``data`` plus the next task when the client asked for it (``?next=1``)."""
     if request.query_params.get("next", "").lower() not in {"1", "true", "yes"}:
         return data
+    claim = prompt_next_for_annotator(project=project, user=request.user, prefer=_prefer(request))
+    data["next"] = TaskSerializer(claim, context={"project": project}).data if claim else None
+    return data
     claim = prompt_next_for_annotator(project=project, user=request.user)
     data["next"] = TaskSerializer(claim, context={"project": project}).data if claim else None
     return data
@@ -169,6 +191,28 @@ class NextTaskView(AnnotatorView):
         return Response(TaskSerializer(claim, context={"project": self.project}).data)
 
 
+class PeekView(AnnotatorView):
+    serializer_class = TaskSerializer
+
+    @extend_schema(
+        responses={
+            200: TaskSerializer,
+            204: OpenApiResponse(description="Nothing else is open for you."),
+            **error_responses(401, 403, 404, 409),
+        },
+        tags=["annotator"],
+        description="A preview of your likely next task, not claimed (no reservation: "
+        "`claimed_at` and `expires_at` are null). Submit the current one with "
+        "`?next=1&prefer=<its prompt_id>` to claim it, with the letters shown here.",
+    )
+    def get(self, request, slug):
+        # The candidate query takes row locks (SKIP LOCKED) like a claim: never a cached GET.
+        claim = prompt_peek_for_annotator(project=self.project, user=request.user)
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(TaskSerializer(claim, context={"project": self.project}).data)
+
+
 class ExtendView(AnnotatorView):
     serializer_class = TaskSerializer
 
@@ -191,7 +235,7 @@ class SubmitView(AnnotatorView):
 
     @extend_schema(
         request=JudgementInputSerializer,
-        parameters=[NEXT_PARAMETER],
+        parameters=NEXT_PARAMETERS,
         responses={201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
         tags=["annotator"],
     )
@@ -211,7 +255,7 @@ class SkipView(AnnotatorView):
 
     @extend_schema(
         request=SkipSerializer,
-        parameters=[NEXT_PARAMETER],
+        parameters=NEXT_PARAMETERS,
         responses={201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
         tags=["annotator"],
     )
