@@ -3,7 +3,6 @@ reservation countdown and its extension, reading and comparing outputs, the pref
 task, the layout at 1440x900 and 390 px, and the empty-queue screen."""
 
 import json
-import time
 from datetime import timedelta
 from pathlib import Path
 
