@@ -2,7 +2,8 @@
 existing prompts, written through the ordinary import so they look like any imported data.
 
 Everything it writes is labelled: annotators are ``sim-1`` .. ``sim-N`` (inactive accounts that
-cannot log in), the source is ``import`` and every comment says "simulated". Each completion has
+cannot log in), the source is ``simulated`` (exports leave them out unless asked) and every
+comment says "simulated". Each completion has
 a latent quality, taken from the prompt's existing ranking (the Open-Assistant consensus, say) or
 gold ranking when there is one and drawn at random otherwise. Each annotator sees it through
 their own noise; one favours the output shown first and one is careless, so the dashboard has
@@ -134,4 +135,8 @@ def annotations_simulate(
             line["prompt"] = prompt.text
         lines.append(json.dumps(line, ensure_ascii=False))
     data = io.BytesIO("\n".join(lines).encode())
-    return prompts_import(project=project, source=data, fmt="rankwise")
+    result = prompts_import(project=project, source=data, fmt="rankwise")
+    Annotation.objects.filter(
+        prompt__project=project, annotator__username__in=[p["name"] for p in profiles]
+    ).update(source=Annotation.Source.SIMULATED)
+    return result

@@ -1,9 +1,9 @@
 """The agreement dashboard and the review pages: reviewers (and admins) of the project, as
 core.policy rules; ``policy_page`` hands each view the project."""
 
-from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from agreement.selectors import (
     annotator_rows,
@@ -13,9 +13,9 @@ from agreement.selectors import (
     review_queue_count,
     review_queue_list,
 )
-from agreement.services import project_agreement_schedule, prompt_adjudicate
-from annotate.judgements import JudgementError
+from agreement.services import project_agreement_schedule
 from annotate.models import Prompt
+from annotate.selectors import simulated_annotator_names
 from core.policy import policy_page
 
 
@@ -31,6 +31,7 @@ def dashboard(request, slug, project):
             "headline": headline_rows(report),
             "annotators": annotator_rows(report),
             "queue_count": review_queue_count(project),
+            "simulated": simulated_annotator_names(project=project),
         },
     )
 
@@ -51,54 +52,19 @@ def review_queue(request, slug, project):
     )
 
 
-class AdjudicationForm(forms.Form):
-    """One rank field per completion: 1 is best, equal numbers are ties."""
-
-    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-    def __init__(self, *args, completion_ids, initial_ranks=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.completion_ids = completion_ids
-        for cid in completion_ids:
-            self.fields[f"rank_{cid}"] = forms.IntegerField(
-                min_value=1,
-                max_value=len(completion_ids),
-                label=cid,
-                initial=(initial_ranks or {}).get(cid),
-            )
-
-    def ranking(self) -> list[list[str]]:
-        ranks = {cid: self.cleaned_data[f"rank_{cid}"] for cid in self.completion_ids}
-        return [
-            [cid for cid in self.completion_ids if ranks[cid] == r]
-            for r in sorted(set(ranks.values()))
-        ]
-
-
 @policy_page()
 def review_prompt(request, slug, prompt_id, project):
     prompt = get_object_or_404(Prompt, pk=prompt_id, project=project)
     data = prompt_review_get(prompt)
-    form = AdjudicationForm(
-        request.POST or None,
-        completion_ids=data["completion_ids"],
-        initial_ranks=data["consensus_rank"],
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            prompt_adjudicate(
-                prompt=prompt,
-                reviewer=request.user,
-                ranking=form.ranking(),
-                comment=form.cleaned_data["comment"],
-            )
-        except JudgementError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, f"Adjudicated {prompt.external_id}.")
-            return redirect("agreement:review-queue", slug=project.slug)
+    widget = {
+        "outputs": [{"id": cid, "label": cid} for cid in data["completion_ids"]],
+        "initial": data["consensus_rank"],
+        "ties_allowed": project.ties_allowed,
+        "url": reverse("api:prompt-adjudicate", args=[project.slug, prompt.pk]),
+        "done_url": reverse("agreement:review-queue", args=[project.slug]),
+    }
     return render(
         request,
         "agreement/review_prompt.html",
-        {"project": project, "form": form, **data},
+        {"project": project, "widget": widget, **data},
     )

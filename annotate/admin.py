@@ -38,7 +38,11 @@ from annotate.services.projects import AUDITED_SETTINGS
 class ImportForm(forms.Form):
     file = forms.FileField(help_text=".jsonl or .jsonl.gz")
     format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="rankwise")
-    annotator = forms.CharField(required=False, help_text="for formats whose lines name none")
+    annotator = forms.CharField(
+        required=False,
+        help_text="The annotator to credit with the file's judgements when its lines name none "
+        "(pairwise and hh-rlhf files).",
+    )
 
 
 class MembershipInline(admin.TabularInline):

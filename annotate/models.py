@@ -174,6 +174,15 @@ class Prompt(models.Model):
             return self.text
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
 
+    @property
+    def title_text(self) -> str:
+        """What names the prompt in a list: its text, or a conversation's last user turn."""
+        if self.messages is None:
+            return self.text
+        users = [m for m in self.messages if m.get("role") in ("user", "prompter")]
+        last = users[-1] if users else (self.messages[-1] if self.messages else {})
+        return str(last.get("content", ""))
+
 
 class Completion(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="completions")
@@ -211,6 +220,8 @@ class Annotation(models.Model):
         API = "api", "API"
         IMPORT = "import", "Import"
         REVIEW = "review", "Review"
+        # agreement.simulation's demo judgements: labelled, and left out of exports unless asked
+        SIMULATED = "simulated", "Simulated annotator"
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(

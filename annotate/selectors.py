@@ -205,3 +205,14 @@ def project_slugs_for_member(user) -> QuerySet:
 
 def project_member_is(*, project: Project, user) -> bool:
     return project.memberships.filter(user=user).exists()
+
+
+def simulated_annotator_names(*, project: Project) -> set[str]:
+    """Usernames whose judgements in the project are simulated (agreement.simulation): every
+    page that names annotators labels them."""
+    return set(
+        Annotation.objects.filter(prompt__project=project, source=Annotation.Source.SIMULATED)
+        .order_by()
+        .values_list("annotator__username", flat=True)
+        .distinct()
+    )

@@ -13,7 +13,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotate.api.views.tasks import TaskSerializer
-from annotate.models import Annotation, Claim, Project
+from annotate.letters import letters_seen, mapping_text, ranking_in_letters
+from annotate.models import Claim, Project
 from annotate.selectors import (
     annotation_get_for_annotator,
     annotation_list_for_annotator,
@@ -22,7 +23,7 @@ from annotate.selectors import (
     project_stats,
     queue_progress,
 )
-from core.policy import policy_page
+from core.policy import ANNOTATE, has_any_role, policy_page
 
 
 @policy_page()
@@ -40,6 +41,8 @@ def project_detail(request, slug, project):
             "stats": project_stats(project=project),
             "progress": queue_progress(project=project, user=request.user),
             "is_member": project_member_is(project=project, user=request.user),
+            # Only those the queue lets judge get the buttons (not reviewers, ML engineers).
+            "can_judge": has_any_role(request.user, ANNOTATE),
         },
     )
 
@@ -88,20 +91,14 @@ def annotate_page(request, slug, project):
     )  # fmt: skip
 
 
-def _ranking_labels(annotation: Annotation) -> str:
-    """The ranking as the annotator saw it: A > C = D > B, labels from their shown order."""
-    if annotation.skipped:
-        return ""
-    labels = {cid: chr(ord("A") + i) for i, cid in enumerate(annotation.shown_order)}
-    return " > ".join(
-        " = ".join(labels.get(cid, cid) for cid in group) for group in annotation.ranking
-    )
-
-
 @policy_page()
 def my_annotations(request, slug, project):
     annotations = list(annotation_list_for_annotator(user=request.user, project=project)[:500])
-    rows = [(a, _ranking_labels(a)) for a in annotations]
+    rows = []
+    for a in annotations:
+        letters = letters_seen(a.shown_order)
+        labels = "" if a.skipped else ranking_in_letters(a.ranking, letters)
+        rows.append((a, labels, mapping_text(letters)))
     return render(request, "annotate/my_annotations.html", {"project": project, "rows": rows})
 
 

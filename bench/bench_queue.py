@@ -214,6 +214,8 @@ class CpuMeter:
     """
 
     def __init__(self, server_pid: int, worker_pid: int, pg_url: str):
+        # With two servers (--baseline) each level counts only its own server's CPU; the
+        # database backends of the idle one cost nothing meanwhile.
         import psutil
 
         self.psutil = psutil
@@ -327,6 +329,8 @@ def overlap_check(saved_ids: list[int], tag: str) -> dict:
 def fmt(v, unit="") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
+    if isinstance(v, str):
+        return v
     return f"{v:,.1f}{unit}" if isinstance(v, float) else f"{v:,}{unit}"
 
 
@@ -474,45 +478,49 @@ def main() -> None:
     worker = start_worker(env)
     codes = [("before", Path(args.baseline), "two-trips")] if args.baseline else []
     codes.append(("after", ROOT, "one-trip"))
-    base = f"http://127.0.0.1:{args.port}"
-    results, peak, warm_ids = [], 0, []
+    # Both servers run side by side (before on --port, after on --port + 1) and the levels
+    # alternate, so a shared machine's changing load falls on both alike.
+    servers = {}
+    results, warm_ids = [], []
     try:
-        for code, root, flow in codes:
-            server = load_common.start_server(env, args.port, args.workers, root=root)
+        for i, (code, root, flow) in enumerate(codes):
+            port = args.port + i
+            server = load_common.start_server(env, port, args.workers, root=root)
             sampler = RssSampler(server.pid)
             sampler.start()
             meter = CpuMeter(server.pid, worker.pid, f"{args.pg}/{args.db_name}")
-            try:
-                warm = run_level(base, accounts[:1], 20, 0, flow=flow)  # not reported
-                warm_ids += warm["saved_ids"]
-                accounts = accounts[1:]
-                for c in levels:
-                    group, accounts = accounts[:c], accounts[c:]
-                    loops = (
-                        max(1, args.ops_per_level // c) if c > 1 else min(args.ops_per_level, 400)
-                    )
-                    print(f"{code}: {c} annotator(s) x {loops} tasks ...", flush=True)
-                    level = run_level(base, group, loops, args.think_ms / 1000, meter, flow=flow)
-                    level["code"] = code
-                    results.append(level)
-            finally:
-                sampler.stopped.set()
-                peak = max(peak, sampler.peak)
-                load_common.stop_process(server)
+            servers[code] = (server, sampler, meter, f"http://127.0.0.1:{port}", flow)
+        for _, _, _, base, flow in servers.values():
+            warm = run_level(base, accounts[:1], 20, 0, flow=flow)  # not reported
+            warm_ids += warm["saved_ids"]
+            accounts = accounts[1:]
+        for c in levels:
+            loops = max(1, args.ops_per_level // c) if c > 1 else min(args.ops_per_level, 400)
+            for code, (_, _, meter, base, flow) in servers.items():
+                group, accounts = accounts[:c], accounts[c:]
+                print(f"{code}: {c} annotator(s) x {loops} tasks ...", flush=True)
+                level = run_level(base, group, loops, args.think_ms / 1000, meter, flow=flow)
+                level["code"] = code
+                results.append(level)
     finally:
+        peak = 0
+        for server, sampler, *_ in servers.values():
+            sampler.stopped.set()
+            peak = max(peak, sampler.peak)
+            load_common.stop_process(server)
         try:
             drain = load_common.consensus_drain()
         finally:
             load_common.stop_process(worker)
     check = overlap_check([*warm_ids, *(i for lv in results for i in lv["saved_ids"])], tag)
     check.update(drain)
-    report(results, load, check, args, peak)
-    if args.out:
-        for lv in results:
-            lv.pop("saved_ids")
+    for lv in results:
+        lv.pop("saved_ids")
+    if args.out:  # before the report, so a report bug loses no measurement
         Path(args.out).write_text(json.dumps(
             {"args": vars(args), "load": load, "levels": results, "check": check,
              "peak_server_rss_mb": round(peak / 2**20)}, indent=1))  # fmt: skip
+    report(results, load, check, args, peak)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ RULES: dict[str, Mapping[str, Access]] = {
     "agreement:dashboard": {"GET": REVIEW},
     "agreement:recompute": {"POST": REVIEW},
     "agreement:review-queue": {"GET": REVIEW},
-    "agreement:review-prompt": {"GET": REVIEW, "POST": REVIEW},
+    "agreement:review-prompt": {"GET": REVIEW},
     "training:run-list": {"GET": TRAIN},
     "training:run-detail": {"GET": TRAIN},
     "training:run-new": {"GET": TRAIN, "POST": TRAIN},
@@ -103,6 +103,7 @@ RULES: dict[str, Mapping[str, Access]] = {
     # --- agreement -----------------------------------------------------------------------------
     "api:project-agreement": {"GET": REPORT},
     "api:project-agreement-recompute": {"POST": REVIEW},
+    "api:prompt-adjudicate": {"POST": REVIEW},
     # --- snapshots and training: objects scoped to the user's projects by their selectors ------
     "api:snapshot-list": {"GET": TRAIN, "POST": ADMIN},
     "api:snapshot-detail": {"GET": TRAIN},

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from annotate.models import Project
 from exports.models import DatasetSnapshot
-from exports.options import MODES, TIE_POLICIES, ExportOptionsError
+from exports.options import MODES, TIE_POLICIES, ExportOptionsError, clean_options
 from exports.reproduce import snapshot_cli_command, snapshot_python_snippet
 from exports.services import (
     SnapshotNotReady,
@@ -32,6 +32,34 @@ class ExportForm(forms.Form):
     validation = forms.FloatField(min_value=0, max_value=1, initial=0.05)
     test = forms.FloatField(min_value=0, max_value=1, initial=0.05)
     holdout_annotators = forms.CharField(required=False, help_text="comma-separated usernames")
+    include_simulated = forms.BooleanField(
+        required=False, help_text="include the demo's simulated annotators' judgements"
+    )
+
+    def clean(self):
+        """Every error at once: the settings' own rules (exports.options) are checked one by one
+        on whatever parsed, so a bad split shows beside a bad date, not after it is fixed."""
+        data = super().clean()
+        project = data.get("project")
+        if project is None:
+            return data
+        single = {
+            "split": (("train", "validation", "test"),
+                      lambda d: {k: d[k] for k in ("train", "validation", "test")}),
+            "min_agreement": (("min_agreement",), lambda d: d["min_agreement"]),
+            "exclude_flags": (("exclude_flags",), lambda d: d["exclude_flags"]),
+            "holdout_annotators": (("holdout_annotators",), lambda d: d["holdout_annotators"]),
+            "annotated_to": (("annotated_from", "annotated_to"), None),
+        }  # fmt: skip
+        for key, (fields, value) in single.items():
+            if any(f not in data for f in fields):
+                continue  # that field has its own error already
+            options = {f: data[f] for f in fields} if value is None else {key: value(data)}
+            try:
+                clean_options(project, options)
+            except ExportOptionsError as exc:
+                self.add_error(fields[0] if key == "split" else key, exc.message)
+        return data
 
 
 @admin.register(DatasetSnapshot)
@@ -83,7 +111,7 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
                 key: data[key]
                 for key in ("mode", "min_agreement", "exclude_flags", "only_reviewed",
                             "annotated_from", "annotated_to", "ties", "seed",
-                            "holdout_annotators")
+                            "holdout_annotators", "include_simulated")
             }  # fmt: skip
             options["split"] = {k: data[k] for k in ("train", "validation", "test")}
             try:

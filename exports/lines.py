@@ -64,6 +64,8 @@ EXCLUDED_FLAGGED = "flagged"
 EXCLUDED_NOT_REVIEWED = "not_reviewed"
 EXCLUDED_LOW_AGREEMENT = "below_min_agreement"
 EXCLUDED_NO_CONSENSUS = "no_consensus"
+EXCLUDED_ONLY_SIMULATED = "only_simulated_judgements"
+SIMULATED = "simulated"  # Annotation.Source.SIMULATED
 
 
 @dataclass
@@ -78,6 +80,13 @@ class Selection:
 def select(bundle: PromptBundle, options: ExportOptions) -> Selection:
     dated = options.annotated_from is not None or options.annotated_to is not None
     judgements = [a for a in bundle.annotations if not dated or options.in_date_range(a.created_at)]
+    if not options.include_simulated:
+        # Simulated judgements (the demo's) are not people's: out unless asked for; a prompt
+        # that only they judged is out too, its consensus being theirs.
+        real = [a for a in judgements if a.source != SIMULATED]
+        if judgements and not real:
+            return Selection([], excluded=EXCLUDED_ONLY_SIMULATED)
+        judgements = real
     if dated and not judgements:
         return Selection([], excluded=EXCLUDED_NOT_IN_RANGE)
     if options.exclude_flags:

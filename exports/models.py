@@ -76,7 +76,8 @@ class DatasetSnapshot(models.Model):
         indexes = [models.Index(fields=["project", "-id"])]
 
     def __str__(self):
-        return f"snapshot {self.pk} of {self.project_id} ({self.format}, {self.status})"
+        # Not "snapshot 1 of 2" (which read as a count): the project by name.
+        return f"Snapshot #{self.pk} of project {self.project.name} ({self.format}, {self.status})"
 
     @property
     def is_ready(self) -> bool:

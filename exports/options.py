@@ -46,6 +46,7 @@ class ExportOptions:
     seed: int = 0
     split: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT))
     holdout_annotators: tuple[str, ...] = ()
+    include_simulated: bool = False  # the demo's simulated annotators (agreement.simulation)
 
     def as_json(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
@@ -62,6 +63,7 @@ class ExportOptions:
             "seed": self.seed,
             "split": dict(self.split),
             "holdout_annotators": list(self.holdout_annotators),
+            "include_simulated": self.include_simulated,
         }
 
     def in_date_range(self, created_at: datetime) -> bool:
@@ -152,7 +154,7 @@ def _split(data: Mapping) -> dict[str, float]:
 
 KNOWN_KEYS = {
     "mode", "min_agreement", "exclude_flags", "only_reviewed", "annotated_from",
-    "annotated_to", "ties", "seed", "split", "holdout_annotators",
+    "annotated_to", "ties", "seed", "split", "holdout_annotators", "include_simulated",
 }  # fmt: skip
 
 
@@ -214,4 +216,5 @@ def clean_options(project, data: Mapping[str, Any] | None) -> ExportOptions:
         seed=seed,
         split=_split(data),
         holdout_annotators=holdout,
+        include_simulated=_bool(data, "include_simulated", False),
     )

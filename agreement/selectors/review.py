@@ -7,7 +7,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from agreement.models import PromptConsensus
+from annotate.letters import letters_seen, mapping_text, ranking_in_letters
 from annotate.models import Project, Prompt
+from annotate.rendering import stored_messages_html, stored_text_html
 from annotate.selectors import user_has_role
 from core.roles import Roles
 
@@ -72,12 +74,20 @@ def prompt_review_get(prompt: Prompt) -> dict[str, Any]:
     adjudications = list(prompt.adjudications.select_related("reviewer"))
     shown = adjudications[0].ranking if adjudications else (consensus and consensus.ranking)
     consensus_rank = {cid: g + 1 for g, group in enumerate(shown or []) for cid in group}
+    ids = [c.external_id for c in completions]
+    # Each annotator's own letters (what their comment means by "B"), with the mapping.
+    for a in annotations:
+        a.letters = letters_seen(a.shown_order, ids)
+        a.letter_map = mapping_text(a.letters)
+        a.ranking_letters = "" if a.skipped else ranking_in_letters(a.ranking, a.letters)
     rows = [
         {
             "completion": c,
+            "html": stored_text_html(c.text, c.html),
             "cells": [
                 {
                     "rank": pos.get(c.external_id),
+                    "letter": a.letters.get(c.external_id),
                     "rating": a.ratings.get(c.external_id),
                     "flags": a.flags.get(c.external_id, []),
                 }
@@ -87,9 +97,17 @@ def prompt_review_get(prompt: Prompt) -> dict[str, Any]:
         }
         for c in completions
     ]
+    prompt_html = (
+        list(zip(prompt.messages, stored_messages_html(prompt.messages, prompt.messages_html),
+                 strict=True))
+        if prompt.messages
+        else None
+    )  # fmt: skip
     return {
         "prompt": prompt,
-        "completion_ids": [c.external_id for c in completions],
+        "prompt_html": stored_text_html(prompt.text, prompt.html),
+        "prompt_turns": prompt_html,
+        "completion_ids": ids,
         "annotations": annotations,
         "rows": rows,
         "consensus": consensus,

@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotate.imports.formats import FORMATS
+from annotate.letters import letters_seen
 from annotate.models import (
     Annotation,
     AnnotationRevision,
@@ -249,15 +250,22 @@ class AnnotationSerializer(serializers.ModelSerializer):
     ratings = RatingsField()
     flags = FlagsField()
     shown_order = ShownOrderField()
+    letters = serializers.SerializerMethodField(
+        help_text="The letter the annotator saw for each completion id (A = first shown): what "
+        "their comment means by 'B'."
+    )
 
     class Meta:
         model = Annotation
         fields = [
             "id", "prompt", "prompt_external_id", "annotator", "ranking", "ratings", "flags",
-            "comment", "skipped", "skip_reason", "time_ms", "shown_order", "source",
+            "comment", "skipped", "skip_reason", "time_ms", "shown_order", "letters", "source",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_letters(self, annotation) -> dict[str, str]:
+        return letters_seen(annotation.shown_order)
 
 
 class RevisionSerializer(serializers.ModelSerializer):

@@ -205,7 +205,10 @@ def parse_pairwise(obj: Any, *, annotator: str | None = None) -> Iterable[Prompt
     rejected_text = _assistant_text(rejected, "rejected")
     name = obj.get("annotator") or annotator
     if not name:
-        raise LineError("annotator", "missing: add an annotator field or pass --annotator")
+        raise LineError(
+            "annotator",
+            'missing: add an "annotator" to the line, or name one annotator for the whole file',
+        )
     name = _clean_annotator(name, "annotator")
     external_id = obj.get("id", obj.get("prompt_id"))
     if external_id is None:

@@ -109,9 +109,11 @@ def _annotation_create(
         if not cleaned["skipped"]:
             overlap_check(project=project, prompt=locked, user=user, now=now, tally=tally)
         if not cleaned["shown_order"]:
+            # The letters the annotator saw are stored with the judgement (annotate.letters):
+            # the claim's order, else the file order a claim-less client was given.
             cleaned["shown_order"] = claimed_shown_order(
                 project=project, user=user, prompt_id=locked.pk
-            )
+            ) or _completion_ids(locked)
         annotation = Annotation.objects.create(
             prompt=locked, annotator=user, source=source, **cleaned
         )

@@ -46,7 +46,7 @@ AGREEMENT_ENDPOINTS = [
     Endpoint("review queue page", "get", url(PAGE + "review/"), REVIEW, surface="page"),
     Endpoint("review sheet page", "get", url(PAGE + "review/{w.prompt.pk}/"), REVIEW,
              surface="page"),
-    Endpoint("page: adjudicate", "post", url(PAGE + "review/{w.prompt.pk}/"), REVIEW, ok=302,
-             surface="page",
-             body=lambda w: {"form": {"rank_A": 1, "rank_B": 2, "rank_C": 2, "comment": ""}}),
+    # the review page's adjudication widget posts here (session + CSRF)
+    Endpoint("adjudicate", "post", url(P + "prompts/{w.prompt.pk}/adjudicate/"), REVIEW, ok=201,
+             body=lambda w: {"ranking": [["A"], ["B", "C"]], "comment": ""}),
 ]  # fmt: skip

@@ -121,10 +121,14 @@ def test_review_page_shows_everyone_and_records_an_adjudication(client, imported
     html = client.get(url).content.decode()
     for name in ("ann1", "ann2", "ann3"):
         assert name in html
-    bad = client.post(url, {"rank_A": 1, "rank_B": 1, "rank_C": 9, "rank_D": 2})
-    assert bad.status_code == 200 and not Adjudication.objects.exists()
-    done = client.post(url, {"rank_A": 1, "rank_B": 1, "rank_C": 3, "rank_D": 4, "comment": "ok"})
-    assert done.status_code == 302
+    assert "api/v1/projects/multi/prompts/" in html  # the widget posts to the API
+    api = reverse("api:prompt-adjudicate", args=["multi", p2.pk])
+    bad = client.post(api, {"ranking": [["A", "B"], ["D"]]}, content_type="application/json")
+    assert bad.status_code == 400 and "ranking" in bad.json()["fields"]
+    assert not Adjudication.objects.exists()
+    done = client.post(api, {"ranking": [["A", "B"], ["C"], ["D"]], "comment": "ok"},
+                       content_type="application/json")  # fmt: skip
+    assert done.status_code == 201, done.content
     adj = Adjudication.objects.get()
     assert adj.ranking == [["A", "B"], ["C"], ["D"]] and adj.reviewer == people["reviewer"]
     queue = client.get(reverse("agreement:review-queue", args=["multi"])).content.decode()
