@@ -109,6 +109,10 @@ def test_dashboard_and_review_pages_are_for_reviewers(client, imported_project, 
     assert 'id="agreement-report"' in html and "chart-heatmap" in html
     assert "0.423" in html  # the headline pairwise agreement
     assert "Review queue (2)" in html  # p1 (5/9) and p2 (5/16) are below 0.6
+    # The date and the time apart ("2026-12-06 17:45 UTC", not "2026-12-0617:45:07 UTC").
+    import re
+
+    assert re.search(r"Computed \d{4}-\d\d-\d\d \d\d:\d\d UTC", html), html[:2000]
 
 
 def test_review_page_shows_everyone_and_records_an_adjudication(client, imported_project, people):

@@ -391,3 +391,38 @@ def test_import_stores_the_rendered_html_and_the_backfill_fills_old_rows(project
     call_command("render_texts")
     assert Prompt.objects.get().html == "<p>Say <em>hi</em> &lt;b&gt;</p>"
     assert not Completion.objects.filter(html="").exists()
+
+
+def test_my_annotations_name_conversations_by_the_last_user_turn_and_show_the_letters(
+    client_alice, alice, project
+):
+    chat = PromptFactory(
+        project=project, k=2, text="",
+        messages=[{"role": "user", "content": "first question"},
+                  {"role": "assistant", "content": "an answer"},
+                  {"role": "user", "content": "the follow-up"}],
+    )  # fmt: skip
+    ranking_submit(project=project, prompt=chat, user=alice,
+                   data={"ranking": [["B"], ["A"]], "shown_order": ["B", "A"]})  # fmt: skip
+    page = client_alice.get(reverse("annotate:my-annotations", args=["demo"])).content.decode()
+    assert "the follow-up" in page and "first question" not in page
+    assert "A = B, B = A" in page  # her letters and the outputs they stood for
+    mine = client_alice.get(api("my-annotations")).json()["results"][0]
+    assert mine["letters"] == {"B": "A", "A": "B"}
+
+
+def test_training_eta_in_human_units():
+    from training.templatetags.training_format import duration_words
+
+    assert [duration_words(s) for s in (45, 600, 3838, 200_000)] == [
+        "45 s", "10 min", "1 h 04 min", "2 d 7 h",
+    ]  # fmt: skip
+
+
+def test_project_page_offers_judging_only_to_those_who_may(client, project):
+    from tests.factories import UserFactory
+
+    reviewer = UserFactory(username="rev", roles=["reviewer"])
+    Membership.objects.create(project=project, user=reviewer)
+    page = login(client, reviewer).get(reverse("annotate:project-detail", args=["demo"]))
+    assert b"start-annotating" not in page.content
