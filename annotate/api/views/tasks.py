@@ -24,12 +24,8 @@ from annotate.models import Annotation, Prompt
 from annotate.rendering import stored_messages_html, stored_text_html
 from annotate.selectors import annotation_list_for_annotator, queue_progress
 from annotate.services.annotations import annotation_skip, annotation_update, ranking_submit
-from annotate.services.queue import (
-    claim_extend,
-    prompt_completions,
-    prompt_next_for_annotator,
-    prompt_peek_for_annotator,
-)
+from annotate.services.queue import prompt_completions, prompt_next_for_annotator
+from annotate.services.reservations import claim_extend, prompt_peek_for_annotator
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
 from core.api.permissions import ProjectScopedMixin
