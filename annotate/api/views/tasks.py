@@ -51,8 +51,9 @@ class TaskSerializer(serializers.Serializer):
     )
     completions = serializers.SerializerMethodField()
     shown_order = serializers.ListField(child=serializers.CharField())
-    claimed_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
+    # null in a preview (tasks/peek/): nothing is reserved yet
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
     timeout_minutes = serializers.SerializerMethodField(
         help_text="How long a claim (or an extension) reserves the task."
     )
