@@ -126,9 +126,11 @@ def test_a_reviewer_adjudicates_while_redis_is_down(redis_down, client, world):
     prompt = world["prompts"][1]
     prompt.annotations.create(annotator=world["annotator"], ranking=FORWARD)
     client.force_login(world["reviewer"])
-    url = f"/projects/{world['project'].slug}/review/{prompt.pk}/"
-    response = client.post(url, {"rank_A": 4, "rank_B": 3, "rank_C": 2, "rank_D": 1})
-    assert response.status_code == 302, response.content[:500]
+    # The review page's widget posts here with the session (issue 15: one surface).
+    url = f"/api/v1/projects/{world['project'].slug}/prompts/{prompt.pk}/adjudicate/"
+    body = {"ranking": [["D"], ["C"], ["B"], ["A"]]}
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 201, response.content[:500]
     assert Adjudication.objects.filter(prompt=prompt).count() == 1
 
 
