@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.core.signals import got_request_exception
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 
@@ -34,7 +37,10 @@ class RejectNulMiddleware:
 
 
 class FriendlyErrorsMiddleware:
-    """Friendly 403 and 404 pages in every setting, DEBUG (the demo) included.
+    """Friendly 403, 404 and 500 pages in every setting, DEBUG (the demo) included.
+
+    Listed before the middleware that answers exceptions of its own (BrokerUnavailable's 503),
+    so those answer first (process_exception runs in reverse order).
 
     A page that refuses (PermissionDenied) or finds nothing (Http404) gets the site's own page
     with the reason, as a plain response: no traceback in the log for an expected refusal, and
@@ -64,7 +70,17 @@ class FriendlyErrorsMiddleware:
             return friendly_error(request, 404)
         if isinstance(exception, PermissionDenied):
             return friendly_error(request, 403, str(exception))
+        if settings.DEBUG and not isinstance(exception, (SuspiciousOperation, BadRequest)):
+            # The demo runs with DEBUG on: a bug gets the friendly page there too (without DEBUG
+            # Django's handler500 renders it), its traceback in the log as always; the signal
+            # lets the test client re-raise it.
+            logger.error("Internal Server Error: %s", request.path, exc_info=exception)
+            got_request_exception.send(sender=None, request=request)
+            return friendly_error(request, 500)
         return None
+
+
+logger = logging.getLogger("django.request")
 
 
 def friendly_error(request, status: int, reason: str = ""):

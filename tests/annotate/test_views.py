@@ -426,3 +426,21 @@ def test_project_page_offers_judging_only_to_those_who_may(client, project):
     Membership.objects.create(project=project, user=reviewer)
     page = login(client, reviewer).get(reverse("annotate:project-detail", args=["demo"]))
     assert b"start-annotating" not in page.content
+
+
+def test_a_bug_gets_the_friendly_500_page_with_debug_on_too(
+    client_alice, project, settings, monkeypatch, caplog
+):
+    """The demo runs with DEBUG on: no traceback page for a bug, the traceback in the log."""
+
+    def boom(**kwargs):
+        raise RuntimeError("a bug in project_stats")
+
+    settings.DEBUG = True
+    monkeypatch.setattr("annotate.views.project_stats", boom)
+    client_alice.raise_request_exception = False
+    response = client_alice.get(reverse("annotate:project-detail", args=["demo"]))
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content
+    assert b"Traceback" not in response.content and b"project_stats" not in response.content
+    assert "a bug in project_stats" in caplog.text
