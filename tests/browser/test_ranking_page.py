@@ -44,7 +44,7 @@ def test_rank_by_drag_and_drop_with_ratings_and_flags(page, demo, login, live_se
     assert page.locator(".prompt-body").inner_text().startswith("Explain to a curious ten-year-old")
     assert list(ids) == ["A", "B", "C", "D", "E"]
     assert page.locator("#instructions").inner_text().startswith("Instructions")
-    assert page.locator("#progress").inner_text().startswith("Done today: 0")
+    page.wait_for_selector("#progress:has-text('Done today: 0')")  # fetched beside the task
     screenshot(page, "ranking-page", whole=True)
 
     submit = page.locator("#submit-btn")
