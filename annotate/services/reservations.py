@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from annotate import db
 from annotate.models import Claim, Project
 from annotate.services.queue import (
     SubmissionRefused,
@@ -22,6 +21,7 @@ from annotate.services.queue import (
     prompt_lock,
     prompt_tally,
 )
+from core import db
 
 
 def prompt_peek_for_annotator(

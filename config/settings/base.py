@@ -58,7 +58,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.FriendlyErrorsMiddleware",
-    "config.middleware.FriendlyErrorsMiddleware",
     "core.middleware.BrokerUnavailableMiddleware",
 ]
 
