@@ -21,7 +21,8 @@ import json
 import os
 import sys
 
-from rlhf.data import DataError, Example, iter_jsonl, load_llmbar, load_preferences
+from rlhf.data import DataError, Example, iter_jsonl, load_preferences
+from rlhf.eval_sets import load_llmbar
 
 
 def _plain_rows(path: str) -> list[tuple[int, object, str]] | None:

@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 
 from rlhf.callbacks import PrintCallbacks, RunCallbacks, StopRequested
 from rlhf.config import ConfigError, RewardConfig
-from rlhf.data import DataError, assign_splits, load_eval_file, load_preferences
+from rlhf.data import DataError, assign_splits, load_preferences
+from rlhf.eval_sets import load_eval_file
 from rlhf.scoring import CARD_NAME, ensure_pad_token
 from rlhf.utils import code_version, write_json
 

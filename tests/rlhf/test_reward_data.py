@@ -7,7 +7,8 @@ import json
 import pytest
 
 from rlhf.config import ConfigError, RewardConfig
-from rlhf.data import DataError, assign_splits, load_llmbar, load_preferences
+from rlhf.data import DataError, assign_splits, load_preferences
+from rlhf.eval_sets import load_llmbar
 
 
 def _write(tmp_path, rows, name="data.jsonl"):
