@@ -1,17 +1,18 @@
 """Every option of the reward-model trainer, in one dataclass read from a JSON file.
 
-``RewardConfig.from_json(path)`` rejects unknown keys by name, so a typo in a run file
-fails before any model is loaded instead of silently training with a default.
+Loading, type checks and errors come from :class:`rlhf.config_base.RunConfig`, as for PPO:
+``RewardConfig.from_json(path)`` rejects unknown keys by name, so a typo in a run file fails
+before any model is loaded instead of silently training with a default, and every problem is
+a :class:`ConfigError` whose ``field`` names the key.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
-from rlhf.config_base import ConfigError
+from rlhf.config_base import ConfigError, RunConfig
+
+__all__ = ["ConfigError", "RewardConfig"]
 
 LABEL_MODES = ("annotations", "consensus")
 DATA_FORMATS = ("auto", "rankings", "pairwise")
@@ -23,7 +24,7 @@ LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
 
 
 @dataclass
-class RewardConfig:
+class RewardConfig(RunConfig):
     """Options of ``python -m rlhf.train_reward --config run.json``.
 
     Only ``model_name_or_path``, ``train_file`` and ``output_dir`` are required.
@@ -176,96 +177,36 @@ class RewardConfig:
     """Write the model, tokenizer and card; benches turn it off."""
 
     def __post_init__(self) -> None:
-        self.validate_values()
+        # Built directly (tests, the web form) as well as from a run file: check values
+        # either way. Required paths are checked apart, once the server has filled them in.
+        self.validate()
 
-    # ------------------------------------------------------------------
-    def validate_values(self) -> None:
-        def check(ok: bool, msg: str, field: str | None = None) -> None:
-            # Each message starts with the key it is about, unless ``field`` says otherwise.
-            if not ok:
-                raise ConfigError(msg, field=field or msg.split(" ", 1)[0])
-
-        check(self.data_format in DATA_FORMATS, f"data_format must be one of {DATA_FORMATS}")
-        check(self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}")
-        check(self.mixed_precision in PRECISIONS, f"mixed_precision must be one of {PRECISIONS}")
-        check(self.lr_scheduler in SCHEDULERS, f"lr_scheduler must be one of {SCHEDULERS}")
-        check(self.length_debias in LENGTH_DEBIAS, f"length_debias must be one of {LENGTH_DEBIAS}")
-        check(self.weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}")
-        check(self.input_layout in INPUT_LAYOUTS, f"input_layout must be one of {INPUT_LAYOUTS}")
-        check(0.0 <= self.prompt_min_fraction < 1.0, "prompt_min_fraction must be in [0, 1)")
-        check(0.0 <= self.eval_fraction < 1.0, "eval_fraction must be in [0, 1)")
-        check(self.max_length >= 8, "max_length must be at least 8")
-        check(self.batch_size >= 1, "batch_size must be >= 1")
-        check(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1")
-        check(self.learning_rate > 0, "learning_rate must be > 0")
-        check(self.num_epochs > 0 or self.max_steps > 0, "num_epochs or max_steps must be > 0")
-        check(0.0 <= self.warmup_ratio < 1.0, "warmup_ratio must be in [0, 1)")
-        check(self.lora_r >= 0, "lora_r must be >= 0")
-        check(self.length_debias_coef >= 0, "length_debias_coef must be >= 0")
-        if self.length_debias == "balanced_pairs":
-            check(self.length_debias_coef <= 1, "balanced_pairs needs length_debias_coef <= 1",
-                  "length_debias_coef")  # fmt: skip
-        check(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
-        check(self.log_every >= 1, "log_every must be >= 1")
-        check(self.forward_chunk_size >= 0, "forward_chunk_size must be >= 0")
-        check(
-            list(self.agreement_buckets) == sorted(self.agreement_buckets),
-            "agreement_buckets must be ascending",
-        )
+    def validate(self) -> None:
+        for name, allowed in (
+            ("data_format", DATA_FORMATS),
+            ("labels", LABEL_MODES),
+            ("mixed_precision", PRECISIONS),
+            ("lr_scheduler", SCHEDULERS),
+            ("length_debias", LENGTH_DEBIAS),
+            ("weighting", WEIGHTINGS),
+            ("input_layout", INPUT_LAYOUTS),
+        ):
+            self.check_choice(name, allowed)
+        for name in ("prompt_min_fraction", "eval_fraction", "warmup_ratio"):
+            value = getattr(self, name)
+            self.check(0.0 <= value < 1.0, name, f"{name!r} must be in [0, 1), got {value}")
+        self.check(self.max_length >= 8, "max_length", "'max_length' must be at least 8")
+        for name in ("batch_size", "gradient_accumulation_steps", "log_every"):
+            self.check(getattr(self, name) >= 1, name, f"{name!r} must be >= 1")
+        for name in ("lora_r", "length_debias_coef", "checkpoint_every", "forward_chunk_size"):
+            self.check(getattr(self, name) >= 0, name, f"{name!r} must be >= 0")
+        self.check(self.learning_rate > 0, "learning_rate", "'learning_rate' must be > 0")
+        self.check(self.num_epochs > 0 or self.max_steps > 0, "num_epochs",
+                   "'num_epochs' or 'max_steps' must be > 0")  # fmt: skip
+        self.check(self.length_debias != "balanced_pairs" or self.length_debias_coef <= 1,
+                   "length_debias_coef", "balanced_pairs needs 'length_debias_coef' <= 1")  # fmt: skip
+        self.check(list(self.agreement_buckets) == sorted(self.agreement_buckets),
+                   "agreement_buckets", "'agreement_buckets' must be ascending")  # fmt: skip
 
     def validate_required(self) -> None:
-        for name in ("model_name_or_path", "train_file", "output_dir"):
-            if not getattr(self, name):
-                raise ConfigError(f"config key {name!r} is required", field=name)
-
-    # ------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RewardConfig:
-        if not isinstance(data, dict):
-            raise ConfigError("the config must be a JSON object")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"unknown config key {key!r}", field=key)
-        values = {}
-        for key, value in data.items():
-            values[key] = _coerce(key, known[key], value)
-        return cls(**values)
-
-    @classmethod
-    def from_json(cls, path: str) -> RewardConfig:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from exc
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
-    """Check a JSON value against the field's declared type; ints pass for floats."""
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    if value is None:
-        if "None" in kind:
-            return None
-        raise ConfigError(f"config key {key!r} may not be null", field=key)
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, list) or kind.startswith("list"):
-        ok = isinstance(value, list)
-    else:  # str or str | None
-        ok = isinstance(value, str)
-    if not ok:
-        raise ConfigError(
-            f"config key {key!r} has the wrong type: {value!r} (expected {kind})", field=key
-        )
-    return value
+        self.require("model_name_or_path", "train_file", "output_dir")

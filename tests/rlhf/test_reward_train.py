@@ -233,7 +233,7 @@ def test_cli_reports_bad_config_key_and_bad_data_line(
     cfg_path = tmp_path / "run.json"
     cfg_path.write_text(json.dumps({"model_name_or_path": str(bert_dir), "lerning_rate": 1e-4}))
     assert train_main(["--config", str(cfg_path)]) == 2
-    assert "unknown config key 'lerning_rate'" in capsys.readouterr().err
+    assert "unknown config key(s): 'lerning_rate'" in capsys.readouterr().err
 
     rows = make_rankings(3, seed=8)
     rows[1]["annotations"][0]["ranking"] = [["A"], ["Z"]]
