@@ -7,16 +7,13 @@ so a reader never sees half a snapshot, and a failed build leaves nothing behind
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import shutil
-import subprocess
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
@@ -32,6 +29,7 @@ from exports import bundles, lines
 from exports.models import DatasetSnapshot
 from exports.options import SPLITS, ExportOptionsError, clean_options
 from exports.sinks import HfSink, JsonlSink, file_sha256, pairwise_schema
+from rlhf.utils import code_version
 from webhooks.services import webhook_snapshot_emit
 
 logger = logging.getLogger(__name__)
@@ -46,24 +44,6 @@ class SnapshotNotReady(Exception):
 
 class SnapshotSuperseded(Exception):
     """The reaper wrote this attempt off and re-queued the snapshot; stop writing."""
-
-
-@functools.cache
-def code_version() -> str:
-    """``git describe`` of the checkout, else the installed package version."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"],
-            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=5, check=True,
-        )  # fmt: skip
-        if out.stdout.strip():
-            return f"git:{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        return f"rankwise=={metadata.version('rankwise')}"
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def snapshots_root() -> Path:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlhf.scoring import Prompt
+from rlhf.utils import prompt_key
 
 SPLITS = ("train", "validation", "test")
 
@@ -144,9 +145,8 @@ def _number(loc: _Line, obj: dict, fld: str, default: float | None) -> float | N
     return float(value)
 
 
-def _prompt_key(prompt: Prompt) -> str:
-    text = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
-    return "h" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+def _prompt_id(prompt: Prompt) -> str:
+    return "h" + hashlib.sha1(prompt_key(prompt).encode("utf-8")).hexdigest()[:16]
 
 
 def ranking_pairs(
@@ -321,7 +321,7 @@ def _pairwise_line(loc: _Line, obj: dict, lineno: int) -> Example:
     if weight < 0:
         raise loc.fail("weight", "must be >= 0")
     pid = obj.get("prompt_id")
-    pid = str(pid) if pid is not None else _prompt_key(prompt)
+    pid = str(pid) if pid is not None else _prompt_id(prompt)
     return Example(
         pid,
         prompt,

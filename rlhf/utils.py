@@ -1,12 +1,15 @@
-"""Small helpers shared by the reward-model trainer, scorer and benches."""
+"""Small helpers shared by the trainers, the scorer and the benches; stdlib only, so the
+Django apps import them too (prompt keys, code version, strict JSON)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import subprocess
 from collections.abc import Hashable, Mapping
+from importlib import metadata
 from typing import Any
 
 
@@ -22,9 +25,10 @@ def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[floa
 
 
 def prompt_key(prompt: Any) -> str:
-    """A hashable key for a prompt as trainers report it: a string, or a chat (a list of
-    messages), so samples of one prompt can be grouped wherever they are read back."""
-    return json.dumps(prompt, sort_keys=True)
+    """A prompt as canonical JSON text: a string, or a chat (a list of messages), keys sorted.
+    Equal prompts give equal keys, so samples of one prompt can be grouped wherever they are
+    read back, and :mod:`rlhf.data` hashes it into the id of a prompt that has none."""
+    return json.dumps(prompt, sort_keys=True, ensure_ascii=False)
 
 
 def paired_change(
@@ -79,8 +83,13 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+@functools.cache
 def code_version() -> str:
-    """``git describe`` of the checkout holding this package, else the package version."""
+    """What wrote a snapshot or a model: ``git:<describe>`` of the checkout holding this
+    package, else ``rankwise==<version>`` of the installed distribution, else ``unknown``.
+
+    Cached: a process runs the code it imported at start, whatever the checkout does later.
+    """
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(
@@ -92,14 +101,12 @@ def code_version() -> str:
             check=True,
         )
         if out.stdout.strip():
-            return out.stdout.strip()
+            return f"git:{out.stdout.strip()}"
     except (OSError, subprocess.SubprocessError):
         pass
     try:
-        from importlib.metadata import version
-
-        return version("rankwise")
-    except Exception:  # not installed as a distribution either
+        return f"rankwise=={metadata.version('rankwise')}"
+    except metadata.PackageNotFoundError:
         return "unknown"
 
 
