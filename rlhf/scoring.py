@@ -22,16 +22,16 @@ completion is only cut when it alone does not fit.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from rlhf.card import read_card
+
 Prompt = str | list[dict[str, Any]]
 
-CARD_NAME = "rankwise_card.json"
 _ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System"}
 
 
@@ -309,11 +309,7 @@ class RewardScorer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = os.fspath(path)
-        card: dict[str, Any] = {}
-        card_path = os.path.join(path, CARD_NAME)
-        if os.path.exists(card_path):
-            with open(card_path, encoding="utf-8") as fh:
-                card = json.load(fh)
+        card = read_card(path)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=1, dtype=_as_dtype(dtype)

@@ -20,14 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 KNOWN: dict[str, int] = {
     "agreement/metrics/records.py:_build": 134,
     "agreement/metrics/synthetic.py:_generate": 88,
-    # being reworked by the reward-model quality work (issue #13) as this check lands: merge
-    # it, then split train_reward into named stages (issue #14) and drop these two
-    "rlhf/train_reward.py": 538,
     # came with the New run form (main, 2026-12-07), over 80 before this check landed
     "training/views.py:run_new": 85,
-    "rlhf/train_reward.py:train_reward": 360,
     # grew with issue #13 (hh dialogue split, sources, per-source metrics) before this check
-    # reached its branch; to be split with train_reward under issue #14
+    # reached its branch; to be split under issue #14
     "rlhf/evaluate.py:pair_metrics": 93,
 }
 

@@ -23,14 +23,8 @@ from typing import Any
 import torch
 
 from rlhf.callbacks import RunCallbacks, StopRequested
-from rlhf.ppo.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-    save_policy,
-    write_card,
-)
+from rlhf.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from rlhf.ppo.checkpoint import save_policy, write_card
 from rlhf.ppo.config import PPOConfig
 from rlhf.ppo.core import AdaptiveKLController, FixedKLController, kl_estimate
 from rlhf.ppo.data import (
@@ -370,9 +364,11 @@ def train_steps(run, prompts, trainee, evaluate, start_step, history, evals) -> 
                 run.callbacks.on_samples(step, logged)
         if checkpoint_now and step < config.total_steps:
             state = {"history": history, "evals": evals, "kl_coef": trainee.kl_ctl.value}
-            path = save_checkpoint(acc, run.out_dir, step, state)
+            # Pickled rather than safetensors: tied embeddings would trip safetensors'
+            # shared-tensor check, and these files are only ever read back by this trainer.
+            path = save_checkpoint(acc, run.out_dir, step, state,
+                                   keep=config.keep_checkpoints, safe_serialization=False)  # fmt: skip
             if run.is_main:
-                prune_checkpoints(run.out_dir, config.keep_checkpoints)
                 run.callbacks.on_checkpoint(step, str(path))
     return metrics
 

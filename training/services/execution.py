@@ -10,7 +10,6 @@ delivery trains; whoever trains resumes from the newest checkpoint in the run's 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.heartbeat import Heartbeat
+from rlhf.card import read_card
 from rlhf.utils import json_safe
 from training.models import TrainingRun
 from training.selectors import heartbeat_stale_after
@@ -28,8 +28,6 @@ from training.services.trainers import trainer_for
 from webhooks.services import webhook_model_emit, webhook_run_emit
 
 logger = logging.getLogger(__name__)
-
-CARD_NAME = "rankwise_card.json"
 
 CLAIMED = "claimed"
 SKIPPED = "skipped"  # finished, cancelled while queued, or superseded by a newer message
@@ -78,11 +76,7 @@ def _train(run: TrainingRun, callbacks) -> dict[str, Any]:
 
 
 def _read_card(run: TrainingRun) -> dict[str, Any]:
-    path = run.artifact_dir / CARD_NAME
-    if not path.is_file():
-        return {}
-    with open(path, encoding="utf-8") as fh:
-        return json_safe(json.load(fh))
+    return json_safe(read_card(run.artifact_dir))
 
 
 def _mine(run: TrainingRun):
