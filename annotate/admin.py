@@ -26,6 +26,7 @@ from annotate.models import (
 from annotate.services.accounts import token_issue, token_revoke, user_admin_saved, user_audit_state
 from annotate.services.import_jobs import prompts_import_upload
 from annotate.services.imports import ImportFailed
+from annotate.services.judging_settings import judging_changes_check, judging_fit_check
 from annotate.services.project_admin import (
     project_admin_save,
     project_member_change,
@@ -51,12 +52,30 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class ProjectAdminForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = "__all__"  # noqa: DJ007 - the admin edits every setting
+
+    def clean(self):
+        # The same checks as the API's (presets expanded, the mode and its scale fit).
+        data = judging_changes_check(super().clean())
+        judging_fit_check(
+            judging_mode=data.get("judging_mode"),
+            strength_levels=data.get("strength_levels") or [],
+            gap_levels=data.get("gap_levels") or [],
+        )
+        return data
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectAdminForm
     list_display = [
-        "name", "slug", "overlap", "max_overlap", "gold_rate", "ties_allowed", "created_at",
+        "name", "slug", "judging_mode", "overlap", "max_overlap", "gold_rate", "ties_allowed",
+        "created_at",
     ]  # fmt: skip
-    list_filter = ["ties_allowed", "require_all_placed"]
+    list_filter = ["judging_mode", "ties_allowed", "require_all_placed"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]

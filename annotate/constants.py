@@ -23,3 +23,21 @@ DEFAULT_FLAGS = [
 ]
 
 DEFAULT_RATING_SCALE = {"min": 1, "max": 7, "label": "Overall quality"}
+
+# Judging modes and their vocabulary (docs/judging.md). A pairwise strength is a magnitude
+# 1..len(strength_levels), weakest first; the direction is the ranking's, which stays canonical.
+JUDGING_RANKING = "ranking"
+JUDGING_PAIRWISE = "pairwise_strength"
+STRENGTH_PRESETS = {
+    # HelpSteer3's 7-point scale -3..+3 without its 0 (the tie).
+    "helpsteer3": ["slightly better", "better", "much better"],
+    # Llama 2 (Touvron et al. 2023, section 3.2.1), weakest first.
+    "llama2": ["negligibly better", "slightly better", "better", "significantly better"],
+}
+GAP_PRESETS = {"default": ["slightly", "clearly", "much"]}
+TIE_KINDS = ("both_good", "both_bad")
+RATIONALE_OFF, RATIONALE_OPTIONAL, RATIONALE_REQUIRED = "off", "optional", "required"
+MAX_STRENGTH_LEVELS = 5  # 2 x 5 levels + 2 ties fill the number row (1..0, -, =)
+MAX_GAP_LEVELS = 5
+MAX_DIMENSIONS = 8
+MAX_RATIONALE_LENGTH = 5_000

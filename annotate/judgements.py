@@ -10,11 +10,28 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from annotate.constants import MAX_COMMENT_LENGTH, MAX_SKIP_REASON_LENGTH, MAX_TIME_MS
+from annotate.constants import (
+    JUDGING_PAIRWISE,
+    JUDGING_RANKING,
+    MAX_COMMENT_LENGTH,
+    MAX_RATIONALE_LENGTH,
+    MAX_SKIP_REASON_LENGTH,
+    MAX_TIME_MS,
+    RATIONALE_OFF,
+    RATIONALE_REQUIRED,
+    TIE_KINDS,
+)
 from core.errors import ServiceError
 
 # What PostgreSQL cannot store in a text column: NUL, and UTF-16 halves without their pair.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+# The Annotation columns a judgement fills, in the order import writes them.
+JUDGEMENT_FIELDS = (
+    "ranking", "ratings", "flags", "comment", "skipped", "skip_reason", "time_ms", "shown_order",
+    "strength", "tie_kind", "gaps", "dimensions", "rationale",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,11 @@ class JudgementRules:
     rating_min: int | None = 1
     rating_max: int | None = 7
     flag_keys: tuple[str, ...] = ()
+    mode: str = JUDGING_RANKING
+    strength_levels: int = 0  # how many; a strength is 1..strength_levels
+    gap_levels: int = 0  # 0: this project marks no gaps
+    dimension_keys: tuple[str, ...] = ()
+    rationale: str = RATIONALE_OFF
 
     @classmethod
     def for_project(cls, project) -> JudgementRules:
@@ -34,6 +56,11 @@ class JudgementRules:
             rating_min=scale.get("min"),
             rating_max=scale.get("max"),
             flag_keys=tuple(project.flag_keys),
+            mode=project.judging_mode,
+            strength_levels=len(project.strength_levels or []),
+            gap_levels=len(project.gap_levels or []),
+            dimension_keys=tuple(project.dimension_keys),
+            rationale=project.rationale,
         )
 
 
@@ -163,6 +190,90 @@ def clean_time_ms(value: Any) -> int | None:
     return value
 
 
+def _level(value: Any, field: str, top: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise JudgementError(field, f"must be {what} between 1 and {top}, not {value!r}")
+    return value
+
+
+def _clean_pairwise(data: dict, ranking: list, ids: list[str], rules, at: str) -> dict:
+    if len(ids) != 2:
+        raise JudgementError(f"{at}ranking", "a pairwise project judges exactly two outputs")
+    strength, tie_kind = data.get("strength"), data.get("tie_kind") or ""
+    if len(ranking) == 1:  # the tie group [[A, B]]
+        if strength not in (None, 0):
+            raise JudgementError(f"{at}strength", "a tie has no strength (0 or leave it out)")
+        if tie_kind not in ("", *TIE_KINDS):
+            raise JudgementError(f"{at}tie_kind", f"must be one of {', '.join(TIE_KINDS)}")
+        return {"ranking": ranking, "strength": 0, "tie_kind": tie_kind, "gaps": []}
+    if tie_kind:
+        raise JudgementError(f"{at}tie_kind", "only a tie has a tie kind")
+    if strength is None:
+        raise JudgementError(f"{at}strength", "say how much better (a level of the scale)")
+    strength = _level(strength, f"{at}strength", rules.strength_levels, "a level")
+    return {"ranking": ranking, "strength": strength, "tie_kind": "", "gaps": []}
+
+
+def _clean_gaps(value: Any, ranking: list, rules, at: str) -> list[int | None]:
+    if value in (None, []):
+        return []
+    if not rules.gap_levels:
+        raise JudgementError(f"{at}gaps", "this project marks no gaps between ranks")
+    if not isinstance(value, list) or len(value) != len(ranking) - 1:
+        raise JudgementError(
+            f"{at}gaps", f"must list one gap per pair of adjacent rank groups ({len(ranking) - 1})"
+        )
+    return [None if g is None else _level(g, f"{at}gaps", rules.gap_levels, "a gap") for g in value]
+
+
+def clean_choice(data: Any, ids: list[str], rules: JudgementRules, at: str = "") -> dict:
+    """One ranking or pairwise choice: the overall one, or a dimension's (``at`` prefixes the
+    field names, e.g. ``dimensions.harmlessness.``)."""
+    if not isinstance(data, dict):
+        raise JudgementError(at.rstrip(".") or "data", "must be an object")
+    try:
+        ranking = clean_ranking(data.get("ranking"), ids, rules)
+    except JudgementError as exc:
+        raise JudgementError(f"{at}{exc.field}", exc.message) from exc
+    if rules.mode == JUDGING_PAIRWISE:
+        if data.get("gaps"):
+            raise JudgementError(f"{at}gaps", "a pairwise project has no gaps")
+        return _clean_pairwise(data, ranking, ids, rules, at)
+    for name in ("strength", "tie_kind"):
+        if data.get(name) not in (None, ""):
+            raise JudgementError(f"{at}{name}", "only pairwise-strength projects have it")
+    gaps = _clean_gaps(data.get("gaps"), ranking, rules, at)
+    return {"ranking": ranking, "strength": None, "tie_kind": "", "gaps": gaps}
+
+
+def clean_dimensions(value: Any, ids: list[str], rules: JudgementRules) -> dict[str, dict]:
+    if not rules.dimension_keys:
+        if value not in (None, {}):
+            raise JudgementError("dimensions", "this project has no dimensions")
+        return {}
+    if not isinstance(value, dict):
+        raise JudgementError("dimensions", "must be an object {dimension key: choice}")
+    unknown = sorted(set(value) - set(rules.dimension_keys))
+    if unknown:
+        raise JudgementError(f"dimensions.{unknown[0]}", "is not a dimension of this project")
+    missing = [key for key in rules.dimension_keys if key not in value]
+    if missing:
+        raise JudgementError(f"dimensions.{missing[0]}", "judge every dimension")
+    return {k: clean_choice(value[k], ids, rules, f"dimensions.{k}.") for k in rules.dimension_keys}
+
+
+def clean_rationale(value: Any, rules: JudgementRules) -> str:
+    text = clean_text(value, "rationale", MAX_RATIONALE_LENGTH).strip()
+    if text and rules.rationale == RATIONALE_OFF:
+        raise JudgementError("rationale", "this project has no rationale box")
+    if not text and rules.rationale == RATIONALE_REQUIRED:
+        raise JudgementError("rationale", "say briefly why (this project requires a rationale)")
+    return text
+
+
+SKIPPED_EXTRAS = {"strength": None, "tie_kind": "", "gaps": [], "dimensions": {}, "rationale": ""}
+
+
 def clean_judgement(data: dict, completion_ids: list[str], rules: JudgementRules) -> dict:
     """Return the cleaned fields of an Annotation, or raise JudgementError naming the field."""
     skipped = data.get("skipped", False)
@@ -184,14 +295,17 @@ def clean_judgement(data: dict, completion_ids: list[str], rules: JudgementRules
             "comment": comment,
             "time_ms": time_ms,
             "shown_order": shown_order,
+            **SKIPPED_EXTRAS,
         }
     return {
         "skipped": False,
         "skip_reason": "",
-        "ranking": clean_ranking(data.get("ranking"), completion_ids, rules),
+        **clean_choice(data, completion_ids, rules),
         "ratings": clean_ratings(data.get("ratings"), completion_ids, rules),
         "flags": clean_flags(data.get("flags"), completion_ids, rules),
         "comment": comment,
         "time_ms": time_ms,
         "shown_order": shown_order,
+        "dimensions": clean_dimensions(data.get("dimensions"), completion_ids, rules),
+        "rationale": clean_rationale(data.get("rationale"), rules),
     }

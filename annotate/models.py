@@ -2,7 +2,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotate.constants import DEFAULT_FLAGS, DEFAULT_RATING_SCALE
+from annotate.constants import (
+    DEFAULT_FLAGS,
+    DEFAULT_RATING_SCALE,
+    JUDGING_PAIRWISE,
+    JUDGING_RANKING,
+    RATIONALE_OFF,
+    RATIONALE_OPTIONAL,
+    RATIONALE_REQUIRED,
+)
 
 
 def default_flags():
@@ -48,6 +56,36 @@ class Project(models.Model):
         "against a reference ranking.",
     )
     claim_timeout_minutes = models.PositiveIntegerField(default=30)
+    # How a judgement is given (docs/judging.md); annotate.services.project_admin checks the
+    # JSON settings and how they fit together.
+    judging_mode = models.CharField(
+        max_length=20,
+        default=JUDGING_RANKING,
+        choices=[(JUDGING_RANKING, "Ranking (K outputs)"),
+                 (JUDGING_PAIRWISE, "Pairwise with strength (K = 2)")],
+    )  # fmt: skip
+    strength_levels = models.JSONField(
+        default=list, blank=True,
+        help_text="Pairwise strength labels, weakest first, e.g. "
+        '["slightly better", "better", "much better"] (the -3..+3 scale); key 1 is the weakest.',
+    )  # fmt: skip
+    gap_levels = models.JSONField(
+        default=list, blank=True,
+        help_text='Ranking mode: labels of the gap between adjacent rank groups, e.g. '
+        '["slightly", "clearly", "much"]; empty = no gaps.',
+    )  # fmt: skip
+    dimensions = models.JSONField(
+        default=list, blank=True,
+        help_text='Named dimensions judged besides the overall judgement: '
+        '[{"key", "name", "instructions"}].',
+    )  # fmt: skip
+    rationale = models.CharField(
+        max_length=10,
+        default=RATIONALE_OFF,
+        choices=[(RATIONALE_OFF, "No rationale box"), (RATIONALE_OPTIONAL, "Optional"),
+                 (RATIONALE_REQUIRED, "Required")],
+        help_text="A short written reason per judgement.",
+    )  # fmt: skip
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects", blank=True
     )
@@ -76,6 +114,14 @@ class Project(models.Model):
     @property
     def flag_keys(self) -> list[str]:
         return [flag["key"] for flag in self.flags or []]
+
+    @property
+    def is_pairwise(self) -> bool:
+        return self.judging_mode == JUDGING_PAIRWISE
+
+    @property
+    def dimension_keys(self) -> list[str]:
+        return [d["key"] for d in self.dimensions or []]
 
     @property
     def overlap_ceiling(self) -> int:
@@ -235,6 +281,15 @@ class Annotation(models.Model):
     skip_reason = models.TextField(blank=True)
     time_ms = models.PositiveIntegerField(null=True, blank=True)
     shown_order = models.JSONField(default=list, blank=True)
+    # Beyond the ranking (which stays canonical: consensus, agreement and exports read it):
+    # pairwise strength 1..n (0: a tie), what kind of tie, the gap label index 1..m between
+    # adjacent rank groups (null: not marked), per-dimension choices {key: {ranking, strength,
+    # tie_kind, gaps}} and the rationale (annotate.judgements checks all of it).
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    tie_kind = models.CharField(max_length=10, blank=True, default="")
+    gaps = models.JSONField(default=list, blank=True)
+    dimensions = models.JSONField(default=dict, blank=True)
+    rationale = models.TextField(blank=True, default="")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.UI)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

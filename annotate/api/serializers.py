@@ -44,6 +44,31 @@ ProjectFlagsField = typed_json_field(
         "key": {"type": "string"}, "label": {"type": "string"}}, "required": ["key"]}},
 )  # fmt: skip
 ShownOrderField = typed_json_field("ShownOrderField", STRINGS)
+LevelsField = typed_json_field(
+    "LevelsField",
+    {"oneOf": [STRINGS, {"type": "string"}], "example": ["slightly better", "better", "much better"],
+     "description": "Labels weakest first, or a preset name (strength: helpsteer3, llama2; gaps: "
+     "default)."},
+)  # fmt: skip
+DimensionsSettingField = typed_json_field(
+    "DimensionsSettingField",
+    {"type": "array", "items": {"type": "object", "properties": {
+        "key": {"type": "string"}, "name": {"type": "string"},
+        "instructions": {"type": "string"}}, "required": ["key"]}},
+)  # fmt: skip
+GapsField = typed_json_field(
+    "GapsField",
+    {"type": "array", "items": {"type": "integer", "nullable": True}, "example": [1, 3],
+     "description": "Ranking mode: the gap level (1 = weakest) between each pair of adjacent "
+     "rank groups; null = not marked."},
+)  # fmt: skip
+DimensionChoicesField = typed_json_field(
+    "DimensionChoicesField",
+    {"type": "object", "additionalProperties": {"type": "object", "properties": {
+        "ranking": {"type": "array", "items": STRINGS}, "strength": {"type": "integer"},
+        "tie_kind": {"type": "string"}, "gaps": {"type": "array", "items": {"type": "integer"}}}},
+     "example": {"harmlessness": {"ranking": [["A", "B"]], "tie_kind": "both_good"}}},
+)  # fmt: skip
 
 
 # --- users and auth -----------------------------------------------------------------------------
@@ -106,6 +131,9 @@ class TokenSerializer(serializers.Serializer):
 class ProjectSerializer(serializers.ModelSerializer):
     rating_scale = RatingScaleField(required=False)
     flags = ProjectFlagsField(required=False)
+    strength_levels = LevelsField(required=False)
+    gap_levels = LevelsField(required=False)
+    dimensions = DimensionsSettingField(required=False)
     prompt_count = serializers.IntegerField(read_only=True, required=False)
     annotation_count = serializers.IntegerField(read_only=True, required=False)
 
@@ -113,7 +141,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "slug", "instructions", "ties_allowed", "require_all_placed",
-            "rating_scale", "flags", "overlap", "claim_timeout_minutes", "prompt_count",
+            "rating_scale", "flags", "overlap", "claim_timeout_minutes", "judging_mode",
+            "strength_levels", "gap_levels", "dimensions", "rationale", "prompt_count",
             "annotation_count", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
@@ -250,6 +279,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
     ratings = RatingsField()
     flags = FlagsField()
     shown_order = ShownOrderField()
+    gaps = GapsField()
+    dimensions = DimensionChoicesField()
     letters = serializers.SerializerMethodField(
         help_text="The letter the annotator saw for each completion id (A = first shown): what "
         "their comment means by 'B'."
@@ -259,8 +290,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
         model = Annotation
         fields = [
             "id", "prompt", "prompt_external_id", "annotator", "ranking", "ratings", "flags",
-            "comment", "skipped", "skip_reason", "time_ms", "shown_order", "letters", "source",
-            "created_at", "updated_at",
+            "comment", "skipped", "skip_reason", "time_ms", "shown_order", "strength", "tie_kind",
+            "gaps", "dimensions", "rationale", "letters", "source", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -15,7 +15,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from annotate.judgements import JudgementError, JudgementRules, clean_judgement
+from annotate.judgements import (
+    JUDGEMENT_FIELDS,
+    JudgementError,
+    JudgementRules,
+    clean_judgement,
+)
 from annotate.models import Annotation, AnnotationRevision, Project, Prompt
 from annotate.selectors import user_has_role
 from annotate.services.queue import (
@@ -38,10 +43,6 @@ __all__ = [
     "annotation_update",
     "ranking_submit",
 ]
-
-JUDGEMENT_FIELDS = (
-    "ranking", "ratings", "flags", "comment", "skipped", "skip_reason", "time_ms", "shown_order",
-)  # fmt: skip
 
 
 def _consensus_pending(prompt: Prompt) -> None:

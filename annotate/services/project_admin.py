@@ -14,13 +14,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotate.models import Membership, Project
+from annotate.services.judging_settings import (
+    JUDGING_SETTINGS,
+    judging_changes_check,
+    judging_fit_check,
+)
 from annotate.services.projects import project_create, project_settings
 from annotate.services.users import memberships_ensure
 from core.services import audit_event_record
 
 EDITABLE = (
     "name", "slug", "instructions", "ties_allowed", "require_all_placed", "rating_scale",
-    "flags", "overlap", "claim_timeout_minutes",
+    "flags", "overlap", "claim_timeout_minutes", *JUDGING_SETTINGS,
 )  # fmt: skip
 FLAG_KEY = re.compile(r"^[a-z0-9_]{1,50}$")
 
@@ -75,12 +80,22 @@ def _checked(changes: dict) -> dict:
         changes["rating_scale"] = rating_scale_check(changes["rating_scale"])
     if "flags" in changes:
         changes["flags"] = flags_check(changes["flags"])
-    return changes
+    return judging_changes_check(changes)
+
+
+def _fit(project: Project) -> None:
+    judging_fit_check(
+        judging_mode=project.judging_mode,
+        strength_levels=project.strength_levels,
+        gap_levels=project.gap_levels,
+    )
 
 
 def project_setup(*, name: str, slug: str | None = None, actor=None, **settings) -> Project:
     """Create a project after checking its JSON settings (``project_create`` runs full_clean)."""
-    return project_create(name=name, slug=slug, actor=actor, **_checked(settings))
+    settings = _checked(settings)
+    _fit(Project(**{k: v for k, v in settings.items() if k in JUDGING_SETTINGS}))
+    return project_create(name=name, slug=slug, actor=actor, **settings)
 
 
 @transaction.atomic
@@ -99,6 +114,7 @@ def project_settings_save(*, project: Project, changes: dict, actor=None) -> Pro
     before = project_settings(stored) if stored is not None else {}
     for name, value in changes.items():
         setattr(project, name, value)
+    _fit(project)
     project.full_clean()
     project.save(update_fields=[*changes, "updated_at"])
     after = project_settings(project)

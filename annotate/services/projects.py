@@ -10,7 +10,8 @@ from core.services import audit_event_record
 AUDITED_SETTINGS = (
     "name", "slug", "instructions", "ties_allowed", "require_all_placed", "rating_scale",
     "flags", "overlap", "max_overlap", "agreement_threshold", "gold_rate",
-    "claim_timeout_minutes",
+    "claim_timeout_minutes", "judging_mode", "strength_levels", "gap_levels", "dimensions",
+    "rationale",
 )  # fmt: skip
 
 

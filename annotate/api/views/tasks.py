@@ -17,8 +17,10 @@ from rest_framework.response import Response
 from annotate.api import serializers as s
 from annotate.constants import (
     MAX_COMMENT_LENGTH,
+    MAX_RATIONALE_LENGTH,
     MAX_SKIP_REASON_LENGTH,
     MAX_TIME_MS,
+    TIE_KINDS,
 )
 from annotate.models import Annotation, Prompt
 from annotate.rendering import stored_messages_html, stored_text_html
@@ -136,6 +138,19 @@ class JudgementInputSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=0, max_value=MAX_TIME_MS
     )
     shown_order = serializers.ListField(child=serializers.CharField(), required=False)
+    strength = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=100,
+        help_text="Pairwise projects: how much better the winner is, 1 = the scale's weakest "
+        "level; 0 or absent for a tie.",
+    )  # fmt: skip
+    tie_kind = serializers.ChoiceField(
+        choices=["", *TIE_KINDS], required=False, help_text="Pairwise ties: both good or both bad."
+    )
+    gaps = s.GapsField(required=False)
+    dimensions = s.DimensionChoicesField(required=False)
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_RATIONALE_LENGTH
+    )
 
 
 class JudgementPatchSerializer(JudgementInputSerializer):
