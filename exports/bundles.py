@@ -85,6 +85,7 @@ def _fill(
         rows = annotations.values_list(
             "prompt_id", "annotator__username", "ranking", "ratings", "flags", "comment",
             "skipped", "skip_reason", "time_ms", "shown_order", "created_at", "source",
+            "strength", "tie_kind", "gaps", "dimensions", "rationale",
         )  # fmt: skip
         for pid, *fields in rows:
             by_id[pid].annotations.append(JudgementRow(*fields))
@@ -92,12 +93,13 @@ def _fill(
         # Pairs need no ratings, comments or display order: do not fetch and decode them.
         rows = annotations.values_list(
             "prompt_id", "annotator__username", "ranking", "flags", "skipped", "created_at",
-            "source",
+            "source", "strength", "gaps",
         )  # fmt: skip
-        for pid, name, ranking, flags, skipped, created_at, source in rows:
+        for pid, name, ranking, flags, skipped, created_at, source, strength, gaps in rows:
             judgement = JudgementRow(
-                name, ranking, flags=flags, skipped=skipped, created_at=created_at, source=source
-            )
+                name, ranking, flags=flags, skipped=skipped, created_at=created_at, source=source,
+                strength=strength, gaps=gaps,
+            )  # fmt: skip
             by_id[pid].annotations.append(judgement)
 
     stored = prompt_consensus_map(project, list(by_id))

@@ -7,6 +7,7 @@ writes the lines.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,11 @@ class JudgementRow:
     shown_order: list = field(default_factory=list)
     created_at: datetime | None = None
     source: str = ""
+    strength: int | None = None
+    tie_kind: str = ""
+    gaps: list = field(default_factory=list)
+    dimensions: dict = field(default_factory=dict)
+    rationale: str = ""
 
 
 @dataclass
@@ -145,6 +151,31 @@ def _tie_weight(consensus: Consensus | None, a: str, b: str) -> float:
     return 1.0 if p is None else round(1.0 - abs(2.0 * p - 1.0), 4)
 
 
+def judged_margin(judgement: JudgementRow, better: str, worse: str) -> float:
+    """How far apart the annotator put ``better`` and ``worse``, on their own scale.
+
+    Pairwise strength: the level (1 = weakest), negative if they preferred ``worse``; a tie is
+    0. Ranking: the sum of the gap levels between the two groups, an unmarked gap counting as
+    the weakest (1), so without gaps it is how many rank groups apart they are.
+    """
+    group = {cid: i for i, members in enumerate(judgement.ranking) for cid in members}
+    if better not in group or worse not in group:
+        return 0.0
+    low, high = sorted((group[better], group[worse]))
+    if judgement.strength is not None:
+        distance = judgement.strength if high > low else 0
+    else:
+        gaps = judgement.gaps or [None] * (len(judgement.ranking) - 1)
+        distance = sum(g or 1 for g in gaps[low:high])
+    return float(distance if group[better] <= group[worse] else -distance)
+
+
+def _judged_consensus_margin(judgements: list[JudgementRow], better: str, worse: str) -> float:
+    """The annotators' judged margins for the pair, averaged (ties count 0)."""
+    margins = [judged_margin(a, better, worse) for a in judgements if not a.skipped]
+    return round(sum(margins) / len(margins), 4) if margins else 0.0
+
+
 def ranking_pairs(ranking: list[list[str]], keep_ties: bool) -> Iterator[tuple[str, str, bool]]:
     """(better, worse, tie) for every pair a tie-group ranking implies, best groups first."""
     for i, upper in enumerate(ranking):
@@ -170,16 +201,21 @@ def pairwise_rows(
         agreement = round(consensus.agreement, 4)
     keep_ties = options.ties == "keep"
     per_annotator = options.mode == "all"
+    judged = options.margin == "judged"
     if per_annotator:
-        sources = [(a.annotator, a.ranking) for a in selection.judgements if not a.skipped]
+        sources = [(a, a.ranking) for a in selection.judgements if not a.skipped]
     else:
         sources = [(None, consensus.ranking)]
-    for annotator, ranking in sources:
+    for judgement, ranking in sources:
         for better, worse, tie in ranking_pairs(ranking, keep_ties):
             if tie:
                 margin, weight = 0.0, _tie_weight(consensus, better, worse)
             else:
                 margin, weight = _margin_weight(consensus, better, worse)
+            if judged and judgement is not None:
+                margin = judged_margin(judgement, better, worse)
+            elif judged:
+                margin = _judged_consensus_margin(selection.judgements, better, worse)
             row = {
                 "prompt": prompt,
                 "chosen": _reply(texts[better], conversational),
@@ -190,7 +226,7 @@ def pairwise_rows(
                 "agreement": agreement,
             }
             if per_annotator:
-                row["annotator"] = annotator
+                row["annotator"] = judgement.annotator
             if keep_ties:
                 row["tie"] = tie
             row["split"] = selection.split
@@ -202,6 +238,14 @@ def pairwise_rows(
 
 def _stamp(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _judging(a: JudgementRow) -> dict[str, Any]:
+    """Strength, tie kind, gaps, dimensions and rationale, where set: a ranking project's lines
+    stay as they were before these existed."""
+    values = {"strength": a.strength, "tie_kind": a.tie_kind, "gaps": a.gaps,
+              "dimensions": a.dimensions, "rationale": a.rationale}  # fmt: skip
+    return {k: v for k, v in values.items() if v not in (None, "", [], {})}
 
 
 def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
@@ -231,6 +275,7 @@ def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
             "skip_reason": a.skip_reason,
             "shown_order": a.shown_order,
             "created_at": _stamp(a.created_at),
+            **_judging(a),
         }
         for a in selection.judgements
     ]
@@ -238,3 +283,56 @@ def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
         line["consensus"] = bundle.consensus.as_json()
     line["split"] = selection.split
     return line
+
+
+# --- HelpSteer3-Preference (pairwise-strength projects) -----------------------------------------
+
+
+def _helpsteer_score(a: JudgementRow, first: str) -> int:
+    """-3..+3 as HelpSteer3 writes it: negative when response1 (the first completion) won."""
+    if len(a.ranking) == 1:
+        return 0
+    magnitude = a.strength or 1
+    return -magnitude if a.ranking[0] == [first] else magnitude
+
+
+def helpsteer3_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any] | None:
+    """One HelpSteer3 line, or None for a prompt that is not a pair or has no judgement.
+
+    Beyond HelpSteer3's keys it writes ``id``, each preference's ``annotator`` and, for ties,
+    ``tie_kind``, which the helpsteer3 importer reads back. ``overall_preference`` is the
+    imported one when there was one, else the judges' mean rounded half away from zero.
+    """
+    judged = [a for a in selection.judgements if not a.skipped]
+    if len(bundle.completions) != 2 or not judged:
+        return None
+    first, second = bundle.completions
+    preferences = []
+    for a in judged:
+        item = {"annotator": a.annotator, "score": _helpsteer_score(a, first.external_id),
+                "reasoning": a.rationale}  # fmt: skip
+        if a.tie_kind:
+            item["tie_kind"] = a.tie_kind
+        preferences.append(item)
+    overall = bundle.metadata.get("overall_preference")
+    if not isinstance(overall, int):
+        mean = sum(p["score"] for p in preferences) / len(preferences)
+        overall = int(math.copysign(math.floor(abs(mean) + 0.5), mean))
+    line: dict[str, Any] = {"id": bundle.external_id}
+    line.update({k: bundle.metadata[k] for k in ("domain", "language") if k in bundle.metadata})
+    line["context"] = bundle.messages if bundle.messages is not None else bundle.text
+    line.update(response1=first.text, response2=second.text, overall_preference=overall)
+    line["individual_preference"] = preferences
+    line["split"] = selection.split
+    return line
+
+
+def full_line(fmt: str, bundle: PromptBundle, selection: Selection) -> dict[str, Any] | None:
+    if fmt == "helpsteer3":
+        return helpsteer3_line(bundle, selection)
+    return rankings_line(bundle, selection)
+
+
+def line_annotators(line: dict[str, Any]) -> list[str]:
+    items = line.get("annotations", line.get("individual_preference", []))
+    return [item["annotator"] for item in items]

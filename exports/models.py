@@ -17,6 +17,7 @@ class DatasetSnapshot(models.Model):
         PAIRWISE = "pairwise", "Pairwise JSONL (TRL chosen/rejected)"
         RANKINGS = "rankings", "Rankings JSONL (rankwise import format)"
         HF = "hf", "Hugging Face DatasetDict + Parquet"
+        HELPSTEER3 = "helpsteer3", "HelpSteer3-Preference JSONL (pairwise-strength projects)"
 
     class Status(models.TextChoices):
         PENDING = "pending"

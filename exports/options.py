@@ -22,6 +22,9 @@ from core.errors import ServiceError
 
 MODES = ("all", "consensus")
 TIE_POLICIES = ("drop", "keep")
+# Where a pair's margin comes from (docs/judging.md): the consensus' 2p - 1, or what the
+# annotators judged (pairwise strength, rank gaps); projects that judge either default to it.
+MARGINS = ("consensus", "judged")
 SPLITS = ("train", "validation", "test")
 DEFAULT_SPLIT = {"train": 0.9, "validation": 0.05, "test": 0.05}
 MAX_SEED = 2**63 - 1
@@ -47,6 +50,7 @@ class ExportOptions:
     split: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLIT))
     holdout_annotators: tuple[str, ...] = ()
     include_simulated: bool = False  # the demo's simulated annotators (agreement.simulation)
+    margin: str = "consensus"
 
     def as_json(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
@@ -64,6 +68,7 @@ class ExportOptions:
             "split": dict(self.split),
             "holdout_annotators": list(self.holdout_annotators),
             "include_simulated": self.include_simulated,
+            "margin": self.margin,
         }
 
     def in_date_range(self, created_at: datetime) -> bool:
@@ -154,7 +159,7 @@ def _split(data: Mapping) -> dict[str, float]:
 
 KNOWN_KEYS = {
     "mode", "min_agreement", "exclude_flags", "only_reviewed", "annotated_from",
-    "annotated_to", "ties", "seed", "split", "holdout_annotators", "include_simulated",
+    "annotated_to", "ties", "seed", "split", "holdout_annotators", "include_simulated", "margin",
 }  # fmt: skip
 
 
@@ -217,4 +222,10 @@ def clean_options(project, data: Mapping[str, Any] | None) -> ExportOptions:
         split=_split(data),
         holdout_annotators=holdout,
         include_simulated=_bool(data, "include_simulated", False),
+        margin=_choice(data, "margin", MARGINS, _default_margin(project)),
     )
+
+
+def _default_margin(project) -> str:
+    judged = getattr(project, "is_pairwise", False) or bool(getattr(project, "gap_levels", None))
+    return "judged" if judged else "consensus"

@@ -35,7 +35,10 @@ from webhooks.services import webhook_snapshot_emit
 logger = logging.getLogger(__name__)
 
 FORMATS = tuple(DatasetSnapshot.Format.values)
-DATA_NAMES = {"pairwise": "pairs.jsonl", "rankings": "rankings.jsonl", "hf": "hf"}
+DATA_NAMES = {"pairwise": "pairs.jsonl", "rankings": "rankings.jsonl", "hf": "hf",
+              "helpsteer3": "helpsteer3.jsonl"}  # fmt: skip
+# Formats whose lines need every judgement field (the others only what pairs need).
+FULL_FORMATS = (DatasetSnapshot.Format.RANKINGS, DatasetSnapshot.Format.HELPSTEER3)
 
 
 class SnapshotNotReady(Exception):
@@ -256,10 +259,8 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
     snapshot.prompts_total = total
 
     conversational = bundles.project_is_conversational(project=project, as_of=as_of)
-    if snapshot.format == DatasetSnapshot.Format.RANKINGS:
-        sink = JsonlSink(work / DATA_NAMES["rankings"])
-    elif snapshot.format == DatasetSnapshot.Format.PAIRWISE:
-        sink = JsonlSink(work / DATA_NAMES["pairwise"])
+    if snapshot.format != DatasetSnapshot.Format.HF:
+        sink = JsonlSink(work / DATA_NAMES[snapshot.format])
     else:
         schema = pairwise_schema(
             conversational=conversational,
@@ -271,7 +272,7 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
     stats = BuildStats()
     done = 0
     try:
-        full = snapshot.format == DatasetSnapshot.Format.RANKINGS
+        full = snapshot.format in FULL_FORMATS
         chunks = bundles.prompt_bundles(
             project=project, as_of=as_of, chunk_size=chunk_size, full=full
         )
@@ -297,11 +298,12 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
 
 
 def _emit(fmt, bundle, selection, options, conversational, sink, stats) -> int:
-    if fmt == DatasetSnapshot.Format.RANKINGS:
-        line = lines.rankings_line(bundle, selection)
-        sink.write(line)
-        stats.annotators.update(a["annotator"] for a in line["annotations"])
-        rows = 1
+    if fmt in FULL_FORMATS:
+        line = lines.full_line(fmt, bundle, selection)
+        if line is not None:
+            sink.write(line)
+            stats.annotators.update(lines.line_annotators(line))
+        rows = int(line is not None)
     else:
         rows = 0
         for row in lines.pairwise_rows(bundle, selection, options, conversational):

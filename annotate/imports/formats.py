@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
+from annotate.imports.helpsteer import parse_helpsteer3
 from annotate.imports.records import AnnotationRecord, CompletionRecord, LineError, PromptRecord
 
 ROLES = ("system", "user", "assistant")
@@ -20,7 +21,7 @@ USERNAME_LENGTH = 150  # django.contrib.auth's User.username
 MODEL_NAME_LENGTH = 200  # Completion.model_name
 ANNOTATION_KEYS = {
     "annotator", "ranking", "ratings", "flags", "comment", "time_ms", "skipped", "skip_reason",
-    "shown_order", "created_at",
+    "shown_order", "created_at", "strength", "tie_kind", "gaps", "dimensions", "rationale",
 }  # fmt: skip
 
 
@@ -361,4 +362,5 @@ FORMATS: dict[str, Callable[..., Iterable[PromptRecord]]] = {
     "pairwise": parse_pairwise,
     "hh-rlhf": parse_hh_rlhf,
     "oasst": parse_oasst,
+    "helpsteer3": parse_helpsteer3,
 }

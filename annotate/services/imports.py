@@ -11,19 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from annotate.imports.formats import FORMATS
 from annotate.imports.reader import iter_json_lines
 from annotate.imports.records import LineError, PromptRecord, content_digest
-from annotate.judgements import JudgementError, JudgementRules, clean_judgement, clean_ranking
+from annotate.imports.validate import validate_record
+from annotate.judgements import JUDGEMENT_FIELDS, JudgementRules
 from annotate.models import Annotation, AnnotationRevision, Completion, Project, Prompt
 from annotate.rendering import messages_html, text_html
 from annotate.services.queue import prompt_counters_refresh
@@ -101,49 +100,6 @@ def _records(source: Source, fmt: str, annotator: str | None) -> Iterator[Prompt
             yield record
 
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _parse_created_at(value, field: str, line: int):
-    """Exports carry each judgement's time, so a round trip keeps it."""
-    if value is None:
-        return None
-    try:
-        moment = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:  # well-formed but impossible, e.g. month 13
-        moment = None
-    if moment is None:
-        raise LineError(field, "must be an ISO 8601 date-time", line)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, UTC)
-    # Far dates overflow when shifted to UTC (year 1 at +05:00 is year 0) and mean a bug.
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:
-        moment = None
-    if moment is None or not EARLIEST <= moment < LATEST:
-        raise LineError(field, f"must be between {EARLIEST:%Y} and {LATEST:%Y}", line)
-    return moment
-
-
-def _validate_record(record: PromptRecord, rules: JudgementRules) -> None:
-    for i, annotation in enumerate(record.annotations):
-        created_at = _parse_created_at(
-            annotation.data.get("created_at"), f"annotations[{i}].created_at", record.line
-        )
-        try:
-            annotation.data = clean_judgement(annotation.data, record.completion_ids, rules)
-        except JudgementError as exc:
-            raise LineError(f"annotations[{i}].{exc.field}", exc.message, record.line) from exc
-        annotation.data["created_at"] = created_at
-    if record.gold_ranking is not None:
-        try:
-            record.gold_ranking = clean_ranking(record.gold_ranking, record.completion_ids, rules)
-        except JudgementError as exc:
-            raise LineError("gold_ranking", exc.message, record.line) from exc
-
-
 def _stored_digests(project: Project, external_ids: list[str]) -> dict[str, bytes]:
     # Plain tuples, not model instances: a re-import compares every prompt of the file.
     prompts = {
@@ -202,7 +158,7 @@ class _FileImport:
             self.errors.append(record)
             return
         try:
-            _validate_record(record, self.rules)
+            validate_record(record, self.rules)
         except LineError as exc:
             self.errors.append(exc)
             return
@@ -376,16 +332,14 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
     revisions = []
     for aid, (pid, a) in zip(annotation_ids, fresh, strict=True):
         d = a.data
-        rows.append((aid, pid, users[a.annotator], d["ranking"], d["ratings"], d["flags"],
-                     d["comment"], d["skipped"], d["skip_reason"], d["time_ms"], d["shown_order"],
+        rows.append((aid, pid, users[a.annotator], *(d[name] for name in JUDGEMENT_FIELDS),
                      Annotation.Source.IMPORT, d["created_at"] or now, now))  # fmt: skip
         state = {"annotator": a.annotator, **d, "created_at": (d["created_at"] or now).isoformat()}
         revisions.append((aid, actor.pk if actor else None, AnnotationRevision.Action.IMPORTED,
                           state, now))  # fmt: skip
     insert_rows(
         Annotation,
-        ["id", "prompt", "annotator", "ranking", "ratings", "flags", "comment", "skipped",
-         "skip_reason", "time_ms", "shown_order", "source", "created_at", "updated_at"],
+        ["id", "prompt", "annotator", *JUDGEMENT_FIELDS, "source", "created_at", "updated_at"],
         rows,
     )  # fmt: skip
     insert_rows(
