@@ -8,6 +8,7 @@ from django.urls import reverse
 from agreement.selectors import (
     annotator_rows,
     headline_rows,
+    judging_rows,
     project_report_get,
     prompt_review_get,
     review_queue_count,
@@ -30,6 +31,7 @@ def dashboard(request, slug, project):
             "report": report,
             "headline": headline_rows(report),
             "annotators": annotator_rows(report),
+            "judging": judging_rows(report),
             "queue_count": review_queue_count(project),
             "simulated": simulated_annotator_names(project=project),
         },

@@ -30,6 +30,7 @@ class Judgement:
     is_gold: the prompt was served as a gold (known-answer) check; informational, counted per
         annotator. Accuracy is scored against the `gold` mapping given to `build_arrays`.
     created_at: POSIX seconds (UTC).
+    strength, tie_kind, dimensions: see agreement.metrics.judging.
     """
 
     prompt_id: Hashable
@@ -44,6 +45,11 @@ class Judgement:
     completion_lengths: Mapping[str, int] = field(default_factory=dict)
     is_gold: bool = False
     created_at: float | None = None
+    # Pairwise-strength projects: the level 1..n of the winner's lead (0: a tie) and the tie's
+    # kind; dimension key -> {"ranking", "strength", "tie_kind"} (docs/judging.md).
+    strength: int | None = None
+    tie_kind: str = ""
+    dimensions: Mapping[str, Mapping] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

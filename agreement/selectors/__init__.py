@@ -20,6 +20,8 @@ from agreement.selectors.report import (
     REPORT_BOOTSTRAP,
     annotator_rows,
     headline_rows,
+    judging_rows,
+    judging_section_add,
     project_report_get,
     report_anonymise,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "gc_paused",
     "headline_rows",
     "judgements_load",
+    "judging_rows",
+    "judging_section_add",
     "project_report_get",
     "prompt_consensus_iter",
     "prompt_consensus_map",

@@ -125,9 +125,8 @@ def _judgements_load(project: Project, prompt_ids: Iterable[int] | None) -> Proj
     # No ORDER BY (Meta.ordering is by id): it would force an index walk instead of a hash join.
     annotations = Annotation.objects.filter(prompt_q).order_by().values_list(
         "prompt_id", "annotator_id", "annotator__username",
-        _json_array_text(Annotation, "ranking", "ratings", "flags", "shown_order"), "time_ms",
-        "skipped",
-        Cast("created_at", output_field=TextField()),
+        _json_array_text(Annotation, "ranking", "ratings", "flags", "shown_order", "dimensions"),
+        "time_ms", "skipped", Cast("created_at", output_field=TextField()), "strength", "tie_kind",
     )  # fmt: skip
     _judgements_append(out, _rows(annotations, prompt_ids), completion_ids, lengths, gold_prompts)
     return out
@@ -138,12 +137,12 @@ def _judgements_append(out, rows, completion_ids, lengths, gold_prompts) -> None
     loads = orjson.loads
     append = out.judgements.append
     for row in rows:
-        pid, uid, name, payload, time_ms, skipped, created = row
+        pid, uid, name, payload, time_ms, skipped, created, strength, tie_kind = row
         cids = completion_ids.get(pid)
         if cids is None:
             continue  # a prompt without completions cannot be ranked
         names[uid] = name
-        ranking, ratings, flags, shown = loads(payload)
+        ranking, ratings, flags, shown, dimensions = loads(payload)
         append(
             Judgement(
                 prompt_id=pid,
@@ -158,6 +157,9 @@ def _judgements_append(out, rows, completion_ids, lengths, gold_prompts) -> None
                 completion_lengths=lengths[pid],
                 is_gold=pid in gold_prompts,
                 created_at=_timestamp(created),
+                strength=strength,
+                tie_kind=tie_kind,
+                dimensions=dimensions,
             )
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agreement.metrics import project_report
+from agreement.metrics.judging import judging_report
 from agreement.models import ProjectAgreement
 from agreement.selectors.judgements import judgements_load
 from annotate.models import Project
@@ -18,7 +19,20 @@ def project_report_compute(
 ) -> dict[str, Any]:
     """A fresh report from the annotations, without storing anything."""
     data = judgements_load(project)
-    return project_report(data.judgements, data.gold, bootstrap=bootstrap, seed=seed)
+    report = project_report(data.judgements, data.gold, bootstrap=bootstrap, seed=seed)
+    return judging_section_add(report, project, data.judgements)
+
+
+def judging_section_add(report: dict[str, Any], project: Project, judgements) -> dict[str, Any]:
+    """Strength and per-dimension figures (agreement.metrics.judging), for projects that
+    judge them; ``report["judging"]``."""
+    levels = len(project.strength_levels or []) if project.is_pairwise else 0
+    dimensions = {d["key"]: d.get("name") or d["key"] for d in project.dimensions or []}
+    if levels or dimensions:
+        report["judging"] = judging_report(
+            judgements, strength_levels=levels, dimensions=dimensions
+        )
+    return report
 
 
 def project_report_get(project: Project) -> dict[str, Any]:
@@ -77,6 +91,44 @@ def headline_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "reason": reasons.get(key),
             "ci": ci if isinstance(ci, list | tuple) else None,
             "ci_reason": reasons.get(f"confidence_intervals.{ci_key}") if ci_key else None,
+        })  # fmt: skip
+    return rows
+
+
+def _strength_cells(strength: dict | None) -> dict[str, Any]:
+    if not strength:
+        return {}
+    kappas = [
+        k["kappa"] for k in strength.get("weighted_kappa") or [] if k.get("kappa") is not None
+    ]
+    alpha = strength.get("krippendorff_alpha") or {}
+    return {
+        "direction": strength.get("direction_agreement"),
+        "alpha_interval": alpha.get("interval"),
+        "alpha_ordinal": alpha.get("ordinal"),
+        # One pair of annotators: their kappa; more: the mean over pairs (the JSON has each).
+        "kappa": sum(kappas) / len(kappas) if kappas else None,
+        "kappa_pairs": len(kappas),
+        "ties": ", ".join(f"{k}: {v}" for k, v in (strength.get("tie_confusion") or {}).items()),
+    }
+
+
+def judging_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's strength and dimension table: overall first, then each dimension."""
+    judging = report.get("judging")
+    if not judging:
+        return []
+    rows = []
+    if judging.get("strength"):
+        rows.append({"key": "overall", "name": "Overall", **_strength_cells(judging["strength"])})
+    for key, record in (judging.get("dimensions") or {}).items():
+        alpha = record.get("krippendorff_alpha") or {}
+        rows.append({
+            "key": key, "name": record.get("name") or key,
+            "pairwise_agreement": record.get("pairwise_agreement"),
+            "alpha_ranking": alpha.get("ranking") if isinstance(alpha, dict) else None,
+            "vs_overall": (record.get("vs_overall") or {}).get("disagrees_with_overall"),
+            **_strength_cells(record.get("strength")),
         })  # fmt: skip
     return rows
 

@@ -12,7 +12,12 @@ from django.utils import timezone
 from agreement.consensus import consensus
 from agreement.metrics import build_arrays, project_report
 from agreement.models import AnnotatorScore, ProjectAgreement, PromptConsensus
-from agreement.selectors import REPORT_BOOTSTRAP, gc_paused, judgements_load
+from agreement.selectors import (
+    REPORT_BOOTSTRAP,
+    gc_paused,
+    judgements_load,
+    judging_section_add,
+)
 from agreement.services.common import (
     CONSENSUS_FIELDS,
     consensus_records_fields,
@@ -114,6 +119,7 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
     result = consensus(arrays)
     lap("consensus")
     report = project_report(arrays, bootstrap=bootstrap, seed=seed)
+    judging_section_add(report, project, data.judgements)
     lap("report")
     for entry in report.get("annotators", []):
         entry["weight"] = result.annotator_weights.get(entry["annotator"])

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agreement.selectors import REPORT_BOOTSTRAP, project_report_get
+from agreement.selectors import REPORT_BOOTSTRAP, judging_rows, project_report_get
 from agreement.services import project_agreement_recompute
 from annotate.models import Project
 
@@ -110,6 +110,7 @@ class Command(BaseCommand):
         for flag, value in (alpha.get("flags") or {}).items():
             key = f"krippendorff_alpha.flags.{flag}"
             out(f"    {'flag ' + flag:<28} {_fmt(value):>7}{_reason(report, key)}")
+        self._judging(report)
         annotators = report.get("annotators") or []
         if not annotators:
             return
@@ -125,3 +126,16 @@ class Command(BaseCommand):
             if a.get("median_time_ms") is not None:
                 cells[-1] = str(round(a["median_time_ms"]))
             out("  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+
+    def _judging(self, report):
+        rows = judging_rows(report)
+        if not rows:
+            return
+        out = self.stdout.write
+        out("")
+        out("  Strength and dimensions (direction, alpha interval/ordinal, kappa, vs overall)")
+        for row in rows:
+            cells = [row.get(k) for k in ("direction", "alpha_interval", "alpha_ordinal", "kappa",
+                                          "pairwise_agreement", "vs_overall")]  # fmt: skip
+            ties = f"  ties {row['ties']}" if row.get("ties") else ""
+            out(f"    {row['name']:<20} " + " ".join(f"{_fmt(c):>7}" for c in cells) + ties)
