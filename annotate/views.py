@@ -23,6 +23,7 @@ from annotate.selectors import (
     project_stats,
     queue_progress,
 )
+from annotate.templatetags.rankwise_markdown import render_markdown
 from core.policy import ANNOTATE, has_any_role, policy_page
 
 
@@ -60,6 +61,17 @@ def _rules(project: Project) -> dict:
         "flags": [
             {"key": f["key"], "label": f.get("label", f["key"])} for f in project.flags or []
         ],
+        # static/js/judging.js: pairwise strength, rank gaps, dimensions, the rationale box
+        "judging": {
+            "mode": project.judging_mode,
+            "strength_levels": project.strength_levels or [],
+            "gap_levels": project.gap_levels or [],
+            "dimensions": [
+                {**d, "instructions_html": render_markdown(d["instructions"], allow_html=True)}
+                for d in project.dimensions or []
+            ],
+            "rationale": project.rationale,
+        },
     }
 
 
@@ -122,6 +134,11 @@ def annotation_edit(request, pk):
         "skipped": annotation.skipped,
         "skip_reason": annotation.skip_reason,
         "time_ms": annotation.time_ms,
+        "strength": annotation.strength,
+        "tie_kind": annotation.tie_kind,
+        "gaps": annotation.gaps,
+        "dimensions": annotation.dimensions,
+        "rationale": annotation.rationale,
     }
     return render(
         request,

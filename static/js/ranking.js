@@ -343,6 +343,7 @@
     renderPrompt(task);
     renderOutputs(task.outputs);
     renderBoard(task.outputs);
+    judging.start();
     setExpiry(task.expires_at);
     if (task.existing) applyExisting(task.existing);
     const restored = draftRestore();
@@ -377,7 +378,7 @@
     const j = judgement();
     const draft = {
       saved_at: Date.now(), ranking: [...state.rank.entries()].map(([id, rank]) => [id, rank, state.placedAt.get(id)]),
-      ratings: j.ratings, flags: j.flags, comment: j.comment, time_ms: j.time_ms,
+      ratings: j.ratings, flags: j.flags, comment: j.comment, time_ms: j.time_ms, judging: judging.snapshot(),
     };
     try {
       store.setItem(draftKey(), JSON.stringify(draft));
@@ -428,6 +429,7 @@
     applyChoices(draft.ratings, draft.flags);
     el.comment.value = draft.comment || "";
     state.baseTimeMs = draft.time_ms || state.baseTimeMs;
+    judging.restoreDraft(draft.judging);
     state.dirty = true;
     return true;
   }
@@ -503,6 +505,7 @@
     applyChoices(existing.ratings, existing.flags);
     el.comment.value = existing.comment || "";
     state.baseTimeMs = existing.time_ms || 0;
+    judging.restore(existing);
     if (existing.skipped) showStatus(`You skipped this prompt (${existing.skip_reason}). Rank it to turn the skip into a judgement.`);
   }
 
@@ -538,12 +541,12 @@
     if (refresh) update();
   }
 
-  function groups() {
+  function groups(ranks = state.rank, placedAt = state.placedAt) {
     const k = state.task.outputs.length;
     const out = [];
     for (let rank = 1; rank <= k; rank += 1) {
-      const ids = [...state.rank.entries()].filter(([, r]) => r === rank).map(([id]) => id);
-      ids.sort((a, b) => state.placedAt.get(a) - state.placedAt.get(b));
+      const ids = [...ranks.entries()].filter(([, r]) => r === rank).map(([id]) => id);
+      ids.sort((a, b) => placedAt.get(a) - placedAt.get(b));
       if (ids.length) out.push(ids);
     }
     return out;
@@ -586,7 +589,8 @@
         .sort((a, b) => state.placedAt.get(a.dataset.id) - state.placedAt.get(b.dataset.id))
         .forEach((c) => chips.append(c));
     }
-    const why = problem();
+    judging.render();
+    const why = problem() || judging.problem();
     el.submit.disabled = Boolean(why) || state.busy;
     el.hint.textContent = why || `Ready: ${groups().map((g) => g.map(labelOf).join(" = ")).join(" > ")}`;
     el.hint.classList.toggle("ready", !why);
@@ -633,6 +637,7 @@
       comment: el.comment.value,
       time_ms: state.baseTimeMs + clock.ms(),
       shown_order: state.task.shown_order,
+      ...judging.payload(), // the overall choice and the judging extras (static/js/judging.js)
     };
   }
 
@@ -828,7 +833,8 @@
       submit();
       return;
     }
-    if (typing || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (typing || judging.onKey(event)) return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
     const key = event.key;
     const list = cards();
     if (key === "?") {
@@ -913,6 +919,7 @@
   }
 
   // ---- Wiring -----------------------------------------------------------------------------------
+  const judging = window.RankwiseJudging.create(rules, { state, update, place, groups, labelOf });
   document.addEventListener("keydown", onKey);
   instructionsInit();
   draftsPrune();
