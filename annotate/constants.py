@@ -36,7 +36,11 @@ STRENGTH_PRESETS = {
 }
 GAP_PRESETS = {"default": ["slightly", "clearly", "much"]}
 TIE_KINDS = ("both_good", "both_bad")
+JUDGING_MODES = [(JUDGING_RANKING, "Ranking (K outputs)"),
+                 (JUDGING_PAIRWISE, "Pairwise with strength (K = 2)")]  # fmt: skip
 RATIONALE_OFF, RATIONALE_OPTIONAL, RATIONALE_REQUIRED = "off", "optional", "required"
+RATIONALE_CHOICES = [(RATIONALE_OFF, "No rationale box"), (RATIONALE_OPTIONAL, "Optional"),
+                     (RATIONALE_REQUIRED, "Required")]  # fmt: skip
 MAX_STRENGTH_LEVELS = 5  # 2 x 5 levels + 2 ties fill the number row (1..0, -, =)
 MAX_GAP_LEVELS = 5
 MAX_DIMENSIONS = 8

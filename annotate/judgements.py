@@ -59,7 +59,7 @@ class JudgementRules:
             mode=project.judging_mode,
             strength_levels=len(project.strength_levels or []),
             gap_levels=len(project.gap_levels or []),
-            dimension_keys=tuple(project.dimension_keys),
+            dimension_keys=tuple(d["key"] for d in project.dimensions or []),
             rationale=project.rationale,
         )
 

@@ -5,11 +5,11 @@ from django.db.models import Q
 from annotate.constants import (
     DEFAULT_FLAGS,
     DEFAULT_RATING_SCALE,
+    JUDGING_MODES,
     JUDGING_PAIRWISE,
     JUDGING_RANKING,
+    RATIONALE_CHOICES,
     RATIONALE_OFF,
-    RATIONALE_OPTIONAL,
-    RATIONALE_REQUIRED,
 )
 
 
@@ -56,36 +56,19 @@ class Project(models.Model):
         "against a reference ranking.",
     )
     claim_timeout_minutes = models.PositiveIntegerField(default=30)
-    # How a judgement is given (docs/judging.md); annotate.services.project_admin checks the
+    # How a judgement is given (docs/judging.md); annotate.services.judging_settings checks the
     # JSON settings and how they fit together.
-    judging_mode = models.CharField(
-        max_length=20,
-        default=JUDGING_RANKING,
-        choices=[(JUDGING_RANKING, "Ranking (K outputs)"),
-                 (JUDGING_PAIRWISE, "Pairwise with strength (K = 2)")],
-    )  # fmt: skip
+    judging_mode = models.CharField(max_length=20, default=JUDGING_RANKING, choices=JUDGING_MODES)
     strength_levels = models.JSONField(
-        default=list, blank=True,
-        help_text="Pairwise strength labels, weakest first, e.g. "
-        '["slightly better", "better", "much better"] (the -3..+3 scale); key 1 is the weakest.',
-    )  # fmt: skip
+        default=list, blank=True, help_text="Pairwise strength labels, weakest first (key 1)."
+    )
     gap_levels = models.JSONField(
-        default=list, blank=True,
-        help_text='Ranking mode: labels of the gap between adjacent rank groups, e.g. '
-        '["slightly", "clearly", "much"]; empty = no gaps.',
-    )  # fmt: skip
+        default=list, blank=True, help_text="Ranking mode: labels of the gaps between rank groups."
+    )
     dimensions = models.JSONField(
-        default=list, blank=True,
-        help_text='Named dimensions judged besides the overall judgement: '
-        '[{"key", "name", "instructions"}].',
-    )  # fmt: skip
-    rationale = models.CharField(
-        max_length=10,
-        default=RATIONALE_OFF,
-        choices=[(RATIONALE_OFF, "No rationale box"), (RATIONALE_OPTIONAL, "Optional"),
-                 (RATIONALE_REQUIRED, "Required")],
-        help_text="A short written reason per judgement.",
-    )  # fmt: skip
+        default=list, blank=True, help_text='Judged besides the overall: [{"key", "name", ...}].'
+    )
+    rationale = models.CharField(max_length=10, default=RATIONALE_OFF, choices=RATIONALE_CHOICES)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects", blank=True
     )
@@ -118,10 +101,6 @@ class Project(models.Model):
     @property
     def is_pairwise(self) -> bool:
         return self.judging_mode == JUDGING_PAIRWISE
-
-    @property
-    def dimension_keys(self) -> list[str]:
-        return [d["key"] for d in self.dimensions or []]
 
     @property
     def overlap_ceiling(self) -> int:
@@ -281,10 +260,7 @@ class Annotation(models.Model):
     skip_reason = models.TextField(blank=True)
     time_ms = models.PositiveIntegerField(null=True, blank=True)
     shown_order = models.JSONField(default=list, blank=True)
-    # Beyond the ranking (which stays canonical: consensus, agreement and exports read it):
-    # pairwise strength 1..n (0: a tie), what kind of tie, the gap label index 1..m between
-    # adjacent rank groups (null: not marked), per-dimension choices {key: {ranking, strength,
-    # tie_kind, gaps}} and the rationale (annotate.judgements checks all of it).
+    # Beyond the ranking, which stays canonical (docs/judging.md; annotate.judgements checks):
     strength = models.PositiveSmallIntegerField(null=True, blank=True)
     tie_kind = models.CharField(max_length=10, blank=True, default="")
     gaps = models.JSONField(default=list, blank=True)

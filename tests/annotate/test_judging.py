@@ -39,7 +39,7 @@ def test_presets_expand_and_settings_round_trip():
     assert project.strength_levels[0] == "negligibly better" and len(project.strength_levels) == 4
     ranking = project_setup(name="Gaps", gap_levels="default", dimensions=DIMENSIONS)
     assert ranking.gap_levels == ["slightly", "clearly", "much"]
-    assert ranking.dimension_keys == ["helpfulness", "harmlessness", "honesty"]
+    assert [d["key"] for d in ranking.dimensions] == ["helpfulness", "harmlessness", "honesty"]
     assert ranking.dimensions[1]["instructions"] == ""
 
 

@@ -136,9 +136,9 @@ def test_three_dimensions_and_rank_gaps_by_keyboard(page, demo, login, live_serv
             kb.press(str(place))
 
     rank(("A", 1), ("B", 2), ("C", 3))  # overall A > B > C
-    kb.press("Shift+Digit2")  # the gap B › C: "slightly"
+    kb.press("Shift+Digit2")  # the gap between B and C: "slightly"
     kb.press("Shift+Digit1")
-    kb.press("Shift+Digit1")  # the gap A › B: "clearly"
+    kb.press("Shift+Digit1")  # the gap between A and B: "clearly"
     assert page.locator('#rank-gaps select[data-gap="0"]').input_value() == "2"
     assert page.locator('#rank-gaps select[data-gap="1"]').input_value() == "1"
     assert page.locator("#submit-btn").is_disabled()

@@ -192,7 +192,8 @@ def test_admin_project_form_and_membership_inline(boss, client):
         "name": "Birds", "slug": "birds", "instructions": "", "ties_allowed": "on",
         "require_all_placed": "on", "rating_scale": '{"min": 1, "max": 7, "label": "q"}',
         "flags": "[]", "overlap": 4, "max_overlap": "", "agreement_threshold": 0.6,
-        "gold_rate": 0.0, "claim_timeout_minutes": 30,
+        "gold_rate": 0.0, "claim_timeout_minutes": 30, "judging_mode": "ranking",
+        "strength_levels": "[]", "gap_levels": "[]", "dimensions": "[]", "rationale": "off",
         "memberships-TOTAL_FORMS": 1, "memberships-INITIAL_FORMS": 0,
         "memberships-0-user": carol.pk, "memberships-0-id": "", "memberships-0-project": "",
     }  # fmt: skip
@@ -209,6 +210,25 @@ def test_admin_project_form_and_membership_inline(boss, client):
     assert client.post(f"/admin/annotate/project/{project.pk}/change/", form).status_code == 302
     assert only_event(action="membership.remove").before["user"] == "carol"
     assert not Membership.objects.filter(project=project, user=carol).exists()
+
+
+def test_admin_project_form_checks_the_judging_settings(boss, client):
+    client.force_login(boss)
+    project = ProjectFactory(name="Pairs", slug="pairs")
+    form = {
+        "name": "Pairs", "slug": "pairs", "instructions": "", "rating_scale": "{}",
+        "flags": "[]", "overlap": 3, "max_overlap": "", "agreement_threshold": 0.6,
+        "gold_rate": 0.0, "claim_timeout_minutes": 30, "judging_mode": "pairwise_strength",
+        "strength_levels": "[]", "gap_levels": "[]", "dimensions": "[]", "rationale": "optional",
+        "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
+    }  # fmt: skip
+    url = f"/admin/annotate/project/{project.pk}/change/"
+    refused = client.post(url, form)
+    assert refused.status_code == 200 and "needs a scale" in refused.content.decode()
+    assert client.post(url, {**form, "strength_levels": '"llama2"'}).status_code == 302
+    project.refresh_from_db()
+    assert project.is_pairwise and len(project.strength_levels) == 4
+    assert only_event(action="project.update").after["judging_mode"] == "pairwise_strength"
 
 
 def test_admin_user_form_records_role_and_access_changes(boss, client):
