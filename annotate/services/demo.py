@@ -11,7 +11,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotate.demo import parrots
+from annotate.models import Project
 from annotate.services.imports import prompts_import
+from annotate.services.project_admin import project_setup
 from annotate.services.projects import project_get_or_create
 from annotate.services.users import memberships_ensure, user_create
 from core.roles import Roles
@@ -86,7 +88,8 @@ def demo_load(*, password: str = DEMO_PASSWORD) -> dict:
     )
     oasst_result = prompts_import(project=oasst_project, source=OASST_FILE, fmt="oasst")
 
-    for project in (parrots_project, oasst_project):
+    pairs_project, pairs_result = _pairs_demo()
+    for project in (parrots_project, oasst_project, pairs_project):
         memberships_ensure(project=project, user_ids=[u.pk for u in users])
     return {
         "users": [(spec.username, spec.roles) for spec in DEMO_USERS],
@@ -94,5 +97,34 @@ def demo_load(*, password: str = DEMO_PASSWORD) -> dict:
         "projects": {
             parrots_project.slug: parrots_result.as_dict(),
             oasst_project.slug: oasst_result.as_dict(),
+            pairs_project.slug: pairs_result.as_dict(),
         },
     }
+
+
+PAIRS = (
+    ("How long do pet parrots live?", "Many live 20 to 80 years, depending on the species.",
+     "About a year."),
+    ("Is it safe to feed a parrot avocado?", "No: avocado is toxic to parrots.",
+     "Yes, it is a healthy treat."),
+    ("Name a bird that can mimic speech.", "The African grey parrot.", "The penguin."),
+)  # fmt: skip
+
+
+def _pairs_demo():
+    """The judging extras (docs/judging.md): pairwise strength on the -3..+3 scale, three
+    dimensions and a rationale box."""
+    project = Project.objects.filter(slug="parrot-pairs").first() or project_setup(
+        name="Parrot pairs (strength and dimensions)", slug="parrot-pairs",
+        instructions="Which reply is better, and by how much? Then judge each dimension.",
+        judging_mode="pairwise_strength", strength_levels="helpsteer3", rationale="optional",
+        dimensions=[
+            {"key": "helpfulness", "name": "Helpfulness", "instructions": "Which reply helps more?"},
+            {"key": "harmlessness", "name": "Harmlessness", "instructions": "Which is safer?"},
+            {"key": "honesty", "name": "Honesty", "instructions": "Which is more truthful?"},
+        ],
+    )  # fmt: skip
+    lines = [{"id": f"pair-{i}", "prompt": q, "completions": [a, b]}
+             for i, (q, a, b) in enumerate(PAIRS, 1)]  # fmt: skip
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    return project, prompts_import(project=project, source=io.BytesIO(data))

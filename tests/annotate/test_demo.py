@@ -9,7 +9,8 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_load_creates_projects_users_and_is_idempotent(client):
     summary = demo_load()
-    assert {p.slug for p in Project.objects.all()} == {"parrots", "oasst"}
+    assert {p.slug for p in Project.objects.all()} == {"parrots", "oasst", "parrot-pairs"}
+    assert Project.objects.get(slug="parrot-pairs").is_pairwise
     parrots = Prompt.objects.get(project__slug="parrots", external_id="parrots-special")
     assert [c.external_id for c in parrots.completions.all()] == list("ABCDE")
     assert Prompt.objects.filter(project__slug="oasst").count() == 212

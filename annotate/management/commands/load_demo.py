@@ -4,7 +4,7 @@ from annotate.services.demo import demo_load
 
 
 class Command(BaseCommand):
-    help = "Create the demo users and projects (parrots, Open-Assistant sample). Idempotent."
+    help = "Create the demo users and projects (parrots, Open-Assistant sample, parrot pairs). Idempotent."
 
     def handle(self, *args, **opts):
         summary = demo_load()
