@@ -4,7 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from exports.models import DatasetSnapshot
-from exports.options import MODES, TIE_POLICIES
+from exports.options import MARGINS, MODES, TIE_POLICIES
 
 
 class SplitSerializer(serializers.Serializer):
@@ -36,6 +36,11 @@ class SnapshotCreateSerializer(serializers.Serializer):
     ties = serializers.ChoiceField(
         choices=TIE_POLICIES, default="drop",
         help_text="drop tied pairs, or keep them with tie=true (pairwise and hf).",
+    )  # fmt: skip
+    margin = serializers.ChoiceField(
+        choices=MARGINS, required=False,
+        help_text="consensus: 2p - 1; judged: the annotators' strength or rank gaps "
+        "(docs/judging.md). Default: judged for projects that judge either.",
     )  # fmt: skip
     seed = serializers.IntegerField(min_value=0, default=0)
     split = SplitSerializer(required=False)

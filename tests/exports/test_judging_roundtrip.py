@@ -177,3 +177,23 @@ def test_judged_margin_mapping():
     assert judged_margin(ranked, "A", "D") == 4.0
     assert judged_margin(ranked, "B", "C") == 0.0
     assert judged_margin(JudgementRow("a", [["A"], ["B"], ["C"], ["D"]]), "A", "D") == 3.0
+
+
+def test_export_data_takes_the_margin_option(tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    project = project_setup(name="Cli", slug="cli", gap_levels="default")
+    import_lines(project, [{**RANKWISE[0], "annotations": [
+        {"annotator": "bob", "ranking": [["C"], ["B"], ["A"]], "gaps": [3, 3]}]}])  # fmt: skip
+    out = tmp_path / "pairs.jsonl"
+    call_command("export_data", "--project", "cli", "--format", "pairwise", "--out", str(out),
+                 stdout=StringIO())  # fmt: skip
+    assert max(p["margin"] for p in read_jsonl(out)) == 6.0
+    plain = tmp_path / "plain.jsonl"
+    call_command("export_data", "--project", "cli", "--format", "pairwise", "--margin",
+                 "consensus", "--out", str(plain), stdout=StringIO())  # fmt: skip
+    assert {p["margin"] for p in read_jsonl(plain)} == {1.0}
+    with pytest.raises(CommandError):
+        call_command("export_data", "--project", "cli", "--format", "pairwise", "--margin", "big")

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotate.models import Project
 from core.context import audit_context
 from exports.models import DatasetSnapshot
-from exports.options import MODES, TIE_POLICIES, ExportOptionsError
+from exports.options import MARGINS, MODES, TIE_POLICIES, ExportOptionsError
 from exports.services import snapshot_build, snapshot_create
 
 
@@ -43,6 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--annotated-from", help="ISO date or date-time, inclusive")
         parser.add_argument("--annotated-to", help="ISO date or date-time, exclusive")
         parser.add_argument("--ties", choices=TIE_POLICIES, default="drop")
+        parser.add_argument("--margin", choices=MARGINS, help="default: judged where judged")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--split", default="0.9,0.05,0.05", help="train,validation,test fractions"
@@ -66,7 +67,9 @@ class Command(BaseCommand):
         options = {
             key: opts[key]
             for key in ("mode", "min_agreement", "exclude_flags", "only_reviewed",
-                        "annotated_from", "annotated_to", "ties", "seed", "holdout_annotators")
+                        "annotated_from", "annotated_to", "ties", "seed", "holdout_annotators",
+                        "margin")
+            if opts.get(key) is not None
         }  # fmt: skip
         options["split"] = split
         started = time.perf_counter()
