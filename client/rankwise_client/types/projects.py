@@ -88,6 +88,12 @@ class Project(ApiObject):
     flags: list[dict] = field(default_factory=list)
     overlap: int | None = None
     claim_timeout_minutes: int | None = None
+    # docs/judging.md: "ranking" or "pairwise_strength", its scale, rank gaps, dimensions
+    judging_mode: str = ""
+    strength_levels: list[str] = field(default_factory=list)
+    gap_levels: list[str] = field(default_factory=list)
+    dimensions: list[dict] = field(default_factory=list)
+    rationale: str = ""
     prompt_count: int | None = None
     annotation_count: int | None = None
     created_at: datetime | None = None
@@ -202,6 +208,12 @@ class Judgement(ApiObject):
     skip_reason: str = ""
     time_ms: int | None = None
     shown_order: list[str] = field(default_factory=list)
+    # pairwise strength (0: a tie) and tie kind, rank gaps, per-dimension choices, rationale
+    strength: int | None = None
+    tie_kind: str = ""
+    gaps: list[int | None] = field(default_factory=list)
+    dimensions: dict[str, dict] = field(default_factory=dict)
+    rationale: str = ""
     source: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
