@@ -79,6 +79,31 @@ def _judgement(ids, quality, profile, flag_keys, rng: random.Random, when) -> di
     }
 
 
+def _choice(ranking, quality, levels: int, rng: random.Random) -> dict:
+    """A pairwise strength from how far apart the two are, or a tie's kind."""
+    if not levels:
+        return {"ranking": ranking}
+    if len(ranking) == 1:
+        good = sum(quality.values()) / len(quality) > -0.5
+        return {"ranking": ranking, "tie_kind": "both_good" if good else "both_bad"}
+    gap = abs(quality[ranking[0][0]] - quality[ranking[1][0]]) + abs(rng.gauss(0, 0.3))
+    return {"ranking": ranking, "strength": min(levels, 1 + int(gap / 0.6))}
+
+
+def _judging_extras(judgement: dict, project: Project, quality: dict, rng: random.Random) -> None:
+    """Strength, tie kind and dimensions for projects that judge them (docs/judging.md): each
+    dimension follows the overall order, reversed for one judgement in five."""
+    levels = len(project.strength_levels) if project.is_pairwise else 0
+    judgement.update(_choice(judgement["ranking"], quality, levels, rng))
+    judgement["dimensions"] = {
+        d["key"]: _choice(judgement["ranking"][::-1] if rng.random() < 0.2 else
+                          judgement["ranking"], quality, levels, rng)
+        for d in project.dimensions or []
+    }  # fmt: skip
+    if project.rationale == "required":
+        judgement["rationale"] = "simulated"
+
+
 def annotations_simulate(
     *,
     project: Project,
@@ -99,6 +124,9 @@ def annotations_simulate(
     rng = random.Random(seed)
     profiles = _annotator_profiles(annotators, rng)
     flag_keys = project.flag_keys
+    # Only projects that judge more than a ranking draw more random numbers, so the others'
+    # simulations stay what they were for a seed.
+    extras = project.is_pairwise or bool(project.dimensions) or project.rationale == "required"
     now = timezone.now()
     prompts = Prompt.objects.filter(project=project).prefetch_related("completions")[:limit]
     existing = {}
@@ -123,7 +151,10 @@ def annotations_simulate(
                     "skip_reason": "simulated skip", "created_at": when.isoformat(),
                 })  # fmt: skip
                 continue
-            judgements.append(_judgement(ids, quality, profile, flag_keys, rng, when))
+            judgement = _judgement(ids, quality, profile, flag_keys, rng, when)
+            if extras:
+                _judging_extras(judgement, project, quality, rng)
+            judgements.append(judgement)
         line = {
             "id": prompt.external_id,
             "completions": [{"id": c.external_id, "text": c.text} for c in completions],
