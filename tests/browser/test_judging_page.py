@@ -176,6 +176,22 @@ def test_three_dimensions_and_rank_gaps_by_keyboard(page, demo, login, live_serv
     }  # fmt: skip
     assert stored.rationale == "A is helpful but unsafe."
 
+    # The edit page shows every dimension's stored board; a change to one is saved alone.
+    page.goto(f"{live_server.url}/annotations/{stored.pk}/edit/")
+    page.wait_for_selector(".output-card")
+    assert page.locator('#rank-gaps select[data-gap="0"]').input_value() == "2"
+    kb.press("]")
+    kb.press("]")
+    assert page.locator(".dimension-tab.active").inner_text() == "Harmlessness"
+    assert page.locator("#hint").inner_text() == "Ready: C > B > A"
+    rank(("B", 1), ("C", 2))  # harmlessness now B > C > A
+    kb.press("Control+Enter")
+    page.wait_for_selector("#status:has-text('Changes saved')")
+    stored.refresh_from_db()
+    assert stored.dimensions["harmlessness"]["ranking"] == [[b], [c], [a]]
+    assert stored.dimensions["honesty"]["ranking"] == [[a], [c], [b]]
+    assert stored.ranking == [[a], [b], [c]] and stored.gaps == [2, 1]
+
     # rankings export -> import into a fresh project -> the same judgement
     lines = export(project, "rankings")
     again = project_setup(name="Dims again", dimensions=DIMENSIONS, gap_levels="default",
