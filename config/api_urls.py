@@ -16,10 +16,10 @@ from core.api.views import AuditEventListView
 V1_MODULES = [
     "annotate.api.urls",
     "exports.api.urls",
-    "training.api_urls",
-    "rewardmodel.api_urls",
-    "agreement.api",
-    "webhooks.api_urls",
+    "training.api.urls",
+    "rewardmodel.api.urls",
+    "agreement.api.urls",
+    "webhooks.api.urls",
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]

@@ -17,7 +17,7 @@ from core.api.pagination import CursorPage
 from core.api.permissions import ProjectScopedMixin
 from webhooks import selectors, services
 from webhooks.models import WebhookDelivery
-from webhooks.serializers import (
+from webhooks.api.serializers import (
     DeliveryFilterSerializer,
     WebhookCreatedSerializer,
     WebhookCreateSerializer,
@@ -36,7 +36,7 @@ def _webhook_or_404(view, pk: int):
     return endpoint
 
 
-class WebhookListApi(ProjectScopedMixin, APIView):
+class WebhookListView(ProjectScopedMixin, APIView):
     @extend_schema(tags=TAG, summary="The project's webhooks",
                    responses={200: WebhookSerializer(many=True),
                               **error_responses(401, 403, 404)})  # fmt: skip
@@ -60,7 +60,7 @@ class WebhookListApi(ProjectScopedMixin, APIView):
         return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
-class WebhookDetailApi(ProjectScopedMixin, APIView):
+class WebhookDetailView(ProjectScopedMixin, APIView):
     @extend_schema(tags=TAG, summary="One webhook",
                    responses={200: WebhookSerializer, **error_responses(401, 403, 404)})  # fmt: skip
     def get(self, request, slug: str, pk: int):
@@ -84,7 +84,7 @@ class WebhookDetailApi(ProjectScopedMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class WebhookPingApi(ProjectScopedMixin, APIView):
+class WebhookPingView(ProjectScopedMixin, APIView):
     @extend_schema(tags=TAG, summary="Send a ping event to this webhook",
                    request=None,
                    responses={202: WebhookDeliverySerializer, **error_responses(401, 403, 404)})  # fmt: skip
@@ -94,7 +94,7 @@ class WebhookPingApi(ProjectScopedMixin, APIView):
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class WebhookDeliveryListApi(ProjectScopedMixin, ListAPIView):
+class WebhookDeliveryListView(ProjectScopedMixin, ListAPIView):
     serializer_class = WebhookDeliverySerializer
     pagination_class = CursorPage
 
@@ -115,7 +115,7 @@ class WebhookDeliveryListApi(ProjectScopedMixin, ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class WebhookDeliveryReplayApi(ProjectScopedMixin, APIView):
+class WebhookDeliveryReplayView(ProjectScopedMixin, APIView):
     @extend_schema(
         tags=TAG, summary="Send a delivery's event again (a new delivery, same event id)",
         request=None,

@@ -1,6 +1,6 @@
 """A registered model's files over the API: the list, and one file's bytes.
 
-Shared by reward models (here) and PPO policies (training.api). Only the model itself is
+Shared by reward models (here) and PPO policies (training.api.views). Only the model itself is
 served (weights, tokenizer, config, card), not training leftovers (``checkpoints/``,
 ``inputs/``), and only a listed path can be asked for, so no request climbs out of the folder.
 """
@@ -46,7 +46,7 @@ class ModelFilesSerializer(serializers.Serializer):
     files = ModelFileSerializer(many=True)
 
 
-class ModelFilesApi(APIView):
+class ModelFilesView(APIView):
     """Subclasses say which model: ``what`` and ``model_get(request, pk)``."""
 
     what = "model"
@@ -65,7 +65,7 @@ class ModelFilesApi(APIView):
         return model, folder
 
 
-class ModelFileListApi(ModelFilesApi):
+class ModelFileListView(ModelFilesView):
     @extend_schema(summary="The model's files (paths and sizes), for download",
                    responses={200: ModelFilesSerializer, **error_responses(401, 403, 404, 410)})  # fmt: skip
     def get(self, request, pk: int):
@@ -73,7 +73,7 @@ class ModelFileListApi(ModelFilesApi):
         return Response({"id": model.pk, "name": model.name, "files": model_files_list(folder)})
 
 
-class ModelFileDownloadApi(ModelFilesApi):
+class ModelFileDownloadView(ModelFilesView):
     @extend_schema(
         summary="One of the model's files",
         parameters=[OpenApiParameter("file", str, required=True,

@@ -1,19 +1,17 @@
-"""REST endpoints of the agreement app, mounted under /api/v1/ (see config/api_urls.py)."""
+"""/api/v1/projects/<slug>/agreement/ and prompt adjudication: parse, call a service, render."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agreement.selectors import project_report_get, report_anonymise
 from agreement.services import project_agreement_schedule, prompt_adjudicate
-from annotate.api.serializers import RankingField
-from annotate.constants import MAX_COMMENT_LENGTH
+from agreement.api.serializers import AdjudicationInputSerializer, AdjudicationSerializer
 from annotate.models import Prompt
 from core.api.errors import error_responses
 from core.api.permissions import ProjectScopedMixin, has_any_role
@@ -51,20 +49,6 @@ class ProjectAgreementRecomputeView(ProjectScopedMixin, APIView):
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
-class AdjudicationInputSerializer(serializers.Serializer):
-    ranking = RankingField(help_text="Every completion id placed, tie groups best first.")
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT_LENGTH)
-
-
-class AdjudicationSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    prompt = serializers.IntegerField(source="prompt_id")
-    reviewer = serializers.CharField(source="reviewer.username")
-    ranking = RankingField()
-    comment = serializers.CharField()
-    created_at = serializers.DateTimeField()
-
-
 class PromptAdjudicateView(ProjectScopedMixin, APIView):
     """A reviewer's ranking of a prompt; it overrides the computed consensus (the review page
     posts here with the session and its CSRF token)."""
@@ -85,22 +69,3 @@ class PromptAdjudicateView(ProjectScopedMixin, APIView):
             comment=data.validated_data.get("comment", ""),
         )  # fmt: skip
         return Response(AdjudicationSerializer(adjudication).data, status=status.HTTP_201_CREATED)
-
-
-urlpatterns = [
-    path(
-        "projects/<slug:slug>/prompts/<int:prompt_id>/adjudicate/",
-        PromptAdjudicateView.as_view(),
-        name="prompt-adjudicate",
-    ),
-    path(
-        "projects/<slug:slug>/agreement/",
-        ProjectAgreementView.as_view(),
-        name="project-agreement",
-    ),
-    path(
-        "projects/<slug:slug>/agreement/recompute/",
-        ProjectAgreementRecomputeView.as_view(),
-        name="project-agreement-recompute",
-    ),
-]

@@ -11,10 +11,10 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
-from rewardmodel.files import ModelFileDownloadApi, ModelFileListApi
+from rewardmodel.api.files import ModelFileDownloadView, ModelFileListView
 from training import selectors, services
 from training.models import TrainingRun
-from training.serializers import (
+from training.api.serializers import (
     GenerationJobCreateSerializer,
     GenerationJobSerializer,
     PolicySerializer,
@@ -30,7 +30,7 @@ from training.serializers import (
 TAG = ["training"]
 
 
-class TrainingApi(APIView):
+class TrainingView(APIView):
     """Training spends GPU time: ML engineers (and admins) only, for reading too (the rules
     are core.policy's); each object is found among the user's projects' only."""
 
@@ -51,7 +51,7 @@ def _conflict(exc: Exception) -> ApiError:
     return ApiError("conflict", str(exc), status_code=status.HTTP_409_CONFLICT)
 
 
-class TrainingRunListApi(TrainingApi, ListAPIView):
+class TrainingRunListView(TrainingView, ListAPIView):
     serializer_class = TrainingRunListSerializer
     pagination_class = CursorPage
 
@@ -105,7 +105,7 @@ class TrainingRunListApi(TrainingApi, ListAPIView):
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class TrainingRunDetailApi(TrainingApi):
+class TrainingRunDetailView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="One run: status, progress, config, log tail, result, card",
@@ -115,7 +115,7 @@ class TrainingRunDetailApi(TrainingApi):
         return Response(TrainingRunSerializer(_run_or_404(request, pk)).data)
 
 
-class TrainingRunMetricsApi(TrainingApi):
+class TrainingRunMetricsView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="The run's metric time series (one point per progress report)",
@@ -142,7 +142,7 @@ class TrainingRunMetricsApi(TrainingApi):
         )
 
 
-class TrainingRunSamplesApi(TrainingApi):
+class TrainingRunSamplesView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="PPO: responses to the fixed evaluation prompts, at the start and each checkpoint",
@@ -155,7 +155,7 @@ class TrainingRunSamplesApi(TrainingApi):
         )
 
 
-class TrainingRunCancelApi(TrainingApi):
+class TrainingRunCancelView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="Cancel a run",
@@ -176,7 +176,7 @@ class TrainingRunCancelApi(TrainingApi):
         )
 
 
-class TrainingRunResumeApi(TrainingApi):
+class TrainingRunResumeView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="Resume a failed or cancelled run from its last checkpoint",
@@ -195,7 +195,7 @@ class TrainingRunResumeApi(TrainingApi):
         )
 
 
-class PolicyListApi(TrainingApi, ListAPIView):
+class PolicyListView(TrainingView, ListAPIView):
     serializer_class = PolicySerializer
     pagination_class = CursorPage
 
@@ -211,7 +211,7 @@ class PolicyListApi(TrainingApi, ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class PolicyDetailApi(TrainingApi):
+class PolicyDetailView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="One registered policy",
@@ -224,7 +224,7 @@ class PolicyDetailApi(TrainingApi):
         return Response(PolicySerializer(policy).data)
 
 
-class GenerationJobListApi(TrainingApi, ListAPIView):
+class GenerationJobListView(TrainingView, ListAPIView):
     serializer_class = GenerationJobSerializer
     pagination_class = CursorPage
 
@@ -273,7 +273,7 @@ class GenerationJobListApi(TrainingApi, ListAPIView):
         return Response(GenerationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class GenerationJobDetailApi(TrainingApi):
+class GenerationJobDetailView(TrainingView):
     @extend_schema(
         tags=TAG,
         summary="One generate-for-ranking job",
@@ -286,14 +286,14 @@ class GenerationJobDetailApi(TrainingApi):
         return Response(GenerationJobSerializer(job).data)
 
 
-class PolicyFileListApi(ModelFileListApi):
+class PolicyFileListView(ModelFileListView):
     what = "policy"
 
     def model_get(self, request, pk: int):
         return selectors.policy_get(user=request.user, pk=pk)
 
 
-class PolicyFileDownloadApi(ModelFileDownloadApi):
+class PolicyFileDownloadView(ModelFileDownloadView):
     what = "policy"
 
     def model_get(self, request, pk: int):

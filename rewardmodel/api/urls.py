@@ -2,26 +2,26 @@
 
 from django.urls import include, path, re_path
 
-from rewardmodel import api
+from rewardmodel.api import views
 
 urlpatterns = [
-    path("reward-models/", api.RewardModelListApi.as_view(), name="reward-model-list"),
-    path("reward-models/<int:pk>/", api.RewardModelDetailApi.as_view(), name="reward-model-detail"),
+    path("reward-models/", views.RewardModelListView.as_view(), name="reward-model-list"),
+    path("reward-models/<int:pk>/", views.RewardModelDetailView.as_view(), name="reward-model-detail"),
     path(
         "reward-models/<int:pk>/files/",
-        api.RewardModelFileListApi.as_view(),
+        views.RewardModelFileListView.as_view(),
         name="reward-model-files",
     ),
     path(
         "reward-models/<int:pk>/download/",
-        api.RewardModelFileDownloadApi.as_view(),
+        views.RewardModelFileDownloadView.as_view(),
         name="reward-model-download",
     ),
     # With or without the trailing slash, like the training-run actions.
     path(
         "reward-models/<int:pk>/",
         include(
-            [re_path(r"score/?$", api.RewardModelScoreApi.as_view(), name="reward-model-score")]
+            [re_path(r"score/?$", views.RewardModelScoreView.as_view(), name="reward-model-score")]
         ),
     ),
 ]

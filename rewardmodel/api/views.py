@@ -10,9 +10,10 @@ from rest_framework.views import APIView
 
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
-from rewardmodel import files, selectors, services
+from rewardmodel import selectors, services
+from rewardmodel.api import files
 from rewardmodel.scorers import ScoringUnavailable
-from rewardmodel.serializers import (
+from rewardmodel.api.serializers import (
     RewardModelSerializer,
     ScoreRequestSerializer,
     ScoreResponseSerializer,
@@ -21,7 +22,7 @@ from rewardmodel.serializers import (
 TAG = ["reward models"]
 
 
-class RewardModelApi(APIView):
+class RewardModelView(APIView):
     """ML engineers and admins (core.policy); models of the user's projects only."""
 
 
@@ -32,7 +33,7 @@ def _model_or_404(request, pk: int):
     return reward_model
 
 
-class RewardModelListApi(RewardModelApi, ListAPIView):
+class RewardModelListView(RewardModelView, ListAPIView):
     serializer_class = RewardModelSerializer
     pagination_class = CursorPage
 
@@ -48,7 +49,7 @@ class RewardModelListApi(RewardModelApi, ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class RewardModelDetailApi(RewardModelApi):
+class RewardModelDetailView(RewardModelView):
     @extend_schema(
         tags=TAG,
         summary="One reward model: metrics, card, path",
@@ -58,7 +59,7 @@ class RewardModelDetailApi(RewardModelApi):
         return Response(RewardModelSerializer(_model_or_404(request, pk)).data)
 
 
-class RewardModelScoreApi(RewardModelApi):
+class RewardModelScoreView(RewardModelView):
     @extend_schema(
         tags=TAG,
         summary="Score completions of a prompt (or a batch of prompts)",
@@ -92,14 +93,14 @@ class RewardModelScoreApi(RewardModelApi):
         )
 
 
-class RewardModelFileListApi(files.ModelFileListApi):
+class RewardModelFileListView(files.ModelFileListView):
     what = "reward model"
 
     def model_get(self, request, pk: int):
         return selectors.reward_model_get(user=request.user, pk=pk)
 
 
-class RewardModelFileDownloadApi(files.ModelFileDownloadApi):
+class RewardModelFileDownloadView(files.ModelFileDownloadView):
     what = "reward model"
 
     def model_get(self, request, pk: int):
