@@ -24,4 +24,4 @@ def pending_consensus_sweep_task() -> None:
 def project_agreement_task(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:  # deleted since it was queued
-        project_agreement_recompute(project)
+        project_agreement_recompute(project=project)

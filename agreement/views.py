@@ -22,17 +22,17 @@ from core.policy import policy_page
 
 @policy_page()
 def dashboard(request, slug, project):
-    report = project_report_get(project)
+    report = project_report_get(project=project)
     return render(
         request,
         "agreement/dashboard.html",
         {
             "project": project,
             "report": report,
-            "headline": headline_rows(report),
-            "annotators": annotator_rows(report),
+            "headline": headline_rows(report=report),
+            "annotators": annotator_rows(report=report),
             "judging": judging_rows(report),
-            "queue_count": review_queue_count(project),
+            "queue_count": review_queue_count(project=project),
             "simulated": simulated_annotator_names(project=project),
         },
     )
@@ -50,14 +50,14 @@ def review_queue(request, slug, project):
     return render(
         request,
         "agreement/review_queue.html",
-        {"project": project, "entries": review_queue_list(project)},
+        {"project": project, "entries": review_queue_list(project=project)},
     )
 
 
 @policy_page()
 def review_prompt(request, slug, prompt_id, project):
     prompt = get_object_or_404(Prompt, pk=prompt_id, project=project)
-    data = prompt_review_get(prompt)
+    data = prompt_review_get(prompt=prompt)
     widget = {
         "outputs": [{"id": cid, "label": cid} for cid in data["completion_ids"]],
         "initial": data["consensus_rank"],

@@ -15,7 +15,7 @@ from core.policy import roles_of
 from core.roles import Roles
 
 
-def prompts_open_q(project: Project) -> Q:
+def prompts_open_q(*, project: Project) -> Q:
     """Regular prompts of ``project`` that still want annotations (claims aside)."""
     return Q(project=project, is_gold=False) & (
         Q(target_overlap__isnull=True, submitted_count__lt=project.overlap)
@@ -23,7 +23,7 @@ def prompts_open_q(project: Project) -> Q:
     )
 
 
-def user_has_role(user, role: str) -> bool:
+def user_has_role(*, user, role: str) -> bool:
     if not user.is_authenticated:
         return False
     if user.is_superuser:
@@ -31,10 +31,10 @@ def user_has_role(user, role: str) -> bool:
     return user.groups.filter(name=role).exists()
 
 
-def project_list_for_user(user) -> QuerySet[Project]:
+def project_list_for_user(*, user) -> QuerySet[Project]:
     """Admins see every project; everyone else the projects they are a member of."""
     projects = Project.objects.all()
-    if not (user.is_superuser or user_has_role(user, Roles.ADMIN)):
+    if not (user.is_superuser or user_has_role(user=user, role=Roles.ADMIN)):
         projects = projects.filter(memberships__user=user)
     return projects.annotate(
         prompt_count=Count("prompts", distinct=True),
@@ -44,7 +44,7 @@ def project_list_for_user(user) -> QuerySet[Project]:
     ).order_by("name")
 
 
-def project_visible_get(user, slug: str) -> Project | None:
+def project_visible_get(*, user, slug: str) -> Project | None:
     """The project if the user may see it: admins every project, others their memberships.
 
     Deliberately lighter than ``project_list_for_user`` (no counts): it runs on every request.
@@ -55,13 +55,13 @@ def project_visible_get(user, slug: str) -> Project | None:
     return projects.first()
 
 
-def project_ids_for_member(user) -> QuerySet | None:
+def project_ids_for_member(*, user) -> QuerySet | None:
     """The ids of the user's projects, as a subquery; None for admins, who see every project.
 
     Objects reached through a project (snapshots, runs, models, generations) are filtered with
     it, so a list holds only the user's projects' objects and a lookup by id finds no other.
     """
-    if user.is_superuser or user_has_role(user, Roles.ADMIN):
+    if user.is_superuser or user_has_role(user=user, role=Roles.ADMIN):
         return None
     return Project.objects.filter(memberships__user=user).values("pk")
 
@@ -77,7 +77,7 @@ def annotation_list_for_annotator(*, user, project: Project | None = None) -> Qu
 def annotation_get_for_annotator(*, user, pk: int) -> Annotation | None:
     """One of the user's own annotations, in a project they are (still) a member of."""
     annotations = annotation_list_for_annotator(user=user).filter(pk=pk)
-    mine = project_ids_for_member(user)
+    mine = project_ids_for_member(user=user)
     if mine is not None:
         annotations = annotations.filter(prompt__project__in=mine)
     return annotations.first()
@@ -93,7 +93,7 @@ def queue_progress(*, project: Project, user, now: datetime | None = None) -> di
     now = now or timezone.now()
     mine = Annotation.objects.filter(annotator=user, prompt__project=project)
     start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    open_prompts = Prompt.objects.filter(prompts_open_q(project))
+    open_prompts = Prompt.objects.filter(prompts_open_q(project=project))
     done_on_open = mine.filter(prompt__in=open_prompts).count()
     return {
         "done_today": mine.filter(created_at__gte=start_of_day).count(),
@@ -110,7 +110,9 @@ def project_stats(*, project: Project) -> dict:
         "prompts": prompts.count(),
         "gold_prompts": prompts.filter(is_gold=True).count(),
         "judgements": Annotation.objects.filter(prompt__project=project, skipped=False).count(),
-        "complete_prompts": prompts.filter(is_gold=False).exclude(prompts_open_q(project)).count(),
+        "complete_prompts": prompts.filter(is_gold=False)
+        .exclude(prompts_open_q(project=project))
+        .count(),
     }
 
 
@@ -159,7 +161,7 @@ def prompt_list_for_project(
     )  # fmt: skip
 
 
-def flag_q(key: str) -> Q:
+def flag_q(*, key: str) -> Q:
     """Annotations whose flags {completion: [keys]} list ``key`` for any completion.
 
     Matched on the JSON text, where a flag is always followed by ',' or ']' and a completion
@@ -186,7 +188,7 @@ def annotation_list_for_project(
     )
     if flag:
         annotations = annotations.annotate(flags_text=Cast("flags", TextField())).filter(
-            flag_q(flag)
+            flag_q(key=flag)
         )
     return queryset_filter(
         annotations, annotator__username=annotator, prompt_id=prompt,
@@ -195,7 +197,7 @@ def annotation_list_for_project(
     )  # fmt: skip
 
 
-def project_slugs_for_member(user) -> QuerySet:
+def project_slugs_for_member(*, user) -> QuerySet:
     """Slugs of the projects ``user`` is a member of, in order."""
     return (
         Membership.objects.filter(user=user).order_by("project__slug")

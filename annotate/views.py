@@ -29,7 +29,9 @@ from core.policy import ANNOTATE, has_any_role, policy_page
 
 @policy_page()
 def home(request):
-    return render(request, "annotate/home.html", {"projects": project_list_for_user(request.user)})
+    return render(
+        request, "annotate/home.html", {"projects": project_list_for_user(user=request.user)}
+    )
 
 
 @policy_page()

@@ -198,7 +198,9 @@ def main() -> None:
         Prompt.objects.filter(project=project).update(target_overlap=None)
         timings: dict[str, float] = {}
         cpu = time.process_time()
-        stored = project_agreement_recompute(project, bootstrap=args.bootstrap, timings=timings)
+        stored = project_agreement_recompute(
+            project=project, bootstrap=args.bootstrap, timings=timings
+        )
         # CPU time of this process (the database server's is not in it): on a shared machine
         # wall time includes waiting for a core, CPU time does not.
         timings["cpu_python"] = time.process_time() - cpu
@@ -226,7 +228,7 @@ def main() -> None:
     print("per-prompt recompute:", json.dumps(results["per_prompt_ms"]), flush=True)
 
     t0 = time.perf_counter()
-    n = sum(1 for _ in prompt_consensus_iter(project))
+    n = sum(1 for _ in prompt_consensus_iter(project=project))
     results["consensus_map"] = {"prompts": n, "seconds": round(time.perf_counter() - t0, 2)}
     print("consensus map:", json.dumps(results["consensus_map"]), flush=True)
     print(json.dumps(results))

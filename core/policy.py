@@ -177,7 +177,7 @@ def project_visible_get(user, slug: str) -> Any | None:
         raise ImproperlyConfigured(
             "no project lookup registered (core.policy.project_lookup_register)"
         )
-    return _project_lookup(user, slug)
+    return _project_lookup(user=user, slug=slug)
 
 
 @dataclass(frozen=True)

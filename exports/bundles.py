@@ -102,7 +102,7 @@ def _fill(
             )  # fmt: skip
             by_id[pid].annotations.append(judgement)
 
-    stored = prompt_consensus_map(project, list(by_id))
+    stored = prompt_consensus_map(project=project, prompt_ids=list(by_id))
     for bundle in chunk:
         record = stored.get(bundle.id)
         if record is not None:

@@ -9,10 +9,10 @@ from core.roles import Roles
 from exports.models import DatasetSnapshot
 
 
-def snapshot_list_for_user(user) -> QuerySet[DatasetSnapshot]:
+def snapshot_list_for_user(*, user) -> QuerySet[DatasetSnapshot]:
     """Admins see every snapshot; everyone else those of the projects they are members of."""
     snapshots = DatasetSnapshot.objects.select_related("project", "created_by")
-    if not user_has_role(user, Roles.ADMIN):
+    if not user_has_role(user=user, role=Roles.ADMIN):
         snapshots = snapshots.filter(project__memberships__user=user)
     return snapshots.order_by("-id")
 

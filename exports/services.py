@@ -170,7 +170,7 @@ def snapshot_build(*, snapshot: DatasetSnapshot, chunk_size: int | None = None) 
             )
             snapshot.refresh_from_db()
             if failed:
-                webhook_snapshot_emit(snapshot)
+                webhook_snapshot_emit(snapshot=snapshot)
         return snapshot
 
     with transaction.atomic():  # the event commits with the status it reports
@@ -195,7 +195,7 @@ def _mark_ready(snapshot, mine, final: Path, files, stats: BuildStats, sha256: s
     )
     if done:
         snapshot.refresh_from_db()
-        webhook_snapshot_emit(snapshot)
+        webhook_snapshot_emit(snapshot=snapshot)
     return done
 
 
@@ -245,7 +245,7 @@ def snapshots_reap_stale(*, now=None) -> dict[str, list[int]]:
                 snapshot.error = f"{note} after {snapshot.attempts} attempts"
                 snapshot.finished_at = now
                 snapshot.save(update_fields=["status", "error", "finished_at"])
-                webhook_snapshot_emit(snapshot)
+                webhook_snapshot_emit(snapshot=snapshot)
                 outcome["failed"].append(pk)
     return outcome
 

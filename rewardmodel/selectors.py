@@ -13,10 +13,10 @@ from annotate.selectors import project_ids_for_member
 from rewardmodel.models import RewardModel
 
 
-def reward_models_visible_q(user, prefix: str = "") -> Q:
+def reward_models_visible_q(*, user, prefix: str = "") -> Q:
     """``Q`` for the reward models ``user`` may see; ``prefix`` reaches one through a relation
     (``"reward_model__"``)."""
-    mine = project_ids_for_member(user)
+    mine = project_ids_for_member(user=user)
     if mine is None:
         return Q()
     return Q(**{f"{prefix}snapshot__isnull": True}) | Q(**{f"{prefix}snapshot__project__in": mine})
@@ -24,7 +24,7 @@ def reward_models_visible_q(user, prefix: str = "") -> Q:
 
 def reward_model_list(*, user) -> QuerySet:
     return (
-        RewardModel.objects.filter(reward_models_visible_q(user))
+        RewardModel.objects.filter(reward_models_visible_q(user=user))
         .select_related("snapshot", "training_run")
         .order_by("-id")
     )

@@ -15,7 +15,7 @@ from webhooks.services import webhook_model_emit
 MAX_SCORED_PAIRS = 512
 
 
-def registry_name_free(model, name: str, suffix: str) -> str:
+def registry_name_free(*, model, name: str, suffix: str) -> str:
     """``name``, or ``name-<suffix>`` when a row of ``model`` already has it."""
     return name if not model.objects.filter(name=name).exists() else f"{name}-{suffix}"
 
@@ -32,7 +32,7 @@ def trained_model_register_from_run(
     (``RewardModel`` or ``training.Policy``), ``fields`` what only that kind has."""
     default = f"{_RUN_NAME_PREFIX[model_class.KIND]}-{run.pk}"
     model = model_class.objects.create(
-        name=registry_name_free(model_class, run.name or default, f"run{run.pk}"),
+        name=registry_name_free(model=model_class, name=run.name or default, suffix=f"run{run.pk}"),
         path=run.artifact_path,
         base_model=run.base_model,
         training_run=run,
@@ -69,7 +69,7 @@ def trained_model_register(*, model: TrainedModel, actor) -> TrainedModel:
     # Only reward models registered by hand announce themselves, as before the two kinds
     # shared this service (a policy added in the admin sent no webhook).
     if model.KIND == TrainedModel.Kind.REWARD_MODEL:
-        webhook_model_emit(model, kind=model.KIND, project=project)
+        webhook_model_emit(model=model, kind=model.KIND, project=project)
     return model
 
 

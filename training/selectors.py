@@ -19,8 +19,8 @@ from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, 
 # project it writes to. Admins see everything. Metrics and samples are reached through a run.
 
 
-def training_runs_visible_q(user, prefix: str = "") -> Q:
-    mine = project_ids_for_member(user)
+def training_runs_visible_q(*, user, prefix: str = "") -> Q:
+    mine = project_ids_for_member(user=user)
     if mine is None:
         return Q()
     p = prefix
@@ -29,7 +29,7 @@ def training_runs_visible_q(user, prefix: str = "") -> Q:
         & (Q(**{f"{p}prompt_project__isnull": True}) | Q(**{f"{p}prompt_project__in": mine}))
         & (
             Q(**{f"{p}reward_model__isnull": True})
-            | reward_models_visible_q(user, f"{p}reward_model__")
+            | reward_models_visible_q(user=user, prefix=f"{p}reward_model__")
         )
     )
 
@@ -40,7 +40,7 @@ def training_run_list(
     """The user's visible runs, newest first; ``project`` (a slug) keeps the runs that read it
     (through their snapshot or their prompt project)."""
     runs = (
-        TrainingRun.objects.filter(training_runs_visible_q(user))
+        TrainingRun.objects.filter(training_runs_visible_q(user=user))
         .select_related("created_by", "snapshot", "reward_model", "prompt_project")
         .defer("log_tail", "card", "resolved_config")
     )
@@ -55,29 +55,29 @@ def training_run_list(
 
 def training_run_get(*, user, pk: int) -> TrainingRun | None:
     return (
-        TrainingRun.objects.filter(training_runs_visible_q(user))
+        TrainingRun.objects.filter(training_runs_visible_q(user=user))
         .select_related("created_by", "snapshot", "reward_model", "prompt_project")
         .filter(pk=pk)
         .first()
     )
 
 
-def training_run_metric_points(run: TrainingRun, *, after: int = 0) -> QuerySet:
+def training_run_metric_points(*, run: TrainingRun, after: int = 0) -> QuerySet:
     """Progress reports in order; ``after`` (a point id) lets a poller fetch only new ones."""
     return TrainingMetric.objects.filter(run=run, id__gt=after).order_by("id")
 
 
-def training_run_samples(run: TrainingRun) -> QuerySet:
+def training_run_samples(*, run: TrainingRun) -> QuerySet:
     return TrainingSample.objects.filter(run=run).order_by("step", "id")
 
 
-def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[dict]]]:
+def training_run_samples_by_step(*, run: TrainingRun) -> list[tuple[int, list[dict]]]:
     """``[(step, [{"prompt", "samples", "mean_score"}, ...]), ...]``: a run that samples each
     evaluation prompt several times (``eval_samples_per_prompt``) shows the prompt once, with
     its responses side by side and their mean, which is the figure a before/after reading
     compares."""
     grouped: dict[int, dict[str, dict]] = {}
-    for sample in training_run_samples(run):
+    for sample in training_run_samples(run=run):
         group = grouped.setdefault(sample.step, {}).setdefault(
             prompt_key(sample.prompt), {"prompt": sample.prompt, "samples": []}
         )
@@ -88,7 +88,7 @@ def training_run_samples_by_step(run: TrainingRun) -> list[tuple[int, list[dict]
     return [(step, list(groups.values())) for step, groups in sorted(grouped.items())]
 
 
-def training_run_eval_change(samples_by_step: list[tuple[int, list[dict]]]) -> dict | None:
+def training_run_eval_change(*, samples_by_step: list[tuple[int, list[dict]]]) -> dict | None:
     """How each evaluation prompt's mean reward moved from step 0 to the latest evaluation:
     ``rlhf.utils.paired_change`` keyed by prompt, rows biggest gain first, plus ``end_step``.
     None before there are two evaluations."""
@@ -121,17 +121,17 @@ def training_runs_stale(*, now=None, stale_after: timedelta | None = None) -> Qu
     )
 
 
-def policies_visible_q(user) -> Q:
-    if project_ids_for_member(user) is None:
+def policies_visible_q(*, user) -> Q:
+    if project_ids_for_member(user=user) is None:
         return Q()
-    return (Q(training_run__isnull=True) | training_runs_visible_q(user, "training_run__")) & (
-        Q(reward_model__isnull=True) | reward_models_visible_q(user, "reward_model__")
-    )
+    return (
+        Q(training_run__isnull=True) | training_runs_visible_q(user=user, prefix="training_run__")
+    ) & (Q(reward_model__isnull=True) | reward_models_visible_q(user=user, prefix="reward_model__"))
 
 
 def policy_list(*, user) -> QuerySet:
     return (
-        Policy.objects.filter(policies_visible_q(user))
+        Policy.objects.filter(policies_visible_q(user=user))
         .select_related("training_run", "reward_model")
         .order_by("-id")
     )
@@ -143,7 +143,7 @@ def policy_get(*, user, pk: int) -> Policy | None:
 
 def generation_job_list(*, user) -> QuerySet:
     jobs = GenerationJob.objects.select_related("project", "policy")
-    mine = project_ids_for_member(user)
+    mine = project_ids_for_member(user=user)
     if mine is not None:
         jobs = jobs.filter(project__in=mine)
     return jobs.order_by("-id")

@@ -40,7 +40,7 @@ def run_list(request):
             "runs": selectors.training_run_list(user=user)[:200],
             "reward_models": reward_model_list(user=user)[:50],
             "policies": selectors.policy_list(user=user)[:50],
-            "projects": project_list_for_user(user),
+            "projects": project_list_for_user(user=user),
         },
     )
 
@@ -50,7 +50,7 @@ def run_detail(request, pk: int):
     run = selectors.training_run_get(user=request.user, pk=pk)
     if run is None:
         raise Http404("No such training run")
-    samples_by_step = selectors.training_run_samples_by_step(run)
+    samples_by_step = selectors.training_run_samples_by_step(run=run)
     return render(
         request,
         "training/run_detail.html",
@@ -65,7 +65,7 @@ def run_detail(request, pk: int):
             "card_json": json.dumps(run.card, indent=2) if run.card else "",
             "result_json": json.dumps(run.result, indent=2) if run.result else "",
             "samples_by_step": samples_by_step,
-            "eval_change": selectors.training_run_eval_change(samples_by_step),
+            "eval_change": selectors.training_run_eval_change(samples_by_step=samples_by_step),
             "reproduce_python": run_python_snippet(run),
             "reproduce_cli": run_cli_command(run),
         },

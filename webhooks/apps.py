@@ -12,7 +12,7 @@ class WebhooksConfig(AppConfig):
 
         # annotate and agreement announce these without importing webhooks (core.events).
         events.event_subscribe(
-            events.IMPORT_JOB_FINISHED, lambda *, job: webhook_import_emit(job),
+            events.IMPORT_JOB_FINISHED, lambda *, job: webhook_import_emit(job=job),
             uid="webhooks-import",
         )  # fmt: skip
         events.event_subscribe(

@@ -48,7 +48,7 @@ def webhook_queue_check(*, project_id: int) -> int:
     endpoints = webhook_endpoints_subscribed(project=project, event_type=events.QUEUE_EMPTY)
     if not endpoints:
         return 0
-    empty = not Prompt.objects.filter(prompts_open_q(project)).exists()
+    empty = not Prompt.objects.filter(prompts_open_q(project=project)).exists()
     fresh = [e for e in endpoints if _transition(e, events.QUEUE_EMPTY, empty)]
     if not fresh:
         return 0

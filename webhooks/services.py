@@ -104,7 +104,7 @@ def _api_path(name: str, pk: int) -> str:
     return reverse(name, args=[pk])
 
 
-def webhook_snapshot_emit(snapshot) -> list[WebhookDelivery]:
+def webhook_snapshot_emit(*, snapshot) -> list[WebhookDelivery]:
     """snapshot.ready or snapshot.failed, from the snapshot's row as it is now."""
     ready = snapshot.status == "ready"
     data = {
@@ -126,7 +126,7 @@ RUN_EVENTS = {
 }  # fmt: skip
 
 
-def webhook_run_emit(run) -> list[WebhookDelivery]:
+def webhook_run_emit(*, run) -> list[WebhookDelivery]:
     """training_run.succeeded / failed / cancelled for a run that just finished."""
     event = RUN_EVENTS.get(run.status)
     if event is None:
@@ -144,7 +144,7 @@ def webhook_run_emit(run) -> list[WebhookDelivery]:
     return webhook_event_emit(project=project, event_type=event, data=data)
 
 
-def webhook_model_emit(model, *, kind: str, project) -> list[WebhookDelivery]:
+def webhook_model_emit(*, model, kind: str, project) -> list[WebhookDelivery]:
     """model.registered: ``kind`` is "reward_model" or "policy"."""
     url_name = "api:reward-model-detail" if kind == "reward_model" else "api:policy-detail"
     data = {
@@ -157,7 +157,7 @@ def webhook_model_emit(model, *, kind: str, project) -> list[WebhookDelivery]:
     return webhook_event_emit(project=project, event_type=events.MODEL_REGISTERED, data=data)
 
 
-def webhook_import_emit(job) -> list[WebhookDelivery]:
+def webhook_import_emit(*, job) -> list[WebhookDelivery]:
     """import.finished for an import job that succeeded or failed."""
     data = {
         "import": {
@@ -204,14 +204,14 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery, user=None) -> WebhookD
 # --- sending -------------------------------------------------------------------------------
 
 
-def backoff_seconds(attempts: int) -> float:
+def backoff_seconds(*, attempts: int) -> float:
     """Wait before attempt ``attempts + 1``: the base doubled per attempt made, capped."""
     base = float(_setting("WEBHOOKS_BACKOFF_SECONDS", 10.0))
     cap = float(_setting("WEBHOOKS_BACKOFF_MAX_SECONDS", 3600.0))
     return min(cap, base * 2 ** max(0, attempts - 1))
 
 
-def delivery_body(delivery: WebhookDelivery) -> bytes:
+def delivery_body(*, delivery: WebhookDelivery) -> bytes:
     return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -249,7 +249,7 @@ def webhook_delivery_attempt(*, delivery_id: int, now=None) -> str:
     if delivery is None:
         return SKIPPED
     endpoint = delivery.endpoint
-    body = delivery_body(delivery)
+    body = delivery_body(delivery=delivery)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -281,7 +281,7 @@ def webhook_delivery_attempt(*, delivery_id: int, now=None) -> str:
             delivery.next_attempt_at = None
             outcome = GAVE_UP
         else:
-            wait = backoff_seconds(delivery.attempts)
+            wait = backoff_seconds(attempts=delivery.attempts)
             delivery.status = WebhookDelivery.Status.RETRYING
             delivery.next_attempt_at = now + timedelta(seconds=wait)
             _enqueue(delivery, countdown=wait)

@@ -9,9 +9,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agreement.api.serializers import AdjudicationInputSerializer, AdjudicationSerializer
 from agreement.selectors import project_report_get, report_anonymise
 from agreement.services import project_agreement_schedule, prompt_adjudicate
-from agreement.api.serializers import AdjudicationInputSerializer, AdjudicationSerializer
 from annotate.models import Prompt
 from core.api.errors import error_responses
 from core.api.permissions import ProjectScopedMixin, has_any_role
@@ -30,9 +30,9 @@ class ProjectAgreementView(ProjectScopedMixin, APIView):
         tags=["agreement"],
     )
     def get(self, request, slug):
-        report = project_report_get(self.project)
+        report = project_report_get(project=self.project)
         if not has_any_role(request.user, (Roles.REVIEWER,)):
-            report = report_anonymise(report)
+            report = report_anonymise(report=report)
         return Response(report)
 
 

@@ -14,7 +14,7 @@ from agreement.selectors.judgements import CHUNK, gc_paused, json_text
 from annotate.models import Project, Prompt
 
 
-def adjudications_latest(prompt_ids: Iterable[int]) -> dict[int, Adjudication]:
+def adjudications_latest(*, prompt_ids: Iterable[int]) -> dict[int, Adjudication]:
     """The newest adjudication of each prompt that has one."""
     latest: dict[int, Adjudication] = {}
     # Meta.ordering puts the newest first within each prompt.
@@ -23,7 +23,7 @@ def adjudications_latest(prompt_ids: Iterable[int]) -> dict[int, Adjudication]:
     return latest
 
 
-def pair_probs_both(stored: dict[str, float]) -> dict[str, float]:
+def pair_probs_both(*, stored: dict[str, float]) -> dict[str, float]:
     """Both orientations of each stored pair: {"A>B": p} gives "B>A" = 1 - p too."""
     out = {}
     for pair, p in stored.items():
@@ -61,7 +61,7 @@ def _id_chunks(
 
 
 def prompt_consensus_iter(
-    project: Project, prompt_ids: Iterable[int] | None = None, *, chunk_size: int = CHUNK
+    *, project: Project, prompt_ids: Iterable[int] | None = None, chunk_size: int = CHUNK
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(prompt id, consensus) in prompt id order, read ``chunk_size`` prompts at a time.
 
@@ -77,13 +77,13 @@ def prompt_consensus_iter(
 
 def _consensus_chunk(project: Project, chunk: list[int]) -> list[tuple[int, dict[str, Any]]]:
     rows = PromptConsensus.objects.filter(project=project, prompt_id__in=chunk).values_list(
-        "prompt_id", json_text("ranking"), json_text("pair_probs"), "agreement"
+        "prompt_id", json_text(field="ranking"), json_text(field="pair_probs"), "agreement"
     )
     computed = {
-        pid: (orjson.loads(ranking), pair_probs_both(orjson.loads(probs)), agreement)
+        pid: (orjson.loads(ranking), pair_probs_both(stored=orjson.loads(probs)), agreement)
         for pid, ranking, probs, agreement in rows
     }
-    latest = adjudications_latest(chunk)
+    latest = adjudications_latest(prompt_ids=chunk)
     out = []
     for pid in chunk:
         adj = latest.get(pid)
@@ -97,10 +97,10 @@ def _consensus_chunk(project: Project, chunk: list[int]) -> list[tuple[int, dict
 
 
 def prompt_consensus_map(
-    project: Project, prompt_ids: Iterable[int] | None = None
+    *, project: Project, prompt_ids: Iterable[int] | None = None
 ) -> dict[int, dict[str, Any]]:
     """{prompt id: {"ranking", "pair_probs", "agreement", "adjudicated"}}.
 
     For a big project, pass a batch of prompt ids at a time, or use ``prompt_consensus_iter``.
     """
-    return dict(prompt_consensus_iter(project, prompt_ids))
+    return dict(prompt_consensus_iter(project=project, prompt_ids=prompt_ids))

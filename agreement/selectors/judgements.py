@@ -53,7 +53,7 @@ def gc_paused():
             gc.enable()
 
 
-def json_text(field: str) -> Cast:
+def json_text(*, field: str) -> Cast:
     return Cast(field, output_field=TextField())
 
 
@@ -85,7 +85,9 @@ def _timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def judgements_load(project: Project, prompt_ids: Iterable[int] | None = None) -> ProjectJudgements:
+def judgements_load(
+    *, project: Project, prompt_ids: Iterable[int] | None = None
+) -> ProjectJudgements:
     """Every judgement of the project (or of some of its prompts) as ``Judgement`` records.
 
     Annotators are identified by username, so the report names them; prompts by database id.
@@ -164,7 +166,7 @@ def _judgements_append(out, rows, completion_ids, lengths, gold_prompts) -> None
         )
 
 
-def annotator_weights_get(project: Project, usernames: Iterable[str]) -> dict[str, float]:
+def annotator_weights_get(*, project: Project, usernames: Iterable[str]) -> dict[str, float]:
     return dict(
         AnnotatorScore.objects.filter(
             project=project, annotator__username__in=list(usernames)

@@ -15,10 +15,10 @@ REPORT_BOOTSTRAP = 1000
 
 
 def project_report_compute(
-    project: Project, *, bootstrap: int = REPORT_BOOTSTRAP, seed: int = 0
+    *, project: Project, bootstrap: int = REPORT_BOOTSTRAP, seed: int = 0
 ) -> dict[str, Any]:
     """A fresh report from the annotations, without storing anything."""
-    data = judgements_load(project)
+    data = judgements_load(project=project)
     report = project_report(data.judgements, data.gold, bootstrap=bootstrap, seed=seed)
     return judging_section_add(report, project, data.judgements)
 
@@ -35,7 +35,7 @@ def judging_section_add(report: dict[str, Any], project: Project, judgements) ->
     return report
 
 
-def project_report_get(project: Project) -> dict[str, Any]:
+def project_report_get(*, project: Project) -> dict[str, Any]:
     """The stored report of the last full recompute, or a fresh one if there is none yet.
 
     ``meta`` says which: ``stored`` (false for a fresh, unsaved report), ``computed_at`` and
@@ -43,7 +43,7 @@ def project_report_get(project: Project) -> dict[str, Any]:
     """
     stored = ProjectAgreement.objects.filter(project=project).first()
     if stored is None:
-        report = project_report_compute(project)
+        report = project_report_compute(project=project)
         meta = {"stored": False, "computed_at": None, "stale": False}
     else:
         report = stored.report
@@ -78,7 +78,7 @@ def _dotted(record: dict, key: str):
     return value
 
 
-def headline_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def headline_rows(*, report: dict[str, Any]) -> list[dict[str, Any]]:
     reasons = report.get("reasons") or {}
     intervals = report.get("confidence_intervals") or {}
     rows = []
@@ -146,7 +146,7 @@ def _z_scores(values: dict[str, float]) -> dict[str, float]:
     return {name: (v - mean) / sd for name, v in values.items()}
 
 
-def annotator_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def annotator_rows(*, report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report's per-annotator figures, each with ``z`` and the ``outliers`` rules it trips."""
     annotators = report.get("annotators") or []
     agreement = {
@@ -176,7 +176,7 @@ def annotator_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def report_anonymise(report: dict[str, Any]) -> dict[str, Any]:
+def report_anonymise(*, report: dict[str, Any]) -> dict[str, Any]:
     """The report with annotator names replaced by stable pseudonyms (annotator-1, ...)."""
     names = sorted(a["annotator"] for a in report.get("annotators") or [])
     alias = {name: f"annotator-{i}" for i, name in enumerate(names, 1)}

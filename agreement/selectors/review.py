@@ -14,18 +14,19 @@ from annotate.selectors import user_has_role
 from core.roles import Roles
 
 
-def user_can_review(user, project: Project) -> bool:
+def user_can_review(*, user, project: Project) -> bool:
     """Admins everywhere; reviewers in the projects they are members of."""
     if not user.is_authenticated:
         return False
-    if user.is_superuser or user_has_role(user, Roles.ADMIN):
+    if user.is_superuser or user_has_role(user=user, role=Roles.ADMIN):
         return True
     return (
-        user_has_role(user, Roles.REVIEWER) and project.memberships.filter(user_id=user.pk).exists()
+        user_has_role(user=user, role=Roles.REVIEWER)
+        and project.memberships.filter(user_id=user.pk).exists()
     )
 
 
-def review_queue_qs(project: Project) -> QuerySet[PromptConsensus]:
+def review_queue_qs(*, project: Project) -> QuerySet[PromptConsensus]:
     """Prompts below the project's agreement threshold or whose consensus missed the gold
     ranking, not yet adjudicated; lowest agreement first."""
     low = Q(agreement__lt=project.agreement_threshold) | Q(gold_missed=True)
@@ -37,11 +38,11 @@ def review_queue_qs(project: Project) -> QuerySet[PromptConsensus]:
     )
 
 
-def review_queue_list(project: Project, *, limit: int = 200) -> list[dict[str, Any]]:
+def review_queue_list(*, project: Project, limit: int = 200) -> list[dict[str, Any]]:
     """Queue entries; ``ready`` once no more annotators are coming (adaptive overlap done)."""
     ceiling = project.overlap_ceiling
     entries = []
-    for row in review_queue_qs(project)[:limit]:
+    for row in review_queue_qs(project=project)[:limit]:
         prompt = row.prompt
         target = prompt.overlap_target(project)
         entries.append({
@@ -56,11 +57,11 @@ def review_queue_list(project: Project, *, limit: int = 200) -> list[dict[str, A
     return entries
 
 
-def review_queue_count(project: Project) -> int:
-    return review_queue_qs(project).count()
+def review_queue_count(*, project: Project) -> int:
+    return review_queue_qs(project=project).count()
 
 
-def prompt_review_get(prompt: Prompt) -> dict[str, Any]:
+def prompt_review_get(*, prompt: Prompt) -> dict[str, Any]:
     """Everything a reviewer needs for one prompt: every judgement side by side (one row per
     completion, one column per annotator), the consensus and the adjudication history."""
     completions = list(prompt.completions.order_by("position"))

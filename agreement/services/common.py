@@ -24,7 +24,7 @@ PROB_DECIMALS = 4
 ID_BATCH = 5000
 
 
-def project_lock(project: Project) -> None:
+def project_lock(*, project: Project) -> None:
     """Hold the project's row lock to the end of the transaction.
 
     Every write of the project's agreement rows takes it: a flush of the prompts changed by
@@ -36,7 +36,7 @@ def project_lock(project: Project) -> None:
     row_lock(Project.objects.filter(pk=project.pk))
 
 
-def gold_missed(ranking: list[list[str]] | None, gold: list[list[str]] | None) -> bool:
+def gold_missed(*, ranking: list[list[str]] | None, gold: list[list[str]] | None) -> bool:
     """Whether the consensus reverses a pair that the gold ranking orders strictly.
 
     A tie in the consensus where gold has an order is not a miss: the annotators were unsure,
@@ -55,7 +55,7 @@ def gold_missed(ranking: list[list[str]] | None, gold: list[list[str]] | None) -
 
 
 def overlap_raise_target(
-    project: Project, *, target_overlap: int | None, is_gold: bool, ranked: int, agreement
+    *, project: Project, target_overlap: int | None, is_gold: bool, ranked: int, agreement
 ) -> int | None:
     """The prompt's new target overlap, or None to leave it.
 
@@ -82,7 +82,7 @@ def _pair_keys(completion_ids: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def consensus_fields(
-    rec: dict[str, Any], completion_ids: tuple[str, ...], gold: list[list[str]] | None
+    *, rec: dict[str, Any], completion_ids: tuple[str, ...], gold: list[list[str]] | None
 ) -> dict[str, Any]:
     """PromptConsensus columns from one record of ``agreement.consensus``.
 
@@ -100,7 +100,7 @@ def consensus_fields(
         "agreement": rec["agreement"],
         "agreement_reason": (rec.get("reasons") or {}).get("agreement", "")[:200],
         "n_judgements": rec["annotators"],
-        "gold_missed": gold_missed(rec["ranking"], gold),
+        "gold_missed": gold_missed(ranking=rec["ranking"], gold=gold),
     }
 
 
@@ -109,7 +109,7 @@ Raises = dict[int, tuple[int | None, int]]
 
 
 def consensus_records_fields(
-    project: Project, result: ConsensusResult, data: ProjectJudgements, prompts
+    *, project: Project, result: ConsensusResult, data: ProjectJudgements, prompts
 ) -> tuple[dict[int, dict[str, Any]], Raises]:
     """The PromptConsensus columns of every record of ``result`` that has a ranking, and the
     overlap raises they call for. ``prompts``: a Prompt queryset covering those records."""
@@ -123,10 +123,12 @@ def consensus_records_fields(
         if rec["ranking"] is None:
             continue  # every judgement skipped: nothing to agree on
         pid = rec["prompt_id"]
-        fields[pid] = consensus_fields(rec, data.completion_ids[pid], data.gold.get(pid))
+        fields[pid] = consensus_fields(
+            rec=rec, completion_ids=data.completion_ids[pid], gold=data.gold.get(pid)
+        )
         target, is_gold = state[pid]
         new_target = overlap_raise_target(
-            project,
+            project=project,
             target_overlap=target,
             is_gold=is_gold,
             ranked=rec["annotators"],
@@ -137,7 +139,7 @@ def consensus_records_fields(
     return fields, raises
 
 
-def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsensus]:
+def prompts_consensus_update(*, project: Project, prompt_ids) -> list[PromptConsensus]:
     """Recompute the consensus of some prompts with the stored annotator weights, in one
     vectorised pass and one upsert; raise the overlap of those whose agreement is too low.
 
@@ -145,7 +147,7 @@ def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsens
     skips (or gone) lose their consensus row.
     """
     prompt_ids = sorted(set(prompt_ids))
-    data = judgements_load(project, prompt_ids)
+    data = judgements_load(project=project, prompt_ids=prompt_ids)
     judgements = data.judgements
     ranked = {j.prompt_id for j in judgements if not j.skipped}
     unranked = set(prompt_ids) - ranked
@@ -153,10 +155,10 @@ def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsens
         PromptConsensus.objects.filter(prompt_id__in=unranked).delete()
     if not ranked:
         return []
-    weights = annotator_weights_get(project, {j.annotator for j in judgements})
+    weights = annotator_weights_get(project=project, usernames={j.annotator for j in judgements})
     result = fixed_weight_consensus([j for j in judgements if j.prompt_id in ranked], weights)
     fields, raises = consensus_records_fields(
-        project, result, data, Prompt.objects.filter(pk__in=ranked)
+        project=project, result=result, data=data, prompts=Prompt.objects.filter(pk__in=ranked)
     )
     now = timezone.now()
     rows = [
@@ -170,11 +172,11 @@ def prompts_consensus_update(project: Project, prompt_ids) -> list[PromptConsens
         unique_fields=["prompt"],
         update_fields=[f for f in CONSENSUS_FIELDS if f not in ("prompt", "project")],
     )
-    targets_raise(raises)
+    targets_raise(raises=raises)
     return rows
 
 
-def targets_raise(raises: Raises) -> int:
+def targets_raise(*, raises: Raises) -> int:
     """Apply {prompt id: (target read, new target)}, each only if the target is still the one
     read (a flush and a full recompute may both have read it), a batch of ids per UPDATE."""
     by_change: dict[tuple[int | None, int], list[int]] = defaultdict(list)

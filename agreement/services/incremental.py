@@ -91,7 +91,7 @@ def project_consensus_flush(*, project_id: int) -> int:
     done = 0
     while True:
         with transaction.atomic():
-            project_lock(project)
+            project_lock(project=project)
             ids = list(
                 PendingConsensus.objects.filter(project_id=project_id)
                 .order_by("prompt_id")
@@ -102,8 +102,8 @@ def project_consensus_flush(*, project_id: int) -> int:
                     event_publish(CONSENSUS_FLUSHED, project_id=project_id)
                 return done
             PendingConsensus.objects.filter(prompt_id__in=ids).delete()
-            project_report_stale_mark(project)
-            prompts_consensus_update(project, ids)
+            project_report_stale_mark(project=project)
+            prompts_consensus_update(project=project, prompt_ids=ids)
         done += len(ids)
 
 
@@ -121,6 +121,6 @@ def prompt_agreement_recompute(*, prompt_id: int) -> PromptConsensus | None:
     prompt = Prompt.objects.select_related("project").filter(pk=prompt_id).first()
     if prompt is None:
         return None
-    project_lock(prompt.project)
-    rows = prompts_consensus_update(prompt.project, [prompt.pk])
+    project_lock(project=prompt.project)
+    rows = prompts_consensus_update(project=prompt.project, prompt_ids=[prompt.pk])
     return rows[0] if rows else None

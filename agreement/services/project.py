@@ -61,7 +61,7 @@ def project_agreement_schedule(
     )  # fmt: skip
 
 
-def project_report_stale_mark(project: Project) -> None:
+def project_report_stale_mark(*, project: Project) -> None:
     """Judgements changed after the stored report: mark it stale; the first such change after
     a full recompute queues the next one, a little later, so the project-wide figures follow
     the annotators at most once per delay."""
@@ -70,8 +70,8 @@ def project_report_stale_mark(project: Project) -> None:
 
 
 def project_agreement_recompute(
-    project: Project,
     *,
+    project: Project,
     bootstrap: int = REPORT_BOOTSTRAP,
     seed: int = 0,
     timings: dict[str, float] | None = None,
@@ -100,9 +100,9 @@ def project_agreement_recompute(
     changed = _changed_since(project, started)
     if changed:
         with transaction.atomic():
-            project_lock(project)
-            prompts_consensus_update(project, changed)
-            project_report_stale_mark(project)
+            project_lock(project=project)
+            prompts_consensus_update(project=project, prompt_ids=changed)
+            project_report_stale_mark(project=project)
     lap("catch_up")
     stored.duration_ms = round((time.perf_counter() - t0) * 1000)
     stored.save(update_fields=["duration_ms"])
@@ -112,7 +112,7 @@ def project_agreement_recompute(
 
 
 def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> ProjectAgreement:
-    data = judgements_load(project)
+    data = judgements_load(project=project)
     lap("read")
     arrays = build_arrays(data.judgements, data.gold)
     lap("build_arrays")
@@ -126,7 +126,7 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
 
     now = timezone.now()
     fields, raises = consensus_records_fields(
-        project, result, data, Prompt.objects.filter(project=project)
+        project=project, result=result, data=data, prompts=Prompt.objects.filter(project=project)
     )
     rows = sorted((pid, project.pk, *f.values(), now) for pid, f in fields.items())
     lap("rows")
@@ -145,9 +145,9 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
         for entry in report.get("annotators", [])
     ]
     _consensus_replace(project, rows)
-    report_meta = {"raised_overlap": targets_raise(raises)}
+    report_meta = {"raised_overlap": targets_raise(raises=raises)}
     with transaction.atomic():
-        project_lock(project)
+        project_lock(project=project)
         AnnotatorScore.objects.filter(project=project).delete()
         AnnotatorScore.objects.bulk_create(scores)
         stored, _ = ProjectAgreement.objects.update_or_create(
@@ -183,7 +183,7 @@ def _consensus_replace(project: Project, rows: list[tuple]) -> None:
         if not last:
             stale = stale.filter(prompt_id__lte=chunk[-1][0])
         with transaction.atomic():
-            project_lock(project)
+            project_lock(project=project)
             stale.delete()
             insert_rows(PromptConsensus, CONSENSUS_FIELDS, chunk)
         previous = chunk[-1][0] if chunk else previous

@@ -24,7 +24,7 @@ def prompt_adjudicate(*, prompt: Prompt, reviewer, ranking: Any, comment: str = 
     bad ranking.
     """
     project = prompt.project
-    if not user_can_review(reviewer, project):
+    if not user_can_review(user=reviewer, project=project):
         raise PermissionDenied("only reviewers and admins adjudicate")
     completion_ids = list(
         prompt.completions.order_by("position").values_list("external_id", flat=True)

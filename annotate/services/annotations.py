@@ -169,7 +169,9 @@ def annotation_skip(
 def _may_edit(annotation: Annotation, user) -> bool:
     if annotation.annotator_id == user.pk:
         return True
-    return user_has_role(user, Roles.ADMIN) or user_has_role(user, Roles.REVIEWER)
+    return user_has_role(user=user, role=Roles.ADMIN) or user_has_role(
+        user=user, role=Roles.REVIEWER
+    )
 
 
 def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation:

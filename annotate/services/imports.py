@@ -318,7 +318,7 @@ def _write_batch(project: Project, batch: list[PromptRecord], actor, result: Imp
     wanted = [(existing[r.external_id], a) for r in batch for a in r.annotations]
     if not wanted:
         return
-    users = annotators_get_or_create({a.annotator for _, a in wanted}, project=project)
+    users = annotators_get_or_create(usernames={a.annotator for _, a in wanted}, project=project)
     result.annotators.update(users)
     already = set(
         Annotation.objects.filter(prompt_id__in={pid for pid, _ in wanted}).values_list(

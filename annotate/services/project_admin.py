@@ -34,7 +34,7 @@ def _int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def rating_scale_check(scale) -> dict:
+def rating_scale_check(*, scale) -> dict:
     if scale in (None, {}):
         return {}
     if not isinstance(scale, dict):
@@ -51,7 +51,7 @@ def rating_scale_check(scale) -> dict:
     return {"min": low, "max": high, "label": label}
 
 
-def flags_check(flags) -> list[dict]:
+def flags_check(*, flags) -> list[dict]:
     if flags in (None, []):
         return []
     if not isinstance(flags, list):
@@ -77,9 +77,9 @@ def _checked(changes: dict) -> dict:
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "not an editable project setting"})
     if "rating_scale" in changes:
-        changes["rating_scale"] = rating_scale_check(changes["rating_scale"])
+        changes["rating_scale"] = rating_scale_check(scale=changes["rating_scale"])
     if "flags" in changes:
-        changes["flags"] = flags_check(changes["flags"])
+        changes["flags"] = flags_check(flags=changes["flags"])
     return judging_changes_check(changes)
 
 
@@ -111,13 +111,13 @@ def project_settings_save(*, project: Project, changes: dict, actor=None) -> Pro
     The API (through ``project_update``) and the admin's project form both save here.
     """
     stored = Project.objects.filter(pk=project.pk).first()
-    before = project_settings(stored) if stored is not None else {}
+    before = project_settings(project=stored) if stored is not None else {}
     for name, value in changes.items():
         setattr(project, name, value)
     _fit(project)
     project.full_clean()
     project.save(update_fields=[*changes, "updated_at"])
-    after = project_settings(project)
+    after = project_settings(project=project)
     changed = [k for k in after if k in changes and before.get(k) != after[k]]
     if changed:
         audit_event_record(
@@ -130,7 +130,7 @@ def project_settings_save(*, project: Project, changes: dict, actor=None) -> Pro
 @transaction.atomic
 def project_delete(*, project: Project, actor=None) -> None:
     """Deletes prompts and judgements too; snapshots and training runs protect a project."""
-    before = {**project_settings(project), "prompts": project.prompts.count()}
+    before = {**project_settings(project=project), "prompts": project.prompts.count()}
     audit_event_record(action="project.delete", obj=project, project=project, actor=actor,
                        before=before)  # fmt: skip
     project.delete()
@@ -171,7 +171,7 @@ def project_admin_save(*, project: Project, changes: dict, actor, created: bool)
         return project_settings_save(project=project, changes=changes, actor=actor)
     project.save()
     audit_event_record(action="project.create", obj=project, project=project, actor=actor,
-                       after=project_settings(project))  # fmt: skip
+                       after=project_settings(project=project))  # fmt: skip
     return project
 
 

@@ -15,7 +15,7 @@ AUDITED_SETTINGS = (
 )  # fmt: skip
 
 
-def project_settings(project: Project) -> dict:
+def project_settings(*, project: Project) -> dict:
     return {name: getattr(project, name) for name in AUDITED_SETTINGS}
 
 
@@ -25,7 +25,7 @@ def project_create(*, name: str, slug: str | None = None, actor=None, **settings
     project.full_clean()
     project.save()
     audit_event_record(action="project.create", obj=project, project=project, actor=actor,
-                       after=project_settings(project))  # fmt: skip
+                       after=project_settings(project=project))  # fmt: skip
     return project
 
 

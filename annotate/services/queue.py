@@ -214,7 +214,7 @@ def _gold_pick(project: Project, user) -> Prompt | None:
     return _prompt_from_row(random.choice(rows)) if rows else None
 
 
-def prompt_completions(prompt: Prompt) -> list[Completion]:
+def prompt_completions(*, prompt: Prompt) -> list[Completion]:
     """The prompt's completions in file order, cached on it (the page renders them next)."""
     cached = getattr(prompt, "_queue_completions", None)
     if cached is None:
@@ -264,7 +264,7 @@ def _held(project: Project, user, row: tuple, now: datetime) -> Claim | None:
 def _shown_order(prompt: Prompt, user, rng: random.Random, *, preferred: bool) -> list[str]:
     """The annotator's order of the outputs (labels A, B, ...). A prefetched prompt's order is
     derived from (annotator, prompt), so the claim shows the letters the preview showed."""
-    order = [c.external_id for c in prompt_completions(prompt)]
+    order = [c.external_id for c in prompt_completions(prompt=prompt)]
     (random.Random(f"{user.pk}:{prompt.pk}") if preferred else rng).shuffle(order)
     return order
 

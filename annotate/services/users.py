@@ -51,7 +51,7 @@ def user_set_roles(*, user, roles: Iterable[str]) -> None:
     user.groups.set([groups[r] for r in roles])
 
 
-def annotators_get_or_create(usernames: Iterable[str], *, project: Project) -> dict[str, int]:
+def annotators_get_or_create(*, usernames: Iterable[str], project: Project) -> dict[str, int]:
     """Map usernames to user ids, creating unknown ones as inactive annotator accounts.
 
     Imported judgements keep their authorship even when the person has no login here; an

@@ -31,7 +31,7 @@ class SnapshotListView(ListAPIView):
             return DatasetSnapshot.objects.none()
         f = s.SnapshotFilterSerializer(data=self.request.query_params)
         f.is_valid(raise_exception=True)
-        snapshots = snapshot_list_for_user(self.request.user)
+        snapshots = snapshot_list_for_user(user=self.request.user)
         for name in ("status", "format"):
             if f.validated_data.get(name):
                 snapshots = snapshots.filter(**{name: f.validated_data[name]})
@@ -72,7 +72,9 @@ class SnapshotListView(ListAPIView):
 
 class SnapshotObjectMixin:
     def get_object(self) -> DatasetSnapshot:
-        snapshot = snapshot_list_for_user(self.request.user).filter(pk=self.kwargs["pk"]).first()
+        snapshot = (
+            snapshot_list_for_user(user=self.request.user).filter(pk=self.kwargs["pk"]).first()
+        )
         if snapshot is None:
             raise ApiError("not_found", "No such snapshot.", status_code=404)
         return snapshot

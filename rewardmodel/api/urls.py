@@ -6,7 +6,9 @@ from rewardmodel.api import views
 
 urlpatterns = [
     path("reward-models/", views.RewardModelListView.as_view(), name="reward-model-list"),
-    path("reward-models/<int:pk>/", views.RewardModelDetailView.as_view(), name="reward-model-detail"),
+    path(
+        "reward-models/<int:pk>/", views.RewardModelDetailView.as_view(), name="reward-model-detail"
+    ),
     path(
         "reward-models/<int:pk>/files/",
         views.RewardModelFileListView.as_view(),

@@ -12,12 +12,12 @@ from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
 from rewardmodel import selectors, services
 from rewardmodel.api import files
-from rewardmodel.scorers import ScoringUnavailable
 from rewardmodel.api.serializers import (
     RewardModelSerializer,
     ScoreRequestSerializer,
     ScoreResponseSerializer,
 )
+from rewardmodel.scorers import ScoringUnavailable
 
 TAG = ["reward models"]
 

@@ -23,7 +23,7 @@ def test_submissions_racing_full_recomputes(caplog):
     project = ProjectFactory(overlap=ANNOTATORS, max_overlap=None)
     prompts = [PromptFactory(project=project, k=4) for _ in range(PROMPTS)]
     users = [annotator(f"c{i}", project) for i in range(ANNOTATORS)]
-    project_agreement_recompute(project, bootstrap=0)
+    project_agreement_recompute(project=project, bootstrap=0)
     start = threading.Barrier(ANNOTATORS + 1)
     errors = []
 
@@ -46,7 +46,7 @@ def test_submissions_racing_full_recomputes(caplog):
         try:
             start.wait()
             for _ in range(3):
-                project_agreement_recompute(project, bootstrap=0)
+                project_agreement_recompute(project=project, bootstrap=0)
         except Exception as exc:
             errors.append(repr(exc))
         finally:

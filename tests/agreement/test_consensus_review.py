@@ -96,14 +96,16 @@ def test_disagreement_raises_target_overlap_step_by_step_up_to_max(
 def test_overlap_rule():
     project = ProjectFactory.build(overlap=3, max_overlap=5, agreement_threshold=0.6)
     rule = dict(target_overlap=None, is_gold=False, ranked=3, agreement=0.4)
-    assert overlap_raise_target(project, **rule) == 4
-    assert overlap_raise_target(project, **{**rule, "ranked": 2}) is None
-    assert overlap_raise_target(project, **{**rule, "agreement": 0.6}) is None
-    assert overlap_raise_target(project, **{**rule, "agreement": None}) is None
-    assert overlap_raise_target(project, **{**rule, "is_gold": True}) is None
-    assert overlap_raise_target(project, **{**rule, "target_overlap": 5, "ranked": 5}) is None
+    assert overlap_raise_target(project=project, **rule) == 4
+    assert overlap_raise_target(project=project, **{**rule, "ranked": 2}) is None
+    assert overlap_raise_target(project=project, **{**rule, "agreement": 0.6}) is None
+    assert overlap_raise_target(project=project, **{**rule, "agreement": None}) is None
+    assert overlap_raise_target(project=project, **{**rule, "is_gold": True}) is None
+    assert (
+        overlap_raise_target(project=project, **{**rule, "target_overlap": 5, "ranked": 5}) is None
+    )
     project.max_overlap = None
-    assert overlap_raise_target(project, **rule) is None
+    assert overlap_raise_target(project=project, **rule) is None
 
 
 def test_full_recompute_raises_overlap_and_marks_gold_misses(project):
@@ -117,7 +119,7 @@ def test_full_recompute_raises_overlap_and_marks_gold_misses(project):
         user = annotator(name, project)
         for prompt, ranking in zip((low, fine, gold), rankings, strict=True):
             prompt.annotations.create(annotator=user, ranking=ranking, source="import")
-    project_agreement_recompute(project, bootstrap=0)
+    project_agreement_recompute(project=project, bootstrap=0)
     low.refresh_from_db()
     fine.refresh_from_db()
     gold.refresh_from_db()
@@ -128,7 +130,7 @@ def test_full_recompute_raises_overlap_and_marks_gold_misses(project):
     stored = ProjectAgreement.objects.get(project=project)
     assert stored.report["recompute"]["raised_overlap"] == 1
 
-    queue = review_queue_list(project)
+    queue = review_queue_list(project=project)
     assert [e["prompt"].pk for e in queue] == [gold.pk, low.pk]  # gold misses first
     assert queue[0]["reason"] == "gold missed"
     # low agreement at 2 of 4 possible annotators: more are coming, so not ready yet
@@ -136,10 +138,10 @@ def test_full_recompute_raises_overlap_and_marks_gold_misses(project):
 
 
 def test_gold_missed_rule():
-    assert gold_missed([["B"], ["A"]], [["A"], ["B"]]) is True
-    assert gold_missed([["A", "B"]], [["A"], ["B"]]) is False  # unsure is not wrong
-    assert gold_missed([["A"], ["B"]], [["A"], ["B"]]) is False
-    assert gold_missed([["A"], ["B"]], None) is False
+    assert gold_missed(ranking=[["B"], ["A"]], gold=[["A"], ["B"]]) is True
+    assert gold_missed(ranking=[["A", "B"]], gold=[["A"], ["B"]]) is False  # unsure is not wrong
+    assert gold_missed(ranking=[["A"], ["B"]], gold=[["A"], ["B"]]) is False
+    assert gold_missed(ranking=[["A"], ["B"]], gold=None) is False
 
 
 def test_adjudication_overrides_consensus_and_leaves_the_queue(project, reviewer):
@@ -148,9 +150,9 @@ def test_adjudication_overrides_consensus_and_leaves_the_queue(project, reviewer
         prompt.annotations.create(annotator=annotator(name, project), ranking=ranking)
     computed = prompt_agreement_recompute(prompt_id=prompt.pk)
     assert computed.agreement == 0.0
-    assert [e["prompt"].pk for e in review_queue_list(project)] == [prompt.pk]
+    assert [e["prompt"].pk for e in review_queue_list(project=project)] == [prompt.pk]
 
-    before = prompt_consensus_map(project)[prompt.pk]
+    before = prompt_consensus_map(project=project)[prompt.pk]
     assert before["adjudicated"] is False
 
     adjudication = prompt_adjudicate(
@@ -159,17 +161,17 @@ def test_adjudication_overrides_consensus_and_leaves_the_queue(project, reviewer
     assert adjudication.consensus_ranking == computed.ranking
     assert adjudication.consensus_agreement == 0.0
     assert adjudication.comment == "B wins"
-    after = prompt_consensus_map(project, [prompt.pk])[prompt.pk]
+    after = prompt_consensus_map(project=project, prompt_ids=[prompt.pk])[prompt.pk]
     assert after["adjudicated"] is True
     assert after["ranking"] == [["B"], ["A", "C"], ["D"]]
     assert after["pair_probs"]["B>A"] == 1.0 and after["pair_probs"]["A>C"] == 0.5
     assert after["agreement"] == 0.0  # the annotators' agreement is kept
-    assert review_queue_list(project) == []
+    assert review_queue_list(project=project) == []
 
     # A recompute does not undo it; a second adjudication wins over the first.
-    project_agreement_recompute(project, bootstrap=0)
+    project_agreement_recompute(project=project, bootstrap=0)
     prompt_adjudicate(prompt=prompt, reviewer=reviewer, ranking=FORWARD)
-    assert prompt_consensus_map(project)[prompt.pk]["ranking"] == FORWARD
+    assert prompt_consensus_map(project=project)[prompt.pk]["ranking"] == FORWARD
     assert Adjudication.objects.filter(prompt=prompt).count() == 2
 
 
@@ -194,9 +196,9 @@ def test_consensus_map_streams_in_chunks(project, reviewer):
     user = annotator("a1", project)
     for p in prompts[:4]:
         p.annotations.create(annotator=user, ranking=[["B"], ["A"]])
-    project_agreement_recompute(project, bootstrap=0)
+    project_agreement_recompute(project=project, bootstrap=0)
     prompt_adjudicate(prompt=prompts[4], reviewer=reviewer, ranking=[["A"], ["B"]])
-    got = list(prompt_consensus_iter(project, chunk_size=2))
+    got = list(prompt_consensus_iter(project=project, chunk_size=2))
     assert [pid for pid, _ in got] == [p.pk for p in prompts]
     assert got[4][1] == {
         "ranking": [["A"], ["B"]],
@@ -213,7 +215,7 @@ def test_first_change_after_a_recompute_queues_the_next(
 ):
     prompt = PromptFactory(project=project, k=4)
     submit(project, prompt, "a1", FORWARD, django_capture_on_commit_callbacks)
-    project_agreement_recompute(project, bootstrap=0)
+    project_agreement_recompute(project=project, bootstrap=0)
     queued = []
     monkeypatch.setattr(
         "agreement.tasks.project_agreement_task.apply_async",
@@ -245,7 +247,7 @@ def test_judgement_arriving_during_a_full_recompute_is_not_lost(project, monkeyp
         return real_report(*args, **kwargs)
 
     monkeypatch.setattr(full_recompute, "project_report", report_while_someone_submits)
-    stored = project_agreement_recompute(project, bootstrap=0)
+    stored = project_agreement_recompute(project=project, bootstrap=0)
     assert stored.n_judgements == 1  # the report was computed without it...
     row = PromptConsensus.objects.get(prompt=prompt)
     assert row.n_judgements == 2 and row.agreement == 0.0  # ...the consensus was caught up

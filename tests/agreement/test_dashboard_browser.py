@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_dashboard_renders_charts_and_sorts(live_server, page):
     project = ProjectFactory(slug="multi", name="Multi", overlap=3)
     prompts_import(project=project, source=rankwise_bytes(LINES))
-    project_agreement_recompute(project, bootstrap=50)
+    project_agreement_recompute(project=project, bootstrap=50)
     reviewer = UserFactory(username="rev", roles=[Roles.REVIEWER])
     reviewer.set_password("pw-browser")
     reviewer.save(update_fields=["password"])

@@ -36,7 +36,7 @@ def independent_pairwise_agreement(lines):
 
 
 def test_import_to_report_matches_hand_computation(imported_project):
-    stored = project_agreement_recompute(imported_project, bootstrap=50)
+    stored = project_agreement_recompute(project=imported_project, bootstrap=50)
     report = stored.report
 
     # By hand (see the rankings in conftest.LINES): p1 agrees on 2+2+1 of 9 strict pairs,
@@ -69,7 +69,7 @@ def test_import_to_report_matches_hand_computation(imported_project):
     # Consensus stored for every prompt somebody ranked; p4's is its one ranking.
     by_ext = {p.external_id: p.pk for p in Prompt.objects.filter(project=imported_project)}
     assert PromptConsensus.objects.filter(project=imported_project).count() == 4
-    consensus = prompt_consensus_map(imported_project)
+    consensus = prompt_consensus_map(project=imported_project)
     assert consensus[by_ext["p4"]]["ranking"] == [["C"], ["B"], ["A"]]
     assert consensus[by_ext["p4"]]["agreement"] is None
     assert consensus[by_ext["p3"]]["agreement"] == 1.0
@@ -79,13 +79,13 @@ def test_import_to_report_matches_hand_computation(imported_project):
     assert p2["adjudicated"] is False
     assert p2["pair_probs"]["A>B"] + p2["pair_probs"]["B>A"] == pytest.approx(1.0, abs=1e-4)
 
-    got = project_report_get(imported_project)
+    got = project_report_get(project=imported_project)
     assert got["meta"]["stored"] is True and got["meta"]["stale"] is False
     assert got["pairwise_agreement"] == report["pairwise_agreement"]
 
 
 def test_report_without_stored_row_is_computed_on_the_fly(imported_project):
-    got = project_report_get(imported_project)
+    got = project_report_get(project=imported_project)
     assert got["meta"]["stored"] is False
     assert got["pairwise_agreement"] == pytest.approx(11 / 26)
     assert not ProjectAgreement.objects.filter(project=imported_project).exists()

@@ -96,7 +96,7 @@ def people(imported_project):
 
 
 def test_dashboard_and_review_pages_are_for_reviewers(client, imported_project, people):
-    project_agreement_recompute(imported_project, bootstrap=20)
+    project_agreement_recompute(project=imported_project, bootstrap=20)
     url = reverse("agreement:dashboard", args=["multi"])
     # A member without the reviewer role: 403, as from the API (a non-member would get 404).
     login(client, people["annotator"])
@@ -116,7 +116,7 @@ def test_dashboard_and_review_pages_are_for_reviewers(client, imported_project, 
 
 
 def test_review_page_shows_everyone_and_records_an_adjudication(client, imported_project, people):
-    project_agreement_recompute(imported_project, bootstrap=0)
+    project_agreement_recompute(project=imported_project, bootstrap=0)
     p2 = Prompt.objects.get(project=imported_project, external_id="p2")
     login(client, people["reviewer"])
     queue = client.get(reverse("agreement:review-queue", args=["multi"])).content.decode()
@@ -140,7 +140,7 @@ def test_review_page_shows_everyone_and_records_an_adjudication(client, imported
 
 
 def test_api_report_roles_and_pseudonyms(imported_project, people):
-    project_agreement_recompute(imported_project, bootstrap=20)
+    project_agreement_recompute(project=imported_project, bootstrap=20)
     url = "/api/v1/projects/multi/agreement/"
     api = APIClient()
     assert api.get(url).status_code in (401, 403)

@@ -22,7 +22,7 @@ def test_simulated_judgements_of_the_pairs_demo_carry_strength_and_dimensions():
             assert a.strength == 0 and a.tie_kind in ("both_good", "both_bad")
         else:
             assert 1 <= a.strength <= 3
-    project_agreement_recompute(project, bootstrap=0)
-    judging = project_report_get(project)["judging"]
+    project_agreement_recompute(project=project, bootstrap=0)
+    judging = project_report_get(project=project)["judging"]
     assert judging["strength"]["judgements"] == 9
     assert set(judging["dimensions"]) == {"helpfulness", "harmlessness", "honesty"}

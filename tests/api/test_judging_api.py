@@ -99,7 +99,7 @@ def test_report_and_dashboard_show_strength_and_dimension_agreement(client):
             ranking_submit(project=project, prompt=prompt, user=user,
                            data={"ranking": ranking, "strength": abs(score),
                                  "dimensions": {"honesty": honesty}})  # fmt: skip
-    project_agreement_recompute(project, bootstrap=0)
+    project_agreement_recompute(project=project, bootstrap=0)
     out = StringIO()
     call_command("agreement_report", "--project", project.slug, "--json", stdout=out)
     judging = json.loads(out.getvalue())["judging"]

@@ -107,7 +107,9 @@ def test_import_lines_are_rankwise_with_the_model_name(project, policy):
 
     lines = [
         json.loads(line)
-        for line in generation_import_lines(job, [["a", "b"], ["c", "d"]]).splitlines()
+        for line in generation_import_lines(
+            job=job, completions=[["a", "b"], ["c", "d"]]
+        ).splitlines()
     ]
     assert lines[0]["id"] == f"gen{job.pk}-0" and lines[0]["prompt"] == "p"
     assert lines[1]["id"] == "x" and lines[1]["messages"][0]["content"] == "m"

@@ -74,7 +74,7 @@ def test_ppo_page_shows_each_eval_prompt_once_with_its_samples_and_their_mean(cl
             ended_with_eos=True,
         )  # fmt: skip
 
-    by_step = training_run_samples_by_step(run)
+    by_step = training_run_samples_by_step(run=run)
     assert [step for step, _ in by_step] == [0, 1]
     start = by_step[0][1]
     assert [g["prompt"] for g in start] == ["Why is the sky blue?", chat]
@@ -102,9 +102,11 @@ def test_eval_change_compares_step_0_with_the_latest_evaluation():
         (5, [group("a", 0.1)]),
         (10, [group("c", 0.5), group("a", 0.2), group(chat, 1.3)]),
     ]
-    change = training_run_eval_change(steps)
+    change = training_run_eval_change(samples_by_step=steps)
     assert change["end_step"] == 10 and change["n"] == 3 and change["improved"] == 2
     assert [r["prompt"] for r in change["rows"]] == [chat, "a", "c"]  # biggest gain first
     assert change["mean_delta"] == pytest.approx(0.5 / 3) and change["ci95"] is not None
-    assert training_run_eval_change(steps[:1]) is None
-    assert training_run_eval_change(steps[1:]) is None  # no step-0 evaluation to compare with
+    assert training_run_eval_change(samples_by_step=steps[:1]) is None
+    assert (
+        training_run_eval_change(samples_by_step=steps[1:]) is None
+    )  # no step-0 evaluation to compare with

@@ -110,7 +110,7 @@ def test_a_recompute_of_disagreeing_annotators_announces_low_agreement(
         judge(project, prompt, "a1", FORWARD, django_capture_on_commit_callbacks)
         judge(project, prompt, "a2", BACKWARD if i % 3 else FORWARD,
               django_capture_on_commit_callbacks)  # fmt: skip
-    stored = project_agreement_recompute(project, bootstrap=0)
+    stored = project_agreement_recompute(project=project, bootstrap=0)
     alpha = stored.report["krippendorff_alpha"]["ranking"]
     assert alpha is not None and alpha < 0.2
     (delivery,) = sent("agreement.below_threshold")

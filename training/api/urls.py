@@ -18,13 +18,17 @@ run_actions = [
 
 urlpatterns = [
     path("training-runs/", views.TrainingRunListView.as_view(), name="training-run-list"),
-    path("training-runs/<int:pk>/", views.TrainingRunDetailView.as_view(), name="training-run-detail"),
+    path(
+        "training-runs/<int:pk>/", views.TrainingRunDetailView.as_view(), name="training-run-detail"
+    ),
     path("training-runs/<int:pk>/", include(run_actions)),
     path("policies/", views.PolicyListView.as_view(), name="policy-list"),
     path("policies/<int:pk>/", views.PolicyDetailView.as_view(), name="policy-detail"),
     path("policies/<int:pk>/files/", views.PolicyFileListView.as_view(), name="policy-files"),
     path(
-        "policies/<int:pk>/download/", views.PolicyFileDownloadView.as_view(), name="policy-download"
+        "policies/<int:pk>/download/",
+        views.PolicyFileDownloadView.as_view(),
+        name="policy-download",
     ),
     path("generations/", views.GenerationJobListView.as_view(), name="generation-job-list"),
     path(

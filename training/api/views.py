@@ -13,7 +13,6 @@ from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
 from rewardmodel.api.files import ModelFileDownloadView, ModelFileListView
 from training import selectors, services
-from training.models import TrainingRun
 from training.api.serializers import (
     GenerationJobCreateSerializer,
     GenerationJobSerializer,
@@ -26,6 +25,7 @@ from training.api.serializers import (
     TrainingRunSerializer,
     TrainingSampleSerializer,
 )
+from training.models import TrainingRun
 
 TAG = ["training"]
 
@@ -131,7 +131,7 @@ class TrainingRunMetricsView(TrainingView):
         after = request.query_params.get("after", "0")
         if not after.isdigit():
             raise ApiError("invalid", "after: must be a point id", fields={"after": "not an id"})
-        points = selectors.training_run_metric_points(run, after=int(after))
+        points = selectors.training_run_metric_points(run=run, after=int(after))
         return Response(
             {
                 "run": run.pk,
@@ -151,7 +151,7 @@ class TrainingRunSamplesView(TrainingView):
     def get(self, request, pk: int):
         run = _run_or_404(request, pk)
         return Response(
-            TrainingSampleSerializer(selectors.training_run_samples(run), many=True).data
+            TrainingSampleSerializer(selectors.training_run_samples(run=run), many=True).data
         )
 
 

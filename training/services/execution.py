@@ -46,7 +46,7 @@ def _claim(run_id: int, task_id: str) -> tuple[str, TrainingRun | None]:
             run.status = TrainingRun.Status.CANCELLED
             run.finished_at = now
             run.save(update_fields=["status", "finished_at"])
-            webhook_run_emit(run)
+            webhook_run_emit(run=run)
             return SKIPPED, run
         if run.status == TrainingRun.Status.RUNNING:
             beat = run.heartbeat_at or run.started_at
@@ -62,7 +62,7 @@ def _claim(run_id: int, task_id: str) -> tuple[str, TrainingRun | None]:
 
 
 def _train(run: TrainingRun, callbacks) -> dict[str, Any]:
-    trainer = trainer_for(run.kind)
+    trainer = trainer_for(kind=run.kind)
     run.artifact_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = trainer.latest_checkpoint(run)
     config = trainer.config_build(run, checkpoint)
@@ -85,7 +85,7 @@ def _mine(run: TrainingRun):
 
 
 def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
-    trainer = trainer_for(run.kind)
+    trainer = trainer_for(kind=run.kind)
     summary, card = json_safe(trainer.summary(result)), _read_card(run)
     run.refresh_from_db(fields=["total_steps"])
     with transaction.atomic():
@@ -102,9 +102,9 @@ def _finish_succeeded(run: TrainingRun, result: dict[str, Any]) -> None:
         if not updated:
             return
         run.refresh_from_db()
-        webhook_run_emit(run)
+        webhook_run_emit(run=run)
         model = trainer.register(run, card, summary)
-        webhook_model_emit(model, kind=model.KIND, project=trainer.project_of(run))
+        webhook_model_emit(model=model, kind=model.KIND, project=trainer.project_of(run))
 
 
 def _result_steps(result: dict[str, Any]) -> int:
@@ -123,7 +123,7 @@ def _finish_stopped(run: TrainingRun, reason: str | None) -> str:
         )
         if stopped:
             run.refresh_from_db()
-            webhook_run_emit(run)
+            webhook_run_emit(run=run)
     return TrainingRun.Status.CANCELLED
 
 
@@ -141,7 +141,7 @@ def _finish_failed(run: TrainingRun, exc: BaseException) -> None:
         )
         if failed:
             run.refresh_from_db()
-            webhook_run_emit(run)
+            webhook_run_emit(run=run)
 
 
 def training_run_execute(*, run_id: int, task_id: str = "") -> str:

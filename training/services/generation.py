@@ -123,7 +123,7 @@ def generation_job_start(
     top_p: float = 1.0,
     seed: int = 0,
 ) -> GenerationJob:
-    project = project_list_for_user(user).filter(pk=project_id).first()
+    project = project_list_for_user(user=user).filter(pk=project_id).first()
     if project is None:
         raise ValidationError({"project": [f"no project {project_id} among yours"]})
     if not MIN_COMPLETIONS <= k <= MAX_COMPLETIONS:
@@ -175,7 +175,7 @@ def _claim(job_id: int) -> GenerationJob | None:
         return job
 
 
-def generation_import_lines(job: GenerationJob, completions: list[list[str]]) -> bytes:
+def generation_import_lines(*, job: GenerationJob, completions: list[list[str]]) -> bytes:
     """The generated data as a rankwise import file."""
     out = io.StringIO()
     for n, (row, texts) in enumerate(zip(job.prompts, completions, strict=True)):
@@ -215,7 +215,7 @@ def _generate(job: GenerationJob) -> bytes:
         top_p=job.top_p,
         seed=job.seed,
     )
-    return generation_import_lines(job, completions)
+    return generation_import_lines(job=job, completions=completions)
 
 
 def generation_job_execute(*, job_id: int) -> str:

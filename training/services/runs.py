@@ -44,7 +44,7 @@ def _snapshot_for(user, snapshot_id, field: str):
     from exports.models import DatasetSnapshot
 
     snapshot = (
-        DatasetSnapshot.objects.filter(pk=snapshot_id, project__in=project_list_for_user(user))
+        DatasetSnapshot.objects.filter(pk=snapshot_id, project__in=project_list_for_user(user=user))
         .select_related("project")
         .first()
     )
@@ -110,7 +110,7 @@ def training_run_start(
                 {"prompt_project": ["give exactly one prompt set: prompt_project or snapshot"]}
             )
         if prompt_project_id is not None:
-            prompt_project = project_list_for_user(user).filter(pk=prompt_project_id).first()
+            prompt_project = project_list_for_user(user=user).filter(pk=prompt_project_id).first()
             if prompt_project is None:
                 raise ValidationError(
                     {"prompt_project": [f"no project {prompt_project_id} among yours"]}
@@ -133,7 +133,7 @@ def training_run_start(
     run.artifact_path = run_artifact_relpath(run.pk)
     run.save(update_fields=["artifact_path"])
     audit_event_record(
-        action="training_run.start", obj=run, project=run_project(run), actor=user,
+        action="training_run.start", obj=run, project=run_project(run=run), actor=user,
         after={"kind": kind, "name": name, "base_model": base_model, "config": config,
                "snapshot": snapshot_id, "reward_model": reward_model_id,
                "prompt_project": prompt_project_id},
@@ -142,14 +142,14 @@ def training_run_start(
     return run
 
 
-def run_project(run: TrainingRun):
+def run_project(*, run: TrainingRun):
     """The project a run's data comes from (its snapshot's, or its PPO prompt project)."""
     return run.snapshot.project if run.snapshot_id else run.prompt_project
 
 
 def _audit_state_change(action: str, *, run: TrainingRun, before: dict, user) -> None:
     after = {k: getattr(run, k) for k in before}
-    audit_event_record(action=action, obj=run, project=run_project(run), actor=user,
+    audit_event_record(action=action, obj=run, project=run_project(run=run), actor=user,
                        before=before, after=after)  # fmt: skip
 
 
@@ -164,7 +164,7 @@ def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
         run.cancel_requested = True
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "cancel_requested", "finished_at"])
-        webhook_run_emit(run)
+        webhook_run_emit(run=run)
     elif run.status == TrainingRun.Status.RUNNING:
         run.cancel_requested = True
         run.save(update_fields=["cancel_requested"])
@@ -235,6 +235,6 @@ def training_runs_reap_stale(
                 )
                 run.finished_at = now
                 run.save(update_fields=["status", "error", "log_tail", "finished_at"])
-                webhook_run_emit(run)
+                webhook_run_emit(run=run)
                 failed.append(run.pk)
     return {"requeued": requeued, "failed": failed}

@@ -124,7 +124,7 @@ class PPOTrainer(_Trainer):
 TRAINERS = {t.kind: t for t in (RewardModelTrainer(), PPOTrainer())}
 
 
-def trainer_for(kind: str):
+def trainer_for(*, kind: str):
     return TRAINERS[kind]
 
 

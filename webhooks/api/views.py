@@ -16,7 +16,6 @@ from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
 from core.api.permissions import ProjectScopedMixin
 from webhooks import selectors, services
-from webhooks.models import WebhookDelivery
 from webhooks.api.serializers import (
     DeliveryFilterSerializer,
     WebhookCreatedSerializer,
@@ -25,6 +24,7 @@ from webhooks.api.serializers import (
     WebhookSerializer,
     WebhookUpdateSerializer,
 )
+from webhooks.models import WebhookDelivery
 
 TAG = ["webhooks"]
 

@@ -69,11 +69,13 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug {opts['project']!r}")
         if opts["recompute"]:
             timings: dict[str, float] = {}
-            project_agreement_recompute(project, bootstrap=opts["bootstrap"], timings=timings)
+            project_agreement_recompute(
+                project=project, bootstrap=opts["bootstrap"], timings=timings
+            )
             if not opts["json"]:
                 parts = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items() if "_cpu" not in k)
                 self.stderr.write(f"recomputed {project.slug}: {parts}")
-        report = project_report_get(project)
+        report = project_report_get(project=project)
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2, ensure_ascii=False))
             return

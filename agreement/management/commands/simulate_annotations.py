@@ -35,7 +35,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"simulated judgements for {project.slug}: {result.as_dict()}")
-        stored = project_agreement_recompute(project)
+        stored = project_agreement_recompute(project=project)
         report = stored.report
         self.stdout.write(
             f"agreement recomputed in {stored.duration_ms} ms: pairwise agreement "

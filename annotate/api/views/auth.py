@@ -27,7 +27,7 @@ User = get_user_model()
 
 
 def _me(request) -> dict:
-    context = {"project_slugs": project_slugs_for_member(request.user)}
+    context = {"project_slugs": project_slugs_for_member(user=request.user)}
     return s.MeSerializer(request.user, context=context).data
 
 

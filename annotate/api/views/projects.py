@@ -30,7 +30,7 @@ class ProjectListView(APIView):
     @extend_schema(responses={200: s.ProjectSerializer(many=True), **error_responses(401, 403)},
                    tags=["projects"])  # fmt: skip
     def get(self, request):
-        projects = project_list_for_user(request.user)
+        projects = project_list_for_user(user=request.user)
         return Response(s.ProjectSerializer(projects, many=True).data)
 
     @extend_schema(
@@ -42,7 +42,7 @@ class ProjectListView(APIView):
         data = s.ProjectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = project_setup(actor=request.user, **data.validated_data)
-        project = project_list_for_user(request.user).get(pk=project.pk)  # with its counts
+        project = project_list_for_user(user=request.user).get(pk=project.pk)  # with its counts
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -50,7 +50,7 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
     @extend_schema(responses={200: s.ProjectSerializer, **error_responses(401, 403, 404)},
                    tags=["projects"])  # fmt: skip
     def get(self, request, slug):
-        project = project_list_for_user(request.user).get(pk=self.project.pk)
+        project = project_list_for_user(user=request.user).get(pk=self.project.pk)
         return Response(s.ProjectSerializer(project).data)
 
     @extend_schema(
@@ -62,7 +62,7 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
         data = s.ProjectSerializer(self.project, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         project = project_update(project=self.project, actor=request.user, **data.validated_data)
-        project = project_list_for_user(request.user).get(pk=project.pk)  # with its counts
+        project = project_list_for_user(user=request.user).get(pk=project.pk)  # with its counts
         return Response(s.ProjectSerializer(project).data)
 
     @extend_schema(responses={204: None, **error_responses(401, 403, 404, 409)},

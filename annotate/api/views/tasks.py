@@ -72,7 +72,7 @@ class TaskSerializer(serializers.Serializer):
         return project.claim_timeout_minutes if project is not None else None
 
     def get_completions(self, claim) -> TaskCompletionSerializer(many=True):
-        stored = {c.external_id: c for c in prompt_completions(claim.prompt)}
+        stored = {c.external_id: c for c in prompt_completions(prompt=claim.prompt)}
         order = [cid for cid in claim.shown_order or [] if cid in stored] or list(stored)
         return [
             {"id": cid, "label": chr(ord("A") + i), "text": stored[cid].text,

@@ -177,9 +177,9 @@ def test_a_superseded_generation_attempt_imports_nothing(project, generate, monk
 
     real = generation.generation_import_lines
 
-    def reaped_meanwhile(job_, completions):
+    def reaped_meanwhile(*, job: GenerationJob, completions):
         GenerationJob.objects.filter(pk=job.pk).update(attempts=7)
-        return real(job_, completions)
+        return real(job=job, completions=completions)
 
     monkeypatch.setattr(generation, "generation_import_lines", reaped_meanwhile)
     assert generation_job_execute(job_id=job.pk) == "skipped"
