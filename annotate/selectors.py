@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from annotate.models import Annotation, ImportJob, Membership, Project, Prompt
+from core import db
 from core.filters import queryset_filter
 from core.policy import roles_of
 from core.roles import Roles
@@ -119,17 +119,12 @@ def project_stats(*, project: Project) -> dict:
 def prompt_in_project(*, project: Project, prompt_id: int) -> Prompt | None:
     if not 0 < prompt_id < 2**63:  # a URL's <int:...> takes any digits; raw SQL would overflow
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, project_id, external_id, is_gold FROM annotate_prompt "
-            "WHERE id = %s AND project_id = %s",
-            [prompt_id, project.pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = (row[0], row[1], row[2], bool(row[3]))
-    return Prompt.from_db(connection.alias, ("id", "project_id", "external_id", "is_gold"), values)
+    fields = ("id", "project_id", "external_id", "is_gold")
+    row = db.fetch_one(
+        f"SELECT {', '.join(fields)} FROM annotate_prompt WHERE id = %s AND project_id = %s",
+        [prompt_id, project.pk],
+    )
+    return None if row is None else db.model_from_row(Prompt, fields, row)
 
 
 def import_jobs_for_project(*, project: Project) -> QuerySet[ImportJob]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
 
 def is_postgresql() -> bool:
@@ -153,6 +155,27 @@ def json_param(value) -> str:
 def json_value(raw):
     """A JSON column read with a raw cursor: text on both backends under Django's settings."""
     return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+
+
+def model_from_row(model: type[models.Model], fields: Sequence[str], row: Sequence):
+    """A model instance from a raw row (values in ``fields`` order, FKs as ``*_id``), as the ORM
+    would have built it: JSON decoded, SQLite's 0/1 as booleans, its naive UTC datetimes made
+    aware. The one way raw rows become objects, so every backend hands back the same values."""
+    meta = model._meta
+    values = {}
+    for name, value in zip(fields, row, strict=True):
+        field = meta.get_field(name)  # a foreign key by its attname too
+        if value is not None:
+            if isinstance(field, models.JSONField):
+                value = json_value(value)
+            elif isinstance(field, models.BooleanField):
+                value = bool(value)
+            elif isinstance(field, models.DateTimeField) and timezone.is_naive(value):
+                value = timezone.make_aware(value, UTC)
+        values[name] = value
+    # from_db wants a partial row in the model's field order.
+    ordered = [f.attname for f in meta.concrete_fields if f.attname in values]
+    return model.from_db(DEFAULT_DB_ALIAS, ordered, [values[name] for name in ordered])
 
 
 def row_lock(queryset: models.QuerySet):

@@ -12,6 +12,7 @@ from agreement.models import Adjudication, PromptConsensus
 from agreement.selectors import user_can_review
 from annotate.judgements import JudgementRules, clean_ranking
 from annotate.models import Prompt
+from annotate.services.queue import prompt_completion_ids
 from core.services import audit_event_record
 
 
@@ -26,9 +27,7 @@ def prompt_adjudicate(*, prompt: Prompt, reviewer, ranking: Any, comment: str = 
     project = prompt.project
     if not user_can_review(user=reviewer, project=project):
         raise PermissionDenied("only reviewers and admins adjudicate")
-    completion_ids = list(
-        prompt.completions.order_by("position").values_list("external_id", flat=True)
-    )
+    completion_ids = prompt_completion_ids(prompt=prompt)
     rules = replace(JudgementRules.for_project(project), require_all_placed=True)
     cleaned = clean_ranking(ranking, completion_ids, rules)
     current = PromptConsensus.objects.filter(prompt=prompt).first()

@@ -29,10 +29,11 @@ from annotate.services.queue import (
     claimed_shown_order,
     membership_lock,
     overlap_check,
+    prompt_completion_ids,
+    prompt_counter_set,
     prompt_lock,
     prompt_tally,
 )
-from core import db
 from core.events import JUDGEMENT_CHANGED, event_publish
 from core.roles import Roles
 
@@ -48,14 +49,6 @@ __all__ = [
 def _consensus_pending(prompt: Prompt) -> None:
     # agreement marks it in this transaction and recomputes it on the worker after the commit.
     event_publish(JUDGEMENT_CHANGED, prompt_id=prompt.pk, project_id=prompt.project_id)
-
-
-def _completion_ids(prompt: Prompt) -> list[str]:
-    rows = db.fetch_all(
-        "SELECT external_id FROM annotate_completion WHERE prompt_id = %s ORDER BY position",
-        [prompt.pk],
-    )
-    return [row[0] for row in rows]
 
 
 def _state(annotation: Annotation) -> dict:
@@ -76,12 +69,6 @@ def _prompt_lock(prompt: Prompt) -> Prompt:
     if locked is None:
         raise SubmissionRefused("no_prompt", "This prompt no longer exists.")
     return locked
-
-
-def _counter_set(prompt_id: int, submitted: int) -> None:
-    db.execute(
-        "UPDATE annotate_prompt SET submitted_count = %s WHERE id = %s", [submitted, prompt_id]
-    )
 
 
 def _submitted_now(prompt_id: int) -> int:
@@ -114,13 +101,13 @@ def _annotation_create(
             # the claim's order, else the file order a claim-less client was given.
             cleaned["shown_order"] = claimed_shown_order(
                 project=project, user=user, prompt_id=locked.pk
-            ) or _completion_ids(locked)
+            ) or prompt_completion_ids(prompt=locked)
         annotation = Annotation.objects.create(
             prompt=locked, annotator=user, source=source, **cleaned
         )
         _revision(annotation, editor=user, action=AnnotationRevision.Action.CREATED)
         if not cleaned["skipped"]:
-            _counter_set(locked.pk, tally.submitted + 1)
+            prompt_counter_set(prompt_id=locked.pk, submitted=tally.submitted + 1)
         claim_release(project=project, user=user, prompt_id=locked.pk)
         _consensus_pending(locked)
     return annotation
@@ -141,7 +128,7 @@ def ranking_submit(
         raise JudgementError("data", "must be an object")
     judgement = {k: v for k, v in data.items() if k not in ("skipped", "skip_reason")}
     cleaned = clean_judgement(
-        judgement, _completion_ids(prompt), JudgementRules.for_project(project)
+        judgement, prompt_completion_ids(prompt=prompt), JudgementRules.for_project(project)
     )
     return _annotation_create(
         project=project, prompt=prompt, user=user, cleaned=cleaned, source=source,
@@ -157,7 +144,7 @@ def annotation_skip(
     _check_prompt(project, prompt)
     cleaned = clean_judgement(
         {"skipped": True, "skip_reason": reason, "time_ms": time_ms},
-        _completion_ids(prompt),
+        prompt_completion_ids(prompt=prompt),
         JudgementRules.for_project(project),
     )
     return _annotation_create(
@@ -194,7 +181,9 @@ def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation
     merged = {**_state(annotation), **data}
     if "ranking" in data and "skipped" not in data:
         merged["skipped"] = False
-    cleaned = clean_judgement(merged, _completion_ids(prompt), JudgementRules.for_project(project))
+    cleaned = clean_judgement(
+        merged, prompt_completion_ids(prompt=prompt), JudgementRules.for_project(project)
+    )
     with transaction.atomic():
         locked = _prompt_lock(prompt)
         current = Annotation.objects.select_for_update().get(pk=annotation.pk)
@@ -214,6 +203,6 @@ def annotation_update(*, annotation: Annotation, user, data: dict) -> Annotation
         current.save(update_fields=[*changed, "updated_at"])
         _revision(current, editor=user, action=AnnotationRevision.Action.UPDATED)
         if "skipped" in changed:
-            _counter_set(locked.pk, _submitted_now(locked.pk))
+            prompt_counter_set(prompt_id=locked.pk, submitted=_submitted_now(locked.pk))
         _consensus_pending(locked)
     return current

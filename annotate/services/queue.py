@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -67,6 +67,7 @@ _RAISED = f"""{_SELECT_PROMPT} WHERE {_OPEN_FOR_USER}
     AND p.target_overlap IS NOT NULL AND p.submitted_count < p.target_overlap
     AND {_LIVE_CLAIMS} < p.target_overlap - p.submitted_count {{excluded}}
     ORDER BY p.target_overlap - p.submitted_count, p.id LIMIT 1"""
+_COMPLETIONS = "SELECT {columns} FROM annotate_completion WHERE prompt_id = %s ORDER BY position"
 _TALLY = """SELECT
     (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND skipped = %s),
     (SELECT COUNT(*) FROM annotate_claim WHERE prompt_id = %s AND expires_at > %s
@@ -146,13 +147,14 @@ def prompt_counters_refresh(*, prompt_ids: Iterable[int] | None = None, project=
 
 
 def _prompt_from_row(row: tuple) -> Prompt:
-    values = list(row)
-    messages, is_gold = PROMPT_COLUMNS.index("messages"), PROMPT_COLUMNS.index("is_gold")
-    values[messages] = db.json_value(values[messages])
-    rendered = PROMPT_COLUMNS.index("messages_html")
-    values[rendered] = db.json_value(values[rendered])
-    values[is_gold] = bool(values[is_gold])
-    return Prompt.from_db("default", PROMPT_COLUMNS, values)
+    return db.model_from_row(Prompt, PROMPT_COLUMNS, row)
+
+
+def prompt_counter_set(*, prompt_id: int, submitted: int) -> None:
+    """Write the denormalised ``Prompt.submitted_count`` (the caller holds the prompt's lock)."""
+    db.execute(
+        "UPDATE annotate_prompt SET submitted_count = %s WHERE id = %s", [submitted, prompt_id]
+    )
 
 
 def _lane(sql: str, params: list, excluded: set[int]) -> Prompt | None:
@@ -199,10 +201,7 @@ def _has_room(prompt: Prompt, project: Project, user, now: datetime) -> bool:
     tally = prompt_tally(prompt_id=prompt.pk, now=now, user=user)
     if tally.submitted != prompt.submitted_count:
         prompt.submitted_count = tally.submitted
-        db.execute(
-            "UPDATE annotate_prompt SET submitted_count = %s WHERE id = %s",
-            [tally.submitted, prompt.pk],
-        )
+        prompt_counter_set(prompt_id=prompt.pk, submitted=tally.submitted)
     room = prompt.overlap_target(project) - tally.submitted - tally.live_claims
     return room > 0 and not tally.user_done
 
@@ -218,37 +217,42 @@ def prompt_completions(*, prompt: Prompt) -> list[Completion]:
     """The prompt's completions in file order, cached on it (the page renders them next)."""
     cached = getattr(prompt, "_queue_completions", None)
     if cached is None:
-        rows = db.fetch_all(
-            "SELECT id, prompt_id, external_id, position, text, html FROM annotate_completion "
-            "WHERE prompt_id = %s ORDER BY position",
-            [prompt.pk],
-        )
         fields = ("id", "prompt_id", "external_id", "position", "text", "html")
-        cached = [Completion.from_db("default", fields, row) for row in rows]
+        rows = db.fetch_all(_COMPLETIONS.format(columns=", ".join(fields)), [prompt.pk])
+        cached = [db.model_from_row(Completion, fields, row) for row in rows]
         prompt._queue_completions = cached
     return cached
 
 
+def prompt_completion_ids(*, prompt: Prompt) -> list[str]:
+    """The completions' ids in file order (from the cache when the queue loaded them)."""
+    cached = getattr(prompt, "_queue_completions", None)
+    if cached is not None:
+        return [c.external_id for c in cached]
+    return [row[0] for row in db.fetch_all(_COMPLETIONS.format(columns="external_id"), [prompt.pk])]
+
+
 def _claim_row(project: Project, user) -> tuple | None:
     return db.fetch_one(
-        "SELECT id, prompt_id, shown_order, claimed_at, expires_at FROM annotate_claim "
+        f"SELECT {', '.join(_CLAIM_COLUMNS)} FROM annotate_claim "
         "WHERE project_id = %s AND user_id = %s",
         [project.pk, user.pk],
     )
 
 
+_CLAIM_COLUMNS = ("id", "prompt_id", "shown_order", "claimed_at", "expires_at")
+
+
+def _claim_from_row(project: Project, user, row: tuple) -> Claim:
+    """A Claim from ``_CLAIM_COLUMNS`` values, in ``project`` for ``user``."""
+    fields = ("project_id", "user_id", *_CLAIM_COLUMNS)
+    return db.model_from_row(Claim, fields, (project.pk, user.pk, *row))
+
+
 def _held(project: Project, user, row: tuple, now: datetime) -> Claim | None:
     """The annotator's live, unanswered claim as a Claim with its prompt, else None."""
-    claim_id, prompt_id, shown_order, claimed_at, expires_at = row
-    claim = Claim.from_db(
-        "default",
-        ("id", "project_id", "prompt_id", "user_id", "shown_order", "claimed_at", "expires_at"),
-        (claim_id, project.pk, prompt_id, user.pk, db.json_value(shown_order), claimed_at,
-         expires_at),
-    )  # fmt: skip
-    if timezone.is_naive(claim.expires_at):  # SQLite hands back naive UTC
-        claim.claimed_at = timezone.make_aware(claim.claimed_at, UTC)
-        claim.expires_at = timezone.make_aware(claim.expires_at, UTC)
+    prompt_id = row[1]
+    claim = _claim_from_row(project, user, row)
     if not claim.is_live(now):
         return None
     done = db.fetch_one(
@@ -333,12 +337,9 @@ def prompt_next_for_annotator(
                 [prompt.pk, db.json_param(shown_order), db.datetime_param(now),
                  db.datetime_param(expires_at), row[0]],
             )  # fmt: skip
-            claim = Claim.from_db(
-                "default",
-                ("id", "project_id", "prompt_id", "user_id", "shown_order", "claimed_at",
-                 "expires_at"),
-                (row[0], project.pk, prompt.pk, user.pk, shown_order, now, expires_at),
-            )  # fmt: skip
+            claim = _claim_from_row(
+                project, user, (row[0], prompt.pk, shown_order, now, expires_at)
+            )
         claim.prompt = prompt
         return claim
 
