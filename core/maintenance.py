@@ -1,6 +1,6 @@
 """Operations, write side: send what the outbox still holds, and reap tasks whose worker died.
 
-Both run from Celery beat every minute (``ops.maintenance.*``) and from
+Both run from Celery beat (``core.outbox_sweep``, ``core.tasks_reap_stale``) and from
 ``manage.py reap_stale_tasks``; both are safe to run twice at once.
 """
 

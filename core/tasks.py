@@ -7,11 +7,11 @@ from celery import shared_task
 from core import maintenance as services
 
 
-@shared_task(name="ops.maintenance.outbox_sweep", ignore_result=True)
+@shared_task(name="core.outbox_sweep", ignore_result=True)
 def outbox_sweep() -> dict:
     return services.outbox_sweep()
 
 
-@shared_task(name="ops.maintenance.tasks_reap_stale", ignore_result=True)
+@shared_task(name="core.tasks_reap_stale", ignore_result=True)
 def tasks_reap_stale() -> dict:
     return services.tasks_reap_stale()

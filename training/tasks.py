@@ -1,8 +1,8 @@
 """Celery tasks of the training app: thin wrappers that look rows up by id via a service.
 
-``training.tasks.*`` is routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES). The reaper
-must run while every GPU worker is busy training, so its name is outside that pattern and it
-goes to the default queue.
+The run and the generation job are routed to the ``gpu`` queue by name
+(settings.CELERY_TASK_ROUTES). The reaper must run while every GPU worker is busy training, so
+it is not routed there: it goes to the default queue.
 """
 
 from celery import shared_task
@@ -12,6 +12,7 @@ from training.selectors import heartbeat_stale_after
 
 
 @shared_task(
+    name="training.training_run_execute",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -28,11 +29,17 @@ def training_run_execute(self, run_id: int) -> str:
     return outcome
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, time_limit=None)
+@shared_task(
+    name="training.generation_job_execute",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=None,
+)
 def generation_job_execute(self, job_id: int) -> str:
     return services.generation_job_execute(job_id=job_id)
 
 
-@shared_task(name="training.maintenance.training_runs_reap_stale")
+@shared_task(name="training.training_runs_reap_stale")
 def training_runs_reap_stale() -> dict:
     return services.training_runs_reap_stale()

@@ -11,6 +11,6 @@ def webhook_delivery_send(delivery_id: int) -> str:
     return services.webhook_delivery_attempt(delivery_id=delivery_id)
 
 
-@shared_task(name="webhooks.maintenance.deliveries_sweep")
+@shared_task(name="webhooks.deliveries_sweep")
 def webhook_deliveries_sweep() -> list[int]:
     return services.webhook_deliveries_sweep()

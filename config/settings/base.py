@@ -184,7 +184,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "training.tasks.*": {"queue": "gpu"},
+    # Task names are explicit (``<app>.<action>``, never the module path), so routes name them.
+    "training.training_run_execute": {"queue": "gpu"},
+    "training.generation_job_execute": {"queue": "gpu"},
     # A slow or failing webhook receiver occupies only the webhooks queue's workers.
     "webhooks.delivery_send": {"queue": "webhooks"},
 }
@@ -207,15 +209,15 @@ BROKER_RETRY_SECONDS = env_float("BROKER_RETRY_SECONDS", 2.0)
 # lost with a broker are sent again; tasks whose worker died stop looking "running" and are
 # re-queued (training runs from their checkpoint) or failed.
 CELERY_BEAT_SCHEDULE = {
-    "sweep-task-outbox": {"task": "ops.maintenance.outbox_sweep", "schedule": 30.0},
-    "reap-stale-tasks": {"task": "ops.maintenance.tasks_reap_stale", "schedule": 60.0},
+    "sweep-task-outbox": {"task": "core.outbox_sweep", "schedule": 30.0},
+    "reap-stale-tasks": {"task": "core.tasks_reap_stale", "schedule": 60.0},
     # Safety net for consensus flushes whose broker message was lost: pending rows stay.
     "sweep-webhook-deliveries": {
-        "task": "webhooks.maintenance.deliveries_sweep",
+        "task": "webhooks.deliveries_sweep",
         "schedule": 60.0,
     },
     "sweep-pending-consensus": {
-        "task": "agreement.tasks.pending_consensus_sweep_task",
+        "task": "agreement.pending_consensus_sweep",
         "schedule": 60.0,
     },
 }

@@ -106,7 +106,7 @@ def test_a_lost_flush_leaves_the_prompt_pending_for_the_sweep(
             project=project, prompt=prompt, user=annotator("a1", project),
             data={"ranking": FORWARD},
         )  # fmt: skip
-    assert "project_consensus_flush_task not sent" in caplog.text
+    assert "agreement.project_consensus_flush not sent" in caplog.text
     assert PendingConsensus.objects.filter(prompt=prompt).exists()
     assert pending_consensus_sweep() == {project.pk: 1}
     assert PromptConsensus.objects.get(prompt=prompt).n_judgements == 1

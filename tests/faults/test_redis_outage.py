@@ -102,7 +102,7 @@ def test_work_goes_on_through_a_redis_outage_and_resumes_after_it(
         # A message the worker holds for its countdown, as it holds every consensus flush.
         # Losing the broker with one ended the worker ("Unrecoverable error: AttributeError")
         # before config/celery.py.
-        task_send(task_name="agreement.tasks.pending_consensus_sweep_task", countdown=60)
+        task_send(task_name="agreement.pending_consensus_sweep", countdown=60)
         wait_until(lambda: "pending_consensus_sweep_task[" in worker.log.read_text(),
                    30, "the worker to hold the countdown message", [worker.log])  # fmt: skip
         time.sleep(1)
@@ -127,7 +127,7 @@ def test_work_goes_on_through_a_redis_outage_and_resumes_after_it(
         time.sleep(1.1)  # past the outbox grace period
         assert outbox_sweep()["resent"] == 1  # the generation message lost with Redis
         workers.append(Worker("gpu", env, tmp_path, queues="gpu").start())
-        task_send(task_name="agreement.tasks.pending_consensus_sweep_task")  # as beat does
+        task_send(task_name="agreement.pending_consensus_sweep")  # as beat does
         accepted = export()
         assert accepted.status_code == 202, accepted.content
         wait_until(

@@ -88,7 +88,7 @@ def test_a_killed_worker_leaves_nothing_running_and_nothing_twice(
             # Beat's job, sent through the broker once a second; the reaper acts once the
             # heartbeats are TASK_STALE_SECONDS old.
             if not sent or time.monotonic() - sent[-1] > 1:
-                task_send(task_name="ops.maintenance.tasks_reap_stale")
+                task_send(task_name="core.tasks_reap_stale")
                 sent.append(time.monotonic())
             snapshot.refresh_from_db()
             job.refresh_from_db()

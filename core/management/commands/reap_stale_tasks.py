@@ -7,7 +7,7 @@ class Command(BaseCommand):
     help = (
         "Send task messages the outbox still holds (never sent, or lost by the broker) and "
         "re-queue or fail snapshots, training runs and generation jobs whose worker stopped "
-        "heartbeating. Celery beat runs the same every minute (ops.maintenance.*); use this "
+        "heartbeating. Celery beat runs the same every minute (core.tasks_reap_stale); use this "
         "from cron where no beat runs."
     )
 

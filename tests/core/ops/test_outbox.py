@@ -139,7 +139,7 @@ def test_eager_tasks_clear_their_outbox_row(project, django_capture_on_commit_ca
 
 
 def test_routed_tasks_record_their_queue():
-    assert dispatch.task_queue_name("training.tasks.training_run_execute") == "gpu"
+    assert dispatch.task_queue_name("training.training_run_execute") == "gpu"
     assert dispatch.task_queue_name("exports.snapshot_build") == "default"
 
 

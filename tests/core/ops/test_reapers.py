@@ -209,8 +209,8 @@ def test_the_heartbeat_thread_writes_until_the_task_ends_and_notices_a_takeover(
 
 def test_beat_runs_the_sweep_and_the_reapers(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"ops.maintenance.outbox_sweep", "ops.maintenance.tasks_reap_stale"} <= tasks
+    assert {"core.outbox_sweep", "core.tasks_reap_stale"} <= tasks
     from config.celery import app
 
     app.loader.import_default_modules()
-    assert {"ops.maintenance.outbox_sweep", "ops.maintenance.tasks_reap_stale"} <= set(app.tasks)
+    assert {"core.outbox_sweep", "core.tasks_reap_stale"} <= set(app.tasks)

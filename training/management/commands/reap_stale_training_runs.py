@@ -9,7 +9,7 @@ class Command(BaseCommand):
     help = (
         "Re-queue (from their last checkpoint) or fail training runs whose worker stopped "
         "sending heartbeats (manage.py reap_stale_tasks reaps every kind of task). Celery beat "
-        "runs it every minute (ops.maintenance.tasks_reap_stale)."
+        "runs it every minute (core.tasks_reap_stale)."
     )
 
     def add_arguments(self, parser):
