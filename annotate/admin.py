@@ -34,6 +34,7 @@ from annotate.services.project_admin import (
     project_members_add,
 )
 from annotate.services.projects import AUDITED_SETTINGS
+from core.admin import ReadOnlyAdmin
 
 
 class ImportForm(forms.Form):
@@ -146,7 +147,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyAdmin):
     """Read-only progress of background imports; they are started from a project's page."""
 
     list_display = [
@@ -162,15 +163,6 @@ class ImportJobAdmin(admin.ModelAdmin):
         "started_at", "finished_at", "updated_at",
     ]  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="errors")
     def error_lines(self, job):

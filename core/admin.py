@@ -6,8 +6,21 @@ from django.utils.html import format_html
 from core.models import AuditEvent, OutboxMessage
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the admin may read but never add, change or delete (logs, job reports)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: admins read the log here; nobody adds, changes or deletes an event."""
 
     list_display = [
@@ -24,15 +37,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     readonly_fields = fields
     list_select_related = ["actor"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="before")
     def before_json(self, obj):

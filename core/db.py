@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -199,6 +199,17 @@ def first_unlocked_row(queryset: models.QuerySet):
         return queryset.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
     writer_lock_take()
     return queryset.first()
+
+
+def each_unlocked_row(queryset: models.QuerySet) -> Iterator:
+    """Each row of ``queryset`` in id order, locked, one transaction per row: the caller's loop
+    body runs inside it. A row another transaction holds (a second reaper) is passed over,
+    and the queryset is re-checked per row, so a row that stopped matching is too."""
+    for pk in list(queryset.order_by("id").values_list("pk", flat=True)):
+        with transaction.atomic():
+            row = queryset.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if row is not None:
+                yield row
 
 
 # --- Progress that must be seen before the work's own transaction commits ---------------------

@@ -30,7 +30,7 @@ from annotate.services.imports import (
     prompts_import,
 )
 from core.context import audit_context, audit_context_current
-from core.db import row_update, side_connection
+from core.db import each_unlocked_row, row_update, side_connection
 from core.dispatch import broker_check, task_enqueue
 from core.events import IMPORT_JOB_FINISHED, event_publish
 from core.heartbeat import max_attempts, stale_after
@@ -195,23 +195,19 @@ def import_jobs_reap_stale(*, now=None) -> dict[str, list[int]]:
         status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - stale_after()
     )
     outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
-    for pk in list(stale.order_by("id").values_list("pk", flat=True)):
-        with transaction.atomic():
-            job = stale.select_for_update(skip_locked=True).filter(pk=pk).first()
-            if job is None:
-                continue
-            note = (f"no progress since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: worker "
-                    "presumed lost")  # fmt: skip
-            if job.attempts < max_attempts() and job.file:
-                ImportJob.objects.filter(pk=pk).update(
-                    status=ImportJob.Status.QUEUED, updated_at=now, heartbeat_at=None
-                )
-                _import_job_enqueue(job)
-                outcome["requeued"].append(pk)
-            else:
-                _finish(job, failed=ImportFailed([]), internal=True)
-                ImportJob.objects.filter(pk=pk).update(errors=[
-                    {"line": None, "field": "", "message": f"{note} after {job.attempts} "
-                     "attempt(s); nothing was imported by them"}])  # fmt: skip
-                outcome["failed"].append(pk)
+    for job in each_unlocked_row(stale):
+        note = (f"no progress since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: worker "
+                "presumed lost")  # fmt: skip
+        if job.attempts < max_attempts() and job.file:
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportJob.Status.QUEUED, updated_at=now, heartbeat_at=None
+            )
+            _import_job_enqueue(job)
+            outcome["requeued"].append(job.pk)
+        else:
+            _finish(job, failed=ImportFailed([]), internal=True)
+            ImportJob.objects.filter(pk=job.pk).update(errors=[
+                {"line": None, "field": "", "message": f"{note} after {job.attempts} "
+                 "attempt(s); nothing was imported by them"}])  # fmt: skip
+            outcome["failed"].append(job.pk)
     return outcome

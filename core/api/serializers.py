@@ -11,6 +11,17 @@ class JsonObjectField(serializers.JSONField):
     pass
 
 
+class StrictSerializer(serializers.Serializer):
+    """Unknown keys are errors that name the key: a typo must not be silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
+        return super().to_internal_value(data)
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(
         source="actor_username", help_text="Username, kept after the account is deleted."

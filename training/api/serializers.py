@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.api.fields import MESSAGES_SCHEMA, FreeObjectField, typed_json_field
+from core.api.serializers import StrictSerializer
 from training.models import GenerationJob, Policy, TrainingMetric, TrainingRun, TrainingSample
 
 _PROMPT_ROW = {
@@ -35,17 +36,6 @@ MetricValuesField = typed_json_field(
 SamplePromptField = typed_json_field(
     "SamplePromptField", {"oneOf": [{"type": "string"}, MESSAGES_SCHEMA]}
 )
-
-
-class StrictSerializer(serializers.Serializer):
-    """Unknown keys are errors that name the key: a typo must not be silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
-        return super().to_internal_value(data)
 
 
 class TrainingRunCreateSerializer(StrictSerializer):

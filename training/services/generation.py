@@ -24,6 +24,7 @@ from django.utils import timezone
 from annotate.constants import MAX_COMPLETIONS, MIN_COMPLETIONS
 from annotate.models import Prompt
 from annotate.selectors import project_list_for_user
+from core import db
 from core.dispatch import task_enqueue
 from core.heartbeat import Heartbeat, max_attempts, stale_after
 from training.configs import base_model_check
@@ -267,24 +268,20 @@ def generation_jobs_reap_stale(*, now=None) -> dict[str, list[int]]:
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
     outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
-    for pk in list(stale.order_by("id").values_list("pk", flat=True)):
-        with transaction.atomic():
-            job = stale.select_for_update(skip_locked=True).filter(pk=pk).first()
-            if job is None:
-                continue
-            since = job.heartbeat_at or job.started_at
-            note = f"no heartbeat since {since:%Y-%m-%d %H:%M:%S} UTC: worker presumed lost"
-            if job.attempts < max_attempts():
-                job.status = GenerationJob.Status.QUEUED
-                job.error = f"{note}; re-queued (attempt {job.attempts} lost)"
-                job.celery_task_id = str(uuid.uuid4())
-                job.save(update_fields=["status", "error", "celery_task_id"])
-                _enqueue(job, require_broker=False)
-                outcome["requeued"].append(pk)
-            else:
-                job.status = GenerationJob.Status.FAILED
-                job.error = f"{note} after {job.attempts} attempts"
-                job.finished_at = now
-                job.save(update_fields=["status", "error", "finished_at"])
-                outcome["failed"].append(pk)
+    for job in db.each_unlocked_row(stale):
+        since = job.heartbeat_at or job.started_at
+        note = f"no heartbeat since {since:%Y-%m-%d %H:%M:%S} UTC: worker presumed lost"
+        if job.attempts < max_attempts():
+            job.status = GenerationJob.Status.QUEUED
+            job.error = f"{note}; re-queued (attempt {job.attempts} lost)"
+            job.celery_task_id = str(uuid.uuid4())
+            job.save(update_fields=["status", "error", "celery_task_id"])
+            _enqueue(job, require_broker=False)
+            outcome["requeued"].append(job.pk)
+        else:
+            job.status = GenerationJob.Status.FAILED
+            job.error = f"{note} after {job.attempts} attempts"
+            job.finished_at = now
+            job.save(update_fields=["status", "error", "finished_at"])
+            outcome["failed"].append(job.pk)
     return outcome

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.api.fields import FreeObjectField, typed_json_field
+from core.api.serializers import StrictSerializer
 from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -17,16 +18,7 @@ EventsField = typed_json_field(
 )  # fmt: skip
 
 
-class _Strict(serializers.Serializer):
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
-        return super().to_internal_value(data)
-
-
-class WebhookCreateSerializer(_Strict):
+class WebhookCreateSerializer(StrictSerializer):
     url = serializers.CharField(max_length=2000, help_text="http(s) URL the events are POSTed to.")
     events = EventsField(help_text="Event types to receive (see docs/api.md, Webhooks).")
     secret = serializers.CharField(
@@ -47,7 +39,7 @@ class WebhookCreateSerializer(_Strict):
     )  # fmt: skip
 
 
-class WebhookUpdateSerializer(_Strict):
+class WebhookUpdateSerializer(StrictSerializer):
     url = serializers.CharField(max_length=2000, required=False)
     events = EventsField(required=False)
     secret = serializers.CharField(required=False, max_length=200)

@@ -26,6 +26,19 @@ from core.api.pagination import OldestFirstCursorPage
 User = get_user_model()
 
 
+def credentials_user(request):
+    """The active user named by the body's username and password, else 400 on the password."""
+    data = s.LoginSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    user = authenticate(request, **data.validated_data)
+    if user is None:
+        raise ApiError(
+            "invalid_credentials", "Wrong username or password, or the account is inactive.",
+            fields={"password": "wrong username or password"},
+        )  # fmt: skip
+    return user
+
+
 def _me(request) -> dict:
     context = {"project_slugs": project_slugs_for_member(user=request.user)}
     return s.MeSerializer(request.user, context=context).data
@@ -62,14 +75,7 @@ class LoginView(APIView):
     )
     def post(self, request):
         SessionAuthentication().enforce_csrf(request)  # 403 "CSRF Failed: ..."
-        data = s.LoginSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
-        if user is None:
-            raise ApiError(
-                "invalid_credentials", "Wrong username or password, or the account is inactive.",
-                fields={"password": "wrong username or password"},
-            )  # fmt: skip
+        user = credentials_user(request)
         login(request, user)
         return Response(_me(request))
 

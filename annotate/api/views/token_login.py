@@ -7,7 +7,6 @@ as is (a second machine logging in must not sign out the first); a user without 
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -15,8 +14,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from annotate.api import serializers as s
+from annotate.api.views.auth import credentials_user
 from annotate.services.accounts import token_issue
-from core.api.errors import ApiError, error_responses
+from core.api.errors import error_responses
 
 
 class TokenAnswerSerializer(serializers.Serializer):
@@ -35,13 +35,6 @@ class TokenLoginView(APIView):
         tags=["auth"], auth=[], summary="Exchange a username and password for an API token",
     )  # fmt: skip
     def post(self, request):
-        data = s.LoginSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
-        if user is None:
-            raise ApiError(
-                "invalid_credentials", "Wrong username or password, or the account is inactive.",
-                fields={"password": "wrong username or password"},
-            )  # fmt: skip
+        user = credentials_user(request)
         token = token_issue(user=user, rotate=False, actor=user)
         return Response({"token": token.key, "username": user.get_username()})
