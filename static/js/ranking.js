@@ -716,21 +716,26 @@
   async function submit() {
     if (!state.task || state.busy || problem()) return;
     if (editing) {
-      state.busy = true;
-      update(false);
-      const { ok, data } = await call("PATCH", updateUrl(), judgement());
-      state.busy = false;
-      if (!ok) {
-        update(false);
-        showError(data);
-        return;
-      }
-      draftClear(state.task);
-      showStatus("Changes saved.");
-      update(false);
+      await saveEdit(judgement(), "Changes saved.");
       return;
     }
     await finish(urls.submit, judgement(), "Saved.");
+  }
+
+  // Editing an earlier judgement (submit or skip): one PATCH, then stay on the page.
+  async function saveEdit(body, doneText) {
+    state.busy = true;
+    update(false);
+    const { ok, data } = await call("PATCH", updateUrl(), body);
+    state.busy = false;
+    if (!ok) {
+      update(false);
+      showError(data);
+      return;
+    }
+    draftClear(state.task);
+    showStatus(doneText);
+    update(false);
   }
 
   function openSkip() {
@@ -756,18 +761,7 @@
       await finish(urls.skip, { reason, time_ms: timeMs }, "Skipped.");
       return;
     }
-    state.busy = true;
-    update(false);
-    const { ok, data } = await call("PATCH", updateUrl(), { skipped: true, skip_reason: reason, time_ms: timeMs });
-    state.busy = false;
-    if (!ok) {
-      update(false);
-      showError(data);
-      return;
-    }
-    draftClear(state.task);
-    showStatus("Marked as skipped.");
-    update(false);
+    await saveEdit({ skipped: true, skip_reason: reason, time_ms: timeMs }, "Marked as skipped.");
   }
 
   function showNext(task, taskDone) {

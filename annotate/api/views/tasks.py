@@ -9,7 +9,12 @@ refuses comes back as 409 with the queue's code (``already_annotated``, ``overla
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
@@ -242,45 +247,44 @@ class ExtendView(AnnotatorView):
         return Response(TaskSerializer(claim, context={"project": self.project}).data)
 
 
-class SubmitView(AnnotatorView):
+# Submit and skip: parse the body, let ``answer`` call the service, reply 201 with the
+# annotation (and the next task on ``?next=1``). No docstring: the schema shows the base's.
+class AnswerView(AnnotatorView):
+    def post(self, request, slug, prompt_id):
+        data = self.serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation = self.answer(request, data.validated_data)
+        body = with_next(request, self.project, dict(s.AnnotationSerializer(annotation).data))
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+ANSWER_SCHEMA = {
+    "parameters": NEXT_PARAMETERS,
+    "responses": {201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
+    "tags": ["annotator"],
+}
+
+
+@extend_schema_view(post=extend_schema(request=JudgementInputSerializer, **ANSWER_SCHEMA))
+class SubmitView(AnswerView):
     serializer_class = JudgementInputSerializer
 
-    @extend_schema(
-        request=JudgementInputSerializer,
-        parameters=NEXT_PARAMETERS,
-        responses={201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
-        tags=["annotator"],
-    )
-    def post(self, request, slug, prompt_id):
-        data = JudgementInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        annotation = ranking_submit(
-            project=self.project, prompt=self.prompt(), user=request.user,
-            data=data.validated_data, source=Annotation.Source.API,
-        )  # fmt: skip
-        body = with_next(request, self.project, dict(s.AnnotationSerializer(annotation).data))
-        return Response(body, status=status.HTTP_201_CREATED)
-
-
-class SkipView(AnnotatorView):
-    serializer_class = SkipSerializer
-
-    @extend_schema(
-        request=SkipSerializer,
-        parameters=NEXT_PARAMETERS,
-        responses={201: SubmitResultSerializer, **error_responses(400, 401, 403, 404, 409)},
-        tags=["annotator"],
-    )
-    def post(self, request, slug, prompt_id):
-        data = SkipSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        annotation = annotation_skip(
-            project=self.project, prompt=self.prompt(), user=request.user,
-            reason=data.validated_data["reason"], time_ms=data.validated_data.get("time_ms"),
+    def answer(self, request, data):
+        return ranking_submit(
+            project=self.project, prompt=self.prompt(), user=request.user, data=data,
             source=Annotation.Source.API,
         )  # fmt: skip
-        body = with_next(request, self.project, dict(s.AnnotationSerializer(annotation).data))
-        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(post=extend_schema(request=SkipSerializer, **ANSWER_SCHEMA))
+class SkipView(AnswerView):
+    serializer_class = SkipSerializer
+
+    def answer(self, request, data):
+        return annotation_skip(
+            project=self.project, prompt=self.prompt(), user=request.user,
+            reason=data["reason"], time_ms=data.get("time_ms"), source=Annotation.Source.API,
+        )  # fmt: skip
 
 
 class MyAnnotationListView(ProjectScopedMixin, ListAPIView):
