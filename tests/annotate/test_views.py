@@ -83,7 +83,7 @@ def test_ranking_page_embeds_rules_and_sanitised_instructions(client_alice, proj
     assert config["rules"]["rating"] == {"min": 1, "max": 7, "label": "Overall quality"}
     assert len(config["rules"]["flags"]) == 9
     assert "<script>alert(1)</script>" not in page
-    assert "static/js/ranking.js" in page
+    assert "static/annotate/ranking.js" in page
     # The page calls /api/v1, nothing of its own.
     assert set(config["urls"]) >= {"next", "submit", "skip", "extend", "update", "progress"}
     assert all(u.startswith("/api/v1/") for k, u in config["urls"].items() if k != "mine")
