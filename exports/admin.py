@@ -6,7 +6,14 @@ from django.utils.html import format_html
 
 from annotate.models import Project
 from exports.models import DatasetSnapshot
-from exports.options import MODES, TIE_POLICIES, ExportOptionsError, clean_options
+from exports.options import (
+    DEFAULT_SPLIT,
+    OPTION_FIELDS,
+    SPLITS,
+    ExportOptionsError,
+    OptionField,
+    clean_options,
+)
 from exports.reproduce import snapshot_cli_command, snapshot_python_snippet
 from exports.services import (
     SnapshotNotReady,
@@ -17,24 +24,46 @@ from exports.services import (
 )
 
 
-class ExportForm(forms.Form):
+def _option_form_fields(option: OptionField) -> dict[str, forms.Field]:
+    """The admin form's fields for one export setting (a split is one field per fraction)."""
+    text = option.help[:1].lower() + option.help[1:].rstrip(".") if option.help else ""
+    if option.kind == "choice":
+        return {option.name: forms.ChoiceField(choices=[(c, c) for c in option.choices])}
+    if option.kind == "optional_choice":
+        choices = [("", "project default"), *((c, c) for c in option.choices)]
+        return {option.name: forms.ChoiceField(choices=choices, required=False, help_text=text)}
+    if option.kind == "fraction":
+        return {option.name: forms.FloatField(required=False, min_value=0, max_value=1)}
+    if option.kind in ("flags", "usernames"):
+        what = "flag keys" if option.kind == "flags" else "usernames"
+        return {option.name: forms.CharField(required=False, help_text=f"comma-separated {what}")}
+    if option.kind == "bool":
+        return {option.name: forms.BooleanField(required=False, help_text=text)}
+    if option.kind == "datetime":
+        return {option.name: forms.DateTimeField(required=False, help_text=text)}
+    if option.kind == "seed":
+        return {option.name: forms.IntegerField(min_value=0, initial=option.default)}
+    if option.kind == "split":
+        return {
+            name: forms.FloatField(min_value=0, max_value=1, initial=fraction)
+            for name, fraction in DEFAULT_SPLIT.items()
+        }
+    raise ValueError(f"no form field for {option.kind!r}")
+
+
+def export_form_options(data: dict) -> dict:
+    """The form's cleaned data as export settings (the split's fractions gathered)."""
+    return {
+        option.name: {name: data[name] for name in SPLITS}
+        if option.kind == "split"
+        else data[option.name]
+        for option in OPTION_FIELDS
+    }
+
+
+class ExportFormBase(forms.Form):
     project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"))
     format = forms.ChoiceField(choices=DatasetSnapshot.Format.choices)
-    mode = forms.ChoiceField(choices=[(m, m) for m in MODES])
-    min_agreement = forms.FloatField(required=False, min_value=0, max_value=1)
-    exclude_flags = forms.CharField(required=False, help_text="comma-separated flag keys")
-    only_reviewed = forms.BooleanField(required=False)
-    annotated_from = forms.DateTimeField(required=False)
-    annotated_to = forms.DateTimeField(required=False, help_text="exclusive")
-    ties = forms.ChoiceField(choices=[(t, t) for t in TIE_POLICIES])
-    seed = forms.IntegerField(min_value=0, initial=0)
-    train = forms.FloatField(min_value=0, max_value=1, initial=0.9)
-    validation = forms.FloatField(min_value=0, max_value=1, initial=0.05)
-    test = forms.FloatField(min_value=0, max_value=1, initial=0.05)
-    holdout_annotators = forms.CharField(required=False, help_text="comma-separated usernames")
-    include_simulated = forms.BooleanField(
-        required=False, help_text="include the demo's simulated annotators' judgements"
-    )
 
     def clean(self):
         """Every error at once: the settings' own rules (exports.options) are checked one by one
@@ -44,8 +73,7 @@ class ExportForm(forms.Form):
         if project is None:
             return data
         single = {
-            "split": (("train", "validation", "test"),
-                      lambda d: {k: d[k] for k in ("train", "validation", "test")}),
+            "split": (SPLITS, lambda d: {k: d[k] for k in SPLITS}),
             "min_agreement": (("min_agreement",), lambda d: d["min_agreement"]),
             "exclude_flags": (("exclude_flags",), lambda d: d["exclude_flags"]),
             "holdout_annotators": (("holdout_annotators",), lambda d: d["holdout_annotators"]),
@@ -60,6 +88,16 @@ class ExportForm(forms.Form):
             except ExportOptionsError as exc:
                 self.add_error(fields[0] if key == "split" else key, exc.message)
         return data
+
+
+ExportForm = type(
+    "ExportForm",
+    (ExportFormBase,),
+    {
+        "__module__": __name__,
+        **{n: f for option in OPTION_FIELDS for n, f in _option_form_fields(option).items()},
+    },
+)
 
 
 @admin.register(DatasetSnapshot)
@@ -107,13 +145,7 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
         form = ExportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            options = {
-                key: data[key]
-                for key in ("mode", "min_agreement", "exclude_flags", "only_reviewed",
-                            "annotated_from", "annotated_to", "ties", "seed",
-                            "holdout_annotators", "include_simulated")
-            }  # fmt: skip
-            options["split"] = {k: data[k] for k in ("train", "validation", "test")}
+            options = export_form_options(data)
             try:
                 snapshot = snapshot_create(
                     project=data["project"], fmt=data["format"], options=options,

@@ -1,6 +1,7 @@
 """Export settings: what goes into a snapshot, checked once and stored with it.
 
-``clean_options`` is the single gate for the API, the admin and ``export_data``; it names the
+``OPTION_FIELDS`` lists the settings once: the API serializer, the admin form and ``export_data``
+build their fields from it. ``clean_options`` is the single gate for all three; it names the
 offending field so each caller can report it its own way. The cleaned settings are stored on the
 snapshot as JSON (``ExportOptions.as_json``), so a snapshot can be rebuilt with exactly the same
 choices.
@@ -35,6 +36,43 @@ class ExportOptionsError(ServiceError, ValueError):
 
     def __init__(self, field: str, message: str):
         super().__init__(message, field=field)
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One export setting as every front end offers it (the API serializer, the admin form and
+    ``export_data`` build their fields from ``OPTION_FIELDS``; ``clean_options`` checks them)."""
+
+    name: str
+    kind: str  # choice | optional_choice | fraction | flags | bool | datetime | seed | split | usernames
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+OPTION_FIELDS = (
+    OptionField("mode", "choice", "all: every annotator's pairs; consensus: one consensus ranking "
+                "per prompt.", MODES, "all"),
+    OptionField("min_agreement", "fraction",
+                "Leave out prompts whose agreement is below this (or unknown)."),
+    OptionField("exclude_flags", "flags",
+                "Leave out prompts where any output carries one of these flags."),
+    OptionField("only_reviewed", "bool", default=False),
+    OptionField("annotated_from", "datetime", "Inclusive."),
+    OptionField("annotated_to", "datetime", "Exclusive."),
+    OptionField("ties", "choice", "drop tied pairs, or keep them with tie=true (pairwise and hf).",
+                TIE_POLICIES, "drop"),
+    OptionField("margin", "optional_choice", "consensus: 2p - 1; judged: the annotators' strength "
+                "or rank gaps (docs/judging.md). Default: judged for projects that judge either.",
+                MARGINS),
+    OptionField("seed", "seed", default=0),
+    OptionField("split", "split", "train, validation and test fractions", SPLITS),
+    OptionField("holdout_annotators", "usernames",
+                "Prompts these annotators judged all go to the test split."),
+    OptionField("include_simulated", "bool",
+                "Include the demo's simulated annotators' judgements.", default=False),
+)  # fmt: skip
+KNOWN_KEYS = {f.name for f in OPTION_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -155,12 +193,6 @@ def _split(data: Mapping) -> dict[str, float]:
     if not math.isclose(sum(fractions.values()), 1.0, abs_tol=1e-6):
         raise ExportOptionsError("split", "fractions must add up to 1")
     return fractions
-
-
-KNOWN_KEYS = {
-    "mode", "min_agreement", "exclude_flags", "only_reviewed", "annotated_from",
-    "annotated_to", "ties", "seed", "split", "holdout_annotators", "include_simulated", "margin",
-}  # fmt: skip
 
 
 def clean_options(project, data: Mapping[str, Any] | None) -> ExportOptions:

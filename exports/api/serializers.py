@@ -4,50 +4,57 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from exports.models import DatasetSnapshot
-from exports.options import MARGINS, MODES, TIE_POLICIES
+from exports.options import DEFAULT_SPLIT, OPTION_FIELDS, OptionField
+
+SplitSerializer = type(
+    "SplitSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        **{
+            name: serializers.FloatField(min_value=0, max_value=1, default=fraction)
+            for name, fraction in DEFAULT_SPLIT.items()
+        },
+    },
+)
 
 
-class SplitSerializer(serializers.Serializer):
-    train = serializers.FloatField(min_value=0, max_value=1, default=0.9)
-    validation = serializers.FloatField(min_value=0, max_value=1, default=0.05)
-    test = serializers.FloatField(min_value=0, max_value=1, default=0.05)
+def _option_field(option: OptionField) -> serializers.Field:
+    """The API's field for one export setting (exports.options.OPTION_FIELDS)."""
+    text = {"help_text": option.help} if option.help else {}
+    if option.kind == "choice":
+        return serializers.ChoiceField(choices=option.choices, default=option.default, **text)
+    if option.kind == "optional_choice":
+        return serializers.ChoiceField(choices=option.choices, required=False, **text)
+    if option.kind == "fraction":
+        return serializers.FloatField(
+            min_value=0, max_value=1, required=False, allow_null=True, **text
+        )
+    if option.kind in ("flags", "usernames"):
+        length = 50 if option.kind == "flags" else 150
+        child = serializers.CharField(max_length=length)
+        return serializers.ListField(child=child, required=False, **text)
+    if option.kind == "bool":
+        return serializers.BooleanField(required=False, default=option.default, **text)
+    if option.kind == "datetime":
+        return serializers.DateTimeField(required=False, allow_null=True, **text)
+    if option.kind == "seed":
+        return serializers.IntegerField(min_value=0, default=option.default, **text)
+    if option.kind == "split":
+        return SplitSerializer(required=False)
+    raise ValueError(f"no API field for {option.kind!r}")
 
 
-class SnapshotCreateSerializer(serializers.Serializer):
-    project = serializers.SlugField(help_text="Project slug.")
-    format = serializers.ChoiceField(choices=DatasetSnapshot.Format.choices)
-    mode = serializers.ChoiceField(
-        choices=MODES, default="all",
-        help_text="all: every annotator's pairs; consensus: one consensus ranking per prompt.",
-    )  # fmt: skip
-    min_agreement = serializers.FloatField(
-        min_value=0, max_value=1, required=False, allow_null=True,
-        help_text="Leave out prompts whose agreement is below this (or unknown).",
-    )  # fmt: skip
-    exclude_flags = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False,
-        help_text="Leave out prompts where any output carries one of these flags.",
-    )  # fmt: skip
-    only_reviewed = serializers.BooleanField(required=False, default=False)
-    annotated_from = serializers.DateTimeField(required=False, allow_null=True)
-    annotated_to = serializers.DateTimeField(
-        required=False, allow_null=True, help_text="Exclusive."
-    )
-    ties = serializers.ChoiceField(
-        choices=TIE_POLICIES, default="drop",
-        help_text="drop tied pairs, or keep them with tie=true (pairwise and hf).",
-    )  # fmt: skip
-    margin = serializers.ChoiceField(
-        choices=MARGINS, required=False,
-        help_text="consensus: 2p - 1; judged: the annotators' strength or rank gaps "
-        "(docs/judging.md). Default: judged for projects that judge either.",
-    )  # fmt: skip
-    seed = serializers.IntegerField(min_value=0, default=0)
-    split = SplitSerializer(required=False)
-    holdout_annotators = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False,
-        help_text="Prompts these annotators judged all go to the test split.",
-    )  # fmt: skip
+SnapshotCreateSerializer = type(
+    "SnapshotCreateSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "project": serializers.SlugField(help_text="Project slug."),
+        "format": serializers.ChoiceField(choices=DatasetSnapshot.Format.choices),
+        **{option.name: _option_field(option) for option in OPTION_FIELDS},
+    },
+)
 
 
 class SnapshotFileSerializer(serializers.Serializer):

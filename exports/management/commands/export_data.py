@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotate.models import Project
 from core.context import audit_context
 from exports.models import DatasetSnapshot
-from exports.options import MARGINS, MODES, TIE_POLICIES, ExportOptionsError
+from exports.options import DEFAULT_SPLIT, OPTION_FIELDS, SPLITS, ExportOptionsError, OptionField
 from exports.services import snapshot_build, snapshot_create
 
 
@@ -27,6 +27,32 @@ def _copy(source: Path, target: Path) -> None:
         link_or_copy(source, target)
 
 
+def _option_argument(parser, option: OptionField) -> None:
+    """The command-line flag of one export setting (exports.options.OPTION_FIELDS); lists are
+    given as a repeated singular flag (--exclude-flag A --exclude-flag B)."""
+    flag = "--" + option.name.replace("_", "-")
+    if option.kind == "choice":
+        parser.add_argument(flag, choices=option.choices, default=option.default)
+    elif option.kind == "optional_choice":
+        parser.add_argument(flag, choices=option.choices, help="default: judged where judged")
+    elif option.kind == "fraction":
+        parser.add_argument(flag, type=float)
+    elif option.kind in ("flags", "usernames"):
+        parser.add_argument(flag[:-1], action="append", default=[], dest=option.name)
+    elif option.kind == "bool":
+        parser.add_argument(flag, action="store_true")
+    elif option.kind == "datetime":
+        when = option.help[:1].lower() + option.help[1:].rstrip(".")
+        parser.add_argument(flag, help=f"ISO date or date-time, {when}")
+    elif option.kind == "seed":
+        parser.add_argument(flag, type=int, default=option.default)
+    elif option.kind == "split":
+        default = ",".join(str(fraction) for fraction in DEFAULT_SPLIT.values())
+        parser.add_argument(flag, default=default, help=f"{','.join(SPLITS)} fractions")
+    else:
+        raise ValueError(f"no command-line flag for {option.kind!r}")
+
+
 class Command(BaseCommand):
     help = (
         "Export a project as a new immutable snapshot (under ARTIFACTS_DIR/snapshots), built "
@@ -36,20 +62,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="project slug")
         parser.add_argument("--format", required=True, choices=DatasetSnapshot.Format.values)
-        parser.add_argument("--mode", choices=MODES, default="all")
-        parser.add_argument("--min-agreement", type=float)
-        parser.add_argument("--exclude-flag", action="append", default=[], dest="exclude_flags")
-        parser.add_argument("--only-reviewed", action="store_true")
-        parser.add_argument("--annotated-from", help="ISO date or date-time, inclusive")
-        parser.add_argument("--annotated-to", help="ISO date or date-time, exclusive")
-        parser.add_argument("--ties", choices=TIE_POLICIES, default="drop")
-        parser.add_argument("--margin", choices=MARGINS, help="default: judged where judged")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument(
-            "--split", default="0.9,0.05,0.05", help="train,validation,test fractions"
-        )
-        parser.add_argument("--holdout-annotator", action="append", default=[],
-                            dest="holdout_annotators")  # fmt: skip
+        for option in OPTION_FIELDS:
+            _option_argument(parser, option)
         parser.add_argument("--out", help="also place the data here (a file, or a folder for hf)")
 
     def handle(self, *args, **opts):
@@ -61,16 +75,10 @@ class Command(BaseCommand):
             raise CommandError(f"{out} exists; choose a new path (snapshots are never overwritten)")
         try:
             fractions = [float(x) for x in opts["split"].split(",")]
-            split = dict(zip(("train", "validation", "test"), fractions, strict=True))
+            split = dict(zip(SPLITS, fractions, strict=True))
         except ValueError as exc:
             raise CommandError("--split takes three numbers, e.g. 0.8,0.1,0.1") from exc
-        options = {
-            key: opts[key]
-            for key in ("mode", "min_agreement", "exclude_flags", "only_reviewed",
-                        "annotated_from", "annotated_to", "ties", "seed", "holdout_annotators",
-                        "margin")
-            if opts.get(key) is not None
-        }  # fmt: skip
+        options = {o.name: opts[o.name] for o in OPTION_FIELDS if opts[o.name] is not None}
         options["split"] = split
         started = time.perf_counter()
         try:
