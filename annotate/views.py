@@ -63,7 +63,7 @@ def _rules(project: Project) -> dict:
         "flags": [
             {"key": f["key"], "label": f.get("label", f["key"])} for f in project.flags or []
         ],
-        # static/js/judging.js: pairwise strength, rank gaps, dimensions, the rationale box
+        # static/annotate/judging.js: pairwise strength, rank gaps, dimensions, the rationale box
         "judging": {
             "mode": project.judging_mode,
             "strength_levels": project.strength_levels or [],

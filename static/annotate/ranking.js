@@ -637,7 +637,7 @@
       comment: el.comment.value,
       time_ms: state.baseTimeMs + clock.ms(),
       shown_order: state.task.shown_order,
-      ...judging.payload(), // the overall choice and the judging extras (static/js/judging.js)
+      ...judging.payload(), // the overall choice and the judging extras (static/annotate/judging.js)
     };
   }
 
