@@ -21,6 +21,7 @@ SCHEDULERS = ("linear", "cosine", "constant")
 WEIGHTINGS = ("comparison", "prompt", "source")
 INPUT_LAYOUTS = ("text", "pair")
 LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
+MARGIN_LOSS = ("pairwise", "off", "on")
 
 
 @dataclass
@@ -154,6 +155,25 @@ class RewardConfig(RunConfig):
     length_debias_coef: float = 1.0
     """Strength of ``length_debias`` (see there)."""
 
+    # --- margins and heads (docs/training.md, "Margins, ensembles and dimensions") ---
+    margin_loss: str = "pairwise"
+    """``pairwise`` (as before): a pairwise line's ``margin`` is subtracted inside the
+    sigmoid, ranking pairs have none; ``off``: no margin anywhere; ``on`` (Llama 2):
+    ``-log sigmoid(r_better - r_worse - m)`` with ``m = margin_scale * margin`` for pairwise
+    lines and ``m = margin_scale * (rank gap - 1)`` for ranking pairs, the gap counted in tie
+    groups (adjacent groups: 0; first against fourth: 2 * margin_scale)."""
+    margin_scale: float = 1.0
+    """Multiplies every margin under ``margin_loss = "on"``."""
+    ensemble_size: int = 1
+    """E reward heads on the shared trunk (one score-layer row each), each trained on its own
+    Poisson bootstrap of the pairs; scoring gives their mean and spread."""
+    ensemble_bootstrap: bool = True
+    """With ``ensemble_size`` > 1: weigh each member's pairs by Poisson(1) draws (seeded), so
+    members differ by data as well as by their random initialisation."""
+    dimensions: list[str] = field(default_factory=list)
+    """Extra heads besides ``overall`` (e.g. ``["helpfulness", "harmlessness"]``), trained
+    from lines tagged ``"dimension": NAME`` or annotations' ``"dimensions": {NAME: ranking}``."""
+
     # --- checkpoints and logging ---
     checkpoint_every: int = 0
     """Save ``output_dir/checkpoints/step-N`` every N optimiser steps; 0 never."""
@@ -190,6 +210,7 @@ class RewardConfig(RunConfig):
             ("length_debias", LENGTH_DEBIAS),
             ("weighting", WEIGHTINGS),
             ("input_layout", INPUT_LAYOUTS),
+            ("margin_loss", MARGIN_LOSS),
         ):
             self.check_choice(name, allowed)
         for name in ("prompt_min_fraction", "eval_fraction", "warmup_ratio"):
@@ -205,6 +226,10 @@ class RewardConfig(RunConfig):
                    "'num_epochs' or 'max_steps' must be > 0")  # fmt: skip
         self.check(self.length_debias != "balanced_pairs" or self.length_debias_coef <= 1,
                    "length_debias_coef", "balanced_pairs needs 'length_debias_coef' <= 1")  # fmt: skip
+        self.check(self.ensemble_size >= 1, "ensemble_size", "'ensemble_size' must be >= 1")
+        self.check(self.margin_scale >= 0, "margin_scale", "'margin_scale' must be >= 0")
+        self.check(len(set(self.dimensions)) == len(self.dimensions) and all(self.dimensions),
+                   "dimensions", "'dimensions' must be distinct non-empty names")  # fmt: skip
         self.check(list(self.agreement_buckets) == sorted(self.agreement_buckets),
                    "agreement_buckets", "'agreement_buckets' must be ascending")  # fmt: skip
 

@@ -16,7 +16,7 @@ from rlhf.reward_loop import LoopResult
 from rlhf.reward_setup import EncodedData, Run, Schedule, TrainData, input_layout
 
 
-def reward_offset(run: Run, enc: EncodedData, module) -> float:
+def reward_offset(run: Run, enc: EncodedData, module) -> float | list[float]:
     from rlhf.evaluate import score_examples
 
     config = run.config
@@ -29,7 +29,10 @@ def reward_offset(run: Run, enc: EncodedData, module) -> float:
     unique = list({id(e): e for encs in offset_enc for e in encs}.values())
     train_scores = score_examples(module, [unique], enc.pad_id, config.eval_batch_size,
                                   run.accelerator)  # fmt: skip
-    return sum(train_scores[0]) / len(unique)
+    scores = train_scores[0]
+    if scores and isinstance(scores[0], list):  # several heads: one offset per column
+        return [sum(col) / len(unique) for col in zip(*scores, strict=True)]
+    return sum(scores) / len(unique)
 
 
 def evaluate(run: Run, tokenizer, data: TrainData, enc: EncodedData, module,

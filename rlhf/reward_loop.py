@@ -90,7 +90,12 @@ def train_step(run: Run, data: TrainData, enc: EncodedData, trainee: Trainee,
         # group's last micro-batch and scales the loss by 1/accum (DeepSpeed included).
         with accelerator.accumulate(module):
             rewards = batch_rewards(module, batch)
-            loss, gap = preference_loss(rewards, batch, config.weighting)
+            if enc.heads is not None:
+                from rlhf.reward_heads import heads_loss
+
+                loss, gap, rewards = heads_loss(rewards, batch, enc.heads, idx, config.weighting)
+            else:
+                loss, gap = preference_loss(rewards, batch, config.weighting)
             if config.length_debias == "correlation_penalty":
                 corr = length_correlation(rewards, batch.lengths)
                 loss = loss + config.length_debias_coef * corr * corr

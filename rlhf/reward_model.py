@@ -33,8 +33,12 @@ class RewardModule(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        # Several heads (rlhf.heads): every output column, (rows, heads).
+        self.all_outputs = getattr(model.config, "num_labels", 1) > 1
 
     def forward(self, chunks: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        if self.all_outputs:
+            return torch.cat([self.model(**c).logits.float() for c in chunks])
         return torch.cat([self.model(**c).logits[:, 0].float() for c in chunks])
 
 

@@ -27,7 +27,11 @@ def save_reward_model(run: Run, module, tokenizer, result: dict) -> dict:
         "max_length": config.max_length,
         "input": input_card(tokenizer, config),
         "config": config.to_dict(),
-        **{k: result[k] for k in ("metrics", "training", "truncation", "data")},
+        **{
+            k: result[k]
+            for k in ("metrics", "training", "truncation", "data", "heads")
+            if k in result
+        },
         **card_stamp(),
     }
     if accelerator.is_main_process:

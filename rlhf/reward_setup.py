@@ -18,6 +18,8 @@ from rlhf.callbacks import RunCallbacks
 from rlhf.checkpoint import latest_checkpoint, load_checkpoint
 from rlhf.config import RewardConfig
 from rlhf.data import DataError, Example, LoadStats, assign_splits, load_preferences
+from rlhf.heads import HeadLayout
+from rlhf.pair_labels import label_pairs
 from rlhf.scoring import Encoded, ensure_pad_token
 
 
@@ -87,6 +89,9 @@ class TrainData:
 def load_data(config: RewardConfig, cb: RunCallbacks) -> TrainData:
     """Read the snapshot and hold prompts out (lines without a ``split`` field)."""
     examples, load_stats = load_preferences(config.train_file, config.labels, config.data_format)
+    examples, head_counts = label_pairs(config.train_file, examples, config)
+    if head_counts:
+        cb.on_log(f"heads: examples per head {head_counts}; margin_loss {config.margin_loss}")
     split_counts = assign_splits(examples, config.eval_fraction, config.seed)
     train = [e for e in examples if e.split == "train"]
     held = {s: [e for e in examples if e.split == s] for s in ("validation", "test")}
@@ -120,8 +125,11 @@ def load_model(config: RewardConfig):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
+    n_outputs = HeadLayout.from_config(config).n_outputs
+    # A base saved with a one-output head gets a fresh one of n_outputs rows.
+    more = {"ignore_mismatched_sizes": True} if n_outputs > 1 else {}
     model = AutoModelForSequenceClassification.from_pretrained(
-        config.model_name_or_path, num_labels=1
+        config.model_name_or_path, num_labels=n_outputs, **more
     )
     ensure_pad_token(tokenizer, model)
     if config.disable_dropout:
@@ -159,6 +167,7 @@ class EncodedData:
     pair_weights: list[list[float]] | None
     sources: list[str] | None
     pad_id: int
+    heads: Any = None  # rlhf.reward_heads.HeadTraining when the model has several outputs
 
 
 def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData:
@@ -176,8 +185,10 @@ def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData
     if config.weighting == "source":
         pair_weights = source_pair_weights(data.train, pair_weights)
     sources = [e.source for e in data.train] if config.mix_sources else None
+    from rlhf.reward_heads import prepare_heads
+
     return EncodedData(train_enc, trunc_train, held_enc, pair_weights, sources,
-                       tokenizer.pad_token_id)  # fmt: skip
+                       tokenizer.pad_token_id, prepare_heads(config, data.train))  # fmt: skip
 
 
 def input_layout(config: RewardConfig) -> tuple[str, float]:

@@ -275,9 +275,10 @@ def _as_dtype(dtype) -> torch.dtype | None:
 
 
 @torch.no_grad()
-def reward_forward(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """One scalar per row, in float32."""
-    return model(**batch).logits[:, 0].float()
+def reward_forward(model, batch: dict[str, torch.Tensor], all_heads: bool = False) -> torch.Tensor:
+    """One scalar per row, in float32 (``all_heads``: every output column, ``(rows, heads)``)."""
+    logits = model(**batch).logits
+    return (logits if all_heads else logits[:, 0]).float()
 
 
 class RewardScorer:
@@ -300,6 +301,7 @@ class RewardScorer:
         self.input_layout = input_layout
         self.prompt_min_fraction = float(prompt_min_fraction)
         self.device = torch.device(device)
+        self.heads = None  # rlhf.heads.HeadLayout of a model with several outputs
         ensure_pad_token(tokenizer, model)
 
     @classmethod
@@ -308,16 +310,19 @@ class RewardScorer:
     ) -> RewardScorer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        from rlhf.heads import HeadLayout
+
         path = os.fspath(path)
         card = read_card(path)
+        heads = HeadLayout.from_card(card)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=1, dtype=_as_dtype(dtype)
+            path, num_labels=heads.n_outputs if heads else 1, dtype=_as_dtype(dtype)
         ).to(device)
         max_length = card.get("max_length") or card.get("config", {}).get("max_length") or 512
         # Cards written before the input layout was recorded were all trained on "pair".
         inputs = card.get("input", {})
-        return cls(
+        scorer = cls(
             model,
             tokenizer,
             card.get("reward_offset", 0.0),
@@ -326,16 +331,39 @@ class RewardScorer:
             inputs.get("layout", "pair"),
             inputs.get("prompt_min_fraction", 0.0),
         )
+        scorer.heads = heads
+        return scorer
 
     def score(
         self, prompts: list[Prompt], completions: list[str], batch_size: int = 16
     ) -> list[float]:
-        """Offset-corrected rewards, one per (prompt, completion)."""
+        """Offset-corrected rewards, one per (prompt, completion); with several heads, the
+        mean of the overall head's members."""
+        if self.heads is not None:
+            return self.score_matrix(prompts, completions, batch_size=batch_size).mean(0).tolist()
         return [r - self.reward_offset for r in self.raw_scores(prompts, completions, batch_size)]
 
+    def score_heads(self, prompts: list[Prompt], completions: list[str], batch_size: int = 16):
+        """``{head: (members, n) array}``, offset-corrected: ``{"overall": (1, n)}`` for a
+        one-output model."""
+        import numpy as np
+
+        if self.heads is None:
+            return {"overall": np.asarray([self.score(prompts, completions, batch_size)])}
+        return self.heads.split(self.raw_scores(prompts, completions, batch_size, all_heads=True))
+
+    def score_matrix(self, prompts: list[Prompt], completions: list[str], head: str = "overall",
+                     batch_size: int = 16):  # fmt: skip
+        """The ``(E, n)`` score matrix of one head's E members (``E = 1`` without an ensemble)."""
+        heads = self.score_heads(prompts, completions, batch_size)
+        if head not in heads:
+            raise ValueError(f"no head {head!r}; this model has {sorted(heads)}")
+        return heads[head]
+
     def raw_scores(
-        self, prompts: list[Prompt], completions: list[str], batch_size: int = 16
-    ) -> list[float]:
+        self, prompts: list[Prompt], completions: list[str], batch_size: int = 16,
+        all_heads: bool = False,
+    ) -> list:  # fmt: skip
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
         encs = [
@@ -356,6 +384,7 @@ class RewardScorer:
             idx = order[start : start + batch_size]
             batch = collate([encs[i] for i in idx], self.tokenizer.pad_token_id)
             batch = {k: v.to(self.device) for k, v in batch.items()}
-            for i, r in zip(idx, reward_forward(self.model, batch).tolist(), strict=True):
+            rows = reward_forward(self.model, batch, all_heads).tolist()
+            for i, r in zip(idx, rows, strict=True):
                 out[i] = r
         return out

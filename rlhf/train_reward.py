@@ -68,7 +68,18 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
 
     t_eval = time.monotonic()
     offset = reward_offset(run, enc, trainee.module)
-    metrics, truncation = evaluate(run, tokenizer, data, enc, trainee.module, offset)
+    heads = {}
+    if enc.heads is not None:
+        from rlhf.reward_heads import evaluate_heads
+
+        layout = enc.heads.layout
+        layout.offsets = offset
+        metrics, truncation = evaluate_heads(run, tokenizer, data, enc, trainee.module, offset,
+                                             layout)  # fmt: skip
+        offset = sum(offset[c] for c in layout.columns()) / layout.members  # overall, for show
+        heads = {"heads": layout.to_card()}
+    else:
+        metrics, truncation = evaluate(run, tokenizer, data, enc, trainee.module, offset)
     result = {
         "metrics": metrics,
         "training": training_summary(run, schedule, loop, t_eval, start.resumed_from),
@@ -76,6 +87,7 @@ def train_reward(config: RewardConfig, callbacks: RunCallbacks | None = None) ->
         "truncation": truncation,
         "data": {**data.load_stats.as_dict(), "splits": data.split_counts},
         "output_dir": config.output_dir,
+        **heads,
     }
     if config.save_model:
         result.update(save_reward_model(run, trainee.module, tokenizer, result))

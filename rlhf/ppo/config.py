@@ -74,6 +74,12 @@ class PPOConfig(RunConfig):
     kl_target: float = 6.0  # nats per sequence
     kl_horizon: int = 10000
     whiten_rewards: bool = False
+    # Reward models with several heads (rlhf.heads): the score PPO optimises is
+    # sum over heads of weight * (head mean - reward_conservative_k * head spread over the
+    # ensemble members). No weights: the overall head alone; k = 0: the plain mean. A k of
+    # about 1 guards against over-optimising what only some members believe (Coste et al.).
+    reward_weights: dict[str, float] = field(default_factory=dict)
+    reward_conservative_k: float = 0.0
     # Responses sampled per prompt in a rollout batch (batch_size counts responses). With
     # score_baseline "leave_one_out", each score has the mean of its prompt's other samples
     # subtracted before the KL penalty (as RLOO does): the advantages then carry the reward
@@ -159,7 +165,13 @@ class PPOConfig(RunConfig):
             self.check(0 <= getattr(self, name) <= 1, name, f"{name!r} must be in [0, 1]")
         for name in ("clip_range", "clip_range_value", "learning_rate", "adam_eps"):
             self.check(getattr(self, name) > 0, name, f"{name!r} must be > 0")
-        for name in ("kl_coef", "vf_coef", "ptx_coef", "max_grad_norm", "weight_decay"):
+        self.check(
+            all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                for w in self.reward_weights.values()),
+            "reward_weights", "'reward_weights' must map head names to numbers",
+        )  # fmt: skip
+        for name in ("kl_coef", "vf_coef", "ptx_coef", "max_grad_norm", "weight_decay",
+                     "reward_conservative_k"):  # fmt: skip
             self.check(getattr(self, name) >= 0, name, f"{name!r} must be >= 0")
         self.check(
             not self.adaptive_kl or self.kl_target > 0,

@@ -81,6 +81,8 @@ def reward_model_value_issue(reward_model_path: str, policy_tokenizer) -> str | 
     config = AutoConfig.from_pretrained(reward_model_path)
     if getattr(config, "is_encoder_decoder", False):
         return "it is an encoder-decoder model"
+    if getattr(config, "num_labels", 1) != 1:
+        return f"it has {config.num_labels} reward heads (rlhf.heads), not one value head"
     if config.model_type in {
         "bert",
         "roberta",

@@ -228,10 +228,12 @@ def build_trainee(run: _Run, tokenizer, reward_fn: RewardFn | None) -> _Trainee:
     if reward_fn is None:
         if not config.reward_model:
             raise ValueError("PPO needs a reward: set 'reward_model' or pass reward_fn")
+        from rlhf.heads import rollout_reward_fn
         from rlhf.scoring import RewardScorer
 
-        dtype = "bf16" if config.bf16 else None
-        reward_fn = RewardScorer.from_pretrained(config.reward_model, str(device), dtype).score
+        scorer = RewardScorer.from_pretrained(config.reward_model, str(device),
+                                              "bf16" if config.bf16 else None)  # fmt: skip
+        reward_fn = rollout_reward_fn(scorer, config.reward_weights, config.reward_conservative_k)
     ptx_blocks = None
     if config.ptx_coef > 0:
         ptx_blocks = load_ptx_blocks(tokenizer, config.ptx_path, config.ptx_block_size)
