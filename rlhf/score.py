@@ -44,10 +44,17 @@ def score_file(scorer, path: str, out_path: str, batch_size: int = 16) -> dict:
 
     plain = None if path.endswith(".json") else _plain_rows(path)
     if plain is not None:
-        scores = scorer.score([p for _, p, _ in plain], [c for _, _, c in plain], batch_size)
+        prompts, texts = [p for _, p, _ in plain], [c for _, _, c in plain]
+        scores = scorer.score(prompts, texts, batch_size)
+        # Several heads: each head's member mean and spread beside the overall score.
+        heads = getattr(scorer, "heads", None) and scorer.score_heads(prompts, texts, batch_size)
         with open(out_path, "w", encoding="utf-8") as fh:
-            for (lineno, _, _), s in zip(plain, scores, strict=True):
-                fh.write(json.dumps({"line": lineno, "score": s}) + "\n")
+            for i, ((lineno, _, _), s) in enumerate(zip(plain, scores, strict=True)):
+                row = {"line": lineno, "score": s}
+                if heads:
+                    row["heads"] = {h: {"mean": float(m[:, i].mean()), "spread": float(m[:, i].std())}
+                                    for h, m in heads.items()}  # fmt: skip
+                fh.write(json.dumps(row) + "\n")
         return {"n_scored": len(scores), "output": out_path}
 
     examples: list[Example]

@@ -170,3 +170,23 @@ def test_one_head_run_writes_no_head_layout(tmp_path, bert_dir, make_rankings, j
         scorer.score(["q"], ["w10 w11"])[0]
     )
     assert rollout_reward_fn(scorer) == scorer.score  # PPO's reward is unchanged
+
+
+def test_score_cli_writes_each_heads_mean_and_spread(ensemble, tmp_path, jsonl):
+    from rlhf.score import main as score_main
+
+    cfg, _, fresh = ensemble
+    rows = [
+        {"prompt": r["prompt"], "completion": c["text"]} for r in fresh for c in r["completions"]
+    ]
+    src = jsonl(tmp_path / "plain.jsonl", rows)
+    out = tmp_path / "scores.jsonl"
+    assert score_main(["--model", cfg.output_dir, "--input", str(src), "--output", str(out)]) == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    matrix = RewardScorer.from_pretrained(cfg.output_dir).score_matrix(
+        [r["prompt"] for r in rows], [r["completion"] for r in rows]
+    )
+    assert [w["heads"]["overall"]["spread"] for w in written] == pytest.approx(
+        matrix.std(axis=0).tolist(), abs=1e-5
+    )
+    assert [w["score"] for w in written] == pytest.approx(matrix.mean(axis=0).tolist(), abs=1e-5)
