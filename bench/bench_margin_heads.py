@@ -21,7 +21,8 @@ Strength-labelled data is not in ``../shared/data``, so both questions are built
 Held-out prompts (``--held-out`` of each source, seeded) are the same in every run. Every row
 trains all-MiniLM-L6-v2 once with one seed: the intervals are Wilson 95% intervals over the
 held-out pairs, not over seeds. ``--quick`` subsamples (all OA rankings, ``--quick-hh`` hh
-pairs), trains one epoch at max_length 128; its numbers are a smoke-sized comparison only.
+pairs; ``--quick-oasst`` OA rankings), trains one epoch at max_length 128; its numbers are a
+smoke-sized comparison only.
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smoke size: a few CPU minutes")
     parser.add_argument("--quick-hh", type=int, default=300, help="hh pairs in --quick")
+    parser.add_argument("--quick-oasst", type=int, default=0,
+                        help="OA rankings in --quick (0: all 212)")  # fmt: skip
     parser.add_argument("--held-out", type=float, default=0.25)
     parser.add_argument("--margin-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -166,6 +169,8 @@ def main() -> None:
     hh = [{**r, "source": "hh"} for r in hh]
     if args.quick:
         hh = random.Random(args.seed).sample(hh, min(args.quick_hh, len(hh)))
+        if args.quick_oasst:
+            oasst = random.Random(args.seed).sample(oasst, min(args.quick_oasst, len(oasst)))
     hold_out(oasst, args.held_out, args.seed, "id")
     hold_out(hh, args.held_out, args.seed, "prompt_id")
     print(f"oasst {len(oasst)} rankings, hh {len(hh)} pairs; held out {args.held_out}", flush=True)
