@@ -87,6 +87,12 @@ class RewardModelConfig(_TrainerConfig):
     # length bias
     length_debias: str | None = None  # none | balanced_pairs | correlation_penalty
     length_debias_coef: float | None = None
+    # margins and heads (off by default)
+    margin_loss: str | None = None  # pairwise | off | on (Llama 2, rank gaps as margins)
+    margin_scale: float | None = None
+    ensemble_size: int | None = None  # reward heads on one trunk, mean and spread
+    ensemble_bootstrap: bool | None = None
+    dimensions: list[str] | None = None  # one head per name beside "overall"
     # checkpoints, logging, evaluation
     checkpoint_every: int | None = None
     keep_checkpoints: int | None = None
@@ -135,6 +141,8 @@ class PPOConfig(_TrainerConfig):
     whiten_rewards: bool | None = None
     samples_per_prompt: int | None = None
     score_baseline: str | None = None  # none | leave_one_out
+    reward_weights: dict[str, float] | None = None  # {head: weight} of a multi-head RM
+    reward_conservative_k: float | None = None  # optimise mean - k * ensemble spread
     # PPO update
     ppo_epochs: int | None = None
     mini_batch_size: int | None = None
