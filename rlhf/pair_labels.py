@@ -11,7 +11,8 @@ alone:
   margin ``margin_scale``). ``off`` sets every margin to 0.
 * **dimensions**: a line with ``"dimension": NAME`` judges that dimension only (its examples
   train head NAME); a rankings annotation may add ``"dimensions": {NAME: ranking}`` beside
-  its overall ``ranking``, each becoming one more example for head NAME. Lines of a dimension
+  its overall ``ranking`` (or ``{NAME: {"ranking": ..., ...}}``, as the rankings export writes
+  it), each becoming one more example for head NAME. Lines of a dimension
   the run does not train are skipped and counted. Untagged lines train ``overall``.
 
 The dimension of an example is ``example.meta["dimension"]``.
@@ -64,10 +65,13 @@ def _dimension_examples(loc: _Line, obj: dict, base: Example, config,
             continue
         if not isinstance(dims, dict):
             raise loc.fail(f"annotations[{a}].dimensions", "expected {name: ranking}")
-        for name, ranking in dims.items():
+        for name, judged in dims.items():
             if name not in config.dimensions:
                 continue
             fld = f"annotations[{a}].dimensions.{name}"
+            # The rankings export writes {key: {"ranking", "strength", ...}} (docs/judging.md).
+            ranking = judged.get("ranking") if isinstance(judged, dict) else judged
+            fld += ".ranking" if isinstance(judged, dict) else ""
             pairs = ranking_pairs(loc, fld, ranking, index, stats)
             if not pairs:
                 continue

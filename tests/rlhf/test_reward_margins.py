@@ -78,7 +78,9 @@ def test_llama2_margin_loss_by_hand(tmp_path, jsonl):
 def test_dimension_tags_and_per_dimension_rankings(tmp_path, jsonl):
     ranked = {**RANKED, "annotations": [{
         "annotator": "x", "ranking": [["A"], ["B"], ["C", "D"]],
-        "dimensions": {"helpfulness": [["D"], ["A", "B", "C"]], "honesty": [["A"], ["B"]]},
+        # A bare ranking, or the rankings export's {"ranking", "strength", ...} object.
+        "dimensions": {"helpfulness": {"ranking": [["D"], ["A", "B", "C"]], "gaps": [1]},
+                       "honesty": [["A"], ["B"]]},
     }]}  # fmt: skip
     rows = [
         ranked,
