@@ -34,11 +34,17 @@ def project_is_conversational(*, project: Project, as_of: datetime) -> bool:
 
 
 def prompt_bundles(
-    *, project: Project, as_of: datetime, chunk_size: int = DEFAULT_CHUNK_SIZE, full: bool = True
+    *,
+    project: Project,
+    as_of: datetime,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    full: bool = True,
+    dimensions: bool = False,
 ) -> Iterator[list[PromptBundle]]:
     """Chunks of PromptBundles in prompt id order; judgements in creation (id) order.
 
-    ``full=False`` reads only what pairs need (ranking, flags, skipped, author, date, source).
+    ``full=False`` reads only what pairs need (ranking, flags, skipped, author, date, source,
+    strength, gaps; the per-dimension choices too with ``dimensions``).
     """
     prompts = (
         Prompt.objects.filter(project=project, created_at__lte=as_of)
@@ -60,14 +66,14 @@ def prompt_bundles(
             )
         )
         if len(chunk) >= chunk_size:
-            yield _fill(project, chunk, as_of, full)
+            yield _fill(project, chunk, as_of, full, dimensions)
             chunk = []
     if chunk:
-        yield _fill(project, chunk, as_of, full)
+        yield _fill(project, chunk, as_of, full, dimensions)
 
 
 def _fill(
-    project: Project, chunk: list[PromptBundle], as_of: datetime, full: bool
+    project: Project, chunk: list[PromptBundle], as_of: datetime, full: bool, dimensions: bool
 ) -> list[PromptBundle]:
     by_id = {b.id: b for b in chunk}
     completions = (
@@ -91,14 +97,15 @@ def _fill(
             by_id[pid].annotations.append(JudgementRow(*fields))
     else:
         # Pairs need no ratings, comments or display order: do not fetch and decode them.
-        rows = annotations.values_list(
-            "prompt_id", "annotator__username", "ranking", "flags", "skipped", "created_at",
-            "source", "strength", "gaps",
-        )  # fmt: skip
-        for pid, name, ranking, flags, skipped, created_at, source, strength, gaps in rows:
+        fields = ["prompt_id", "annotator__username", "ranking", "flags", "skipped",
+                  "created_at", "source", "strength", "gaps"]  # fmt: skip
+        if dimensions:
+            fields.append("dimensions")
+        for row in annotations.values_list(*fields):
+            pid, name, ranking, flags, skipped, created_at, source, strength, gaps, *dims = row
             judgement = JudgementRow(
                 name, ranking, flags=flags, skipped=skipped, created_at=created_at, source=source,
-                strength=strength, gaps=gaps,
+                strength=strength, gaps=gaps, dimensions=dims[0] if dims else {},
             )  # fmt: skip
             by_id[pid].annotations.append(judgement)
 

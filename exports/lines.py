@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from exports.consensus import Consensus
+from exports.consensus import Consensus, fallback_consensus
 from exports.options import ExportOptions
 from exports.splits import split_for
 
@@ -190,12 +190,55 @@ def ranking_pairs(ranking: list[list[str]], keep_ties: bool) -> Iterator[tuple[s
 
 
 def pairwise_rows(
-    bundle: PromptBundle, selection: Selection, options: ExportOptions, conversational: bool
+    bundle: PromptBundle,
+    selection: Selection,
+    options: ExportOptions,
+    conversational: bool,
+    dimensions: tuple[str, ...] = (),
 ) -> Iterator[dict[str, Any]]:
-    """TRL preference rows: prompt, chosen, rejected, then Rankwise's own columns."""
+    """TRL preference rows: prompt, chosen, rejected, then Rankwise's own columns.
+
+    With ``options.dimension_lines``, each of ``dimensions`` (the project's keys, in its order)
+    follows the overall rows with its own, tagged ``dimension``: chosen and rejected from that
+    dimension's choice, margin and weight from its strength or gaps and its own consensus.
+    """
+    yield from _rows(bundle, selection, options, conversational, None)
+    if options.dimension_lines:
+        for key in dimensions:
+            yield from _rows(bundle, selection, options, conversational, key)
+
+
+def _dimension_view(judgements: list[JudgementRow], key: str) -> list[JudgementRow]:
+    """Each judgement's choice on one dimension, as a judgement of its own (none if unjudged)."""
+    views = []
+    for a in judgements:
+        choice = (a.dimensions or {}).get(key)
+        if a.skipped or not isinstance(choice, dict) or not choice.get("ranking"):
+            continue
+        views.append(JudgementRow(
+            a.annotator, choice["ranking"], created_at=a.created_at, source=a.source,
+            strength=choice.get("strength"), tie_kind=choice.get("tie_kind") or "",
+            gaps=choice.get("gaps") or [],
+        ))  # fmt: skip
+    return views
+
+
+def _rows(
+    bundle: PromptBundle,
+    selection: Selection,
+    options: ExportOptions,
+    conversational: bool,
+    dimension: str | None,
+) -> Iterator[dict[str, Any]]:
     prompt = _prompt_value(bundle, conversational)
     texts = {c.external_id: c.text for c in bundle.completions}
+    judgements = selection.judgements
     consensus = bundle.consensus
+    if dimension is not None:
+        # A dimension has no stored consensus: the documented fallback over its choices.
+        judgements = _dimension_view(judgements, dimension)
+        rankings = [a.ranking for a in judgements]
+        consensus = fallback_consensus(bundle.completion_ids, rankings) if rankings else None
     agreement = None
     if consensus is not None and consensus.agreement is not None:
         agreement = round(consensus.agreement, 4)
@@ -203,9 +246,11 @@ def pairwise_rows(
     per_annotator = options.mode == "all"
     judged = options.margin == "judged"
     if per_annotator:
-        sources = [(a, a.ranking) for a in selection.judgements if not a.skipped]
-    else:
+        sources = [(a, a.ranking) for a in judgements if not a.skipped]
+    elif consensus is not None and consensus.ranking:
         sources = [(None, consensus.ranking)]
+    else:
+        sources = []
     for judgement, ranking in sources:
         for better, worse, tie in ranking_pairs(ranking, keep_ties):
             if tie:
@@ -215,7 +260,7 @@ def pairwise_rows(
             if judged and judgement is not None:
                 margin = judged_margin(judgement, better, worse)
             elif judged:
-                margin = _judged_consensus_margin(selection.judgements, better, worse)
+                margin = _judged_consensus_margin(judgements, better, worse)
             row = {
                 "prompt": prompt,
                 "chosen": _reply(texts[better], conversational),
@@ -229,6 +274,8 @@ def pairwise_rows(
                 row["annotator"] = judgement.annotator
             if keep_ties:
                 row["tie"] = tie
+            if dimension is not None:
+                row["dimension"] = dimension
             row["split"] = selection.split
             yield row
 

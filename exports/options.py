@@ -71,6 +71,9 @@ OPTION_FIELDS = (
                 "Prompts these annotators judged all go to the test split."),
     OptionField("include_simulated", "bool",
                 "Include the demo's simulated annotators' judgements.", default=False),
+    OptionField("dimension_lines", "bool", "pairwise and hf: also one row per dimension "
+                "judgement, tagged dimension (docs/judging.md); only for projects with "
+                "dimensions.", default=False),
 )  # fmt: skip
 KNOWN_KEYS = {f.name for f in OPTION_FIELDS}
 
@@ -89,6 +92,9 @@ class ExportOptions:
     holdout_annotators: tuple[str, ...] = ()
     include_simulated: bool = False  # the demo's simulated annotators (agreement.simulation)
     margin: str = "consensus"
+    # Pairwise/hf: besides the overall rows, one row per dimension judgement, tagged
+    # ``dimension`` (docs/judging.md); the rankings export carries dimensions anyway.
+    dimension_lines: bool = False
 
     def as_json(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
@@ -107,6 +113,7 @@ class ExportOptions:
             "holdout_annotators": list(self.holdout_annotators),
             "include_simulated": self.include_simulated,
             "margin": self.margin,
+            "dimension_lines": self.dimension_lines,
         }
 
     def in_date_range(self, created_at: datetime) -> bool:
@@ -242,6 +249,10 @@ def clean_options(project, data: Mapping[str, Any] | None) -> ExportOptions:
         if missing:
             raise ExportOptionsError("holdout_annotators", f"unknown user {missing[0]!r}")
 
+    dimension_lines = _bool(data, "dimension_lines", False)
+    if dimension_lines and not getattr(project, "dimensions", None):
+        raise ExportOptionsError("dimension_lines", "this project has no dimensions")
+
     return ExportOptions(
         mode=_choice(data, "mode", MODES, "all"),
         min_agreement=min_agreement,
@@ -255,6 +266,7 @@ def clean_options(project, data: Mapping[str, Any] | None) -> ExportOptions:
         holdout_annotators=holdout,
         include_simulated=_bool(data, "include_simulated", False),
         margin=_choice(data, "margin", MARGINS, _default_margin(project)),
+        dimension_lines=dimension_lines,
     )
 
 

@@ -266,6 +266,7 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
             conversational=conversational,
             per_annotator=options.mode == "all",
             ties=options.ties == "keep",
+            dimensions=options.dimension_lines,
         )
         sink = HfSink(work, schema)
 
@@ -274,8 +275,10 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
     try:
         full = snapshot.format in FULL_FORMATS
         chunks = bundles.prompt_bundles(
-            project=project, as_of=as_of, chunk_size=chunk_size, full=full
-        )
+            project=project, as_of=as_of, chunk_size=chunk_size, full=full,
+            dimensions=options.dimension_lines,
+        )  # fmt: skip
+        keys = tuple(d["key"] for d in project.dimensions or []) if options.dimension_lines else ()
         for chunk in chunks:
             for bundle in chunk:
                 selection = lines.select(bundle, options)
@@ -283,7 +286,7 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
                     stats.excluded[selection.excluded] += 1
                     continue
                 written = _emit(snapshot.format, bundle, selection, options, conversational,
-                                sink, stats)  # fmt: skip
+                                sink, stats, keys)  # fmt: skip
                 if written:
                     stats.prompts += 1
                     stats.prompts_by_split[selection.split] += 1
@@ -297,7 +300,7 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
     return stats, sha256
 
 
-def _emit(fmt, bundle, selection, options, conversational, sink, stats) -> int:
+def _emit(fmt, bundle, selection, options, conversational, sink, stats, keys=()) -> int:
     if fmt in FULL_FORMATS:
         line = lines.full_line(fmt, bundle, selection)
         if line is not None:
@@ -306,7 +309,7 @@ def _emit(fmt, bundle, selection, options, conversational, sink, stats) -> int:
         rows = int(line is not None)
     else:
         rows = 0
-        for row in lines.pairwise_rows(bundle, selection, options, conversational):
+        for row in lines.pairwise_rows(bundle, selection, options, conversational, keys):
             sink.write(row)
             rows += 1
             stats.ties += bool(row.get("tie"))

@@ -64,7 +64,9 @@ class JsonlSink:
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 
-def pairwise_schema(*, conversational: bool, per_annotator: bool, ties: bool) -> pa.Schema:
+def pairwise_schema(
+    *, conversational: bool, per_annotator: bool, ties: bool, dimensions: bool = False
+) -> pa.Schema:
     """Column order equals the order pairwise rows are built in (see exports.lines)."""
     text = MESSAGES if conversational else pa.string()
     fields = [
@@ -75,6 +77,8 @@ def pairwise_schema(*, conversational: bool, per_annotator: bool, ties: bool) ->
         fields.append(("annotator", pa.string()))
     if ties:
         fields.append(("tie", pa.bool_()))
+    if dimensions:  # null on the overall rows
+        fields.append(("dimension", pa.string()))
     fields.append(("split", pa.string()))
     return pa.schema(fields)
 
