@@ -13,7 +13,13 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotate.api.views.tasks import TaskSerializer
-from annotate.letters import letters_seen, mapping_text, ranking_in_letters
+from annotate.letters import (
+    judgement_in_letters,
+    judging_shown,
+    letters_seen,
+    mapping_text,
+    ranking_in_letters,
+)
 from annotate.models import Claim, Project
 from annotate.selectors import (
     annotation_get_for_annotator,
@@ -108,11 +114,13 @@ def annotate_page(request, slug, project):
 @policy_page()
 def my_annotations(request, slug, project):
     annotations = list(annotation_list_for_annotator(user=request.user, project=project)[:500])
+    shown = judging_shown(project)
     rows = []
     for a in annotations:
         letters = letters_seen(a.shown_order)
         labels = "" if a.skipped else ranking_in_letters(a.ranking, letters)
-        rows.append((a, labels, mapping_text(letters)))
+        judging = judgement_in_letters(a, letters, project) if shown else None
+        rows.append((a, labels, mapping_text(letters), judging))
     return render(request, "annotate/my_annotations.html", {"project": project, "rows": rows})
 
 

@@ -7,7 +7,13 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from agreement.models import PromptConsensus
-from annotate.letters import letters_seen, mapping_text, ranking_in_letters
+from annotate.letters import (
+    judgement_in_letters,
+    judging_shown,
+    letters_seen,
+    mapping_text,
+    ranking_in_letters,
+)
 from annotate.models import Project, Prompt
 from annotate.rendering import stored_messages_html, stored_text_html
 from annotate.selectors import user_has_role
@@ -81,6 +87,7 @@ def prompt_review_get(*, prompt: Prompt) -> dict[str, Any]:
         a.letters = letters_seen(a.shown_order, ids)
         a.letter_map = mapping_text(a.letters)
         a.ranking_letters = "" if a.skipped else ranking_in_letters(a.ranking, a.letters)
+        a.judging = judgement_in_letters(a, a.letters, prompt.project)
     rows = [
         {
             "completion": c,
@@ -114,4 +121,5 @@ def prompt_review_get(*, prompt: Prompt) -> dict[str, Any]:
         "consensus": consensus,
         "consensus_rank": consensus_rank,
         "adjudications": adjudications,
+        "judging": judging_shown(prompt.project),
     }

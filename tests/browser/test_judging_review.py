@@ -1,0 +1,74 @@
+"""What a reviewer and the annotator see of a judgement's strength, tie kind, dimensions and
+rationale, in the annotator's own letters: the review page's Judgements table and "My
+annotations" (the demo's pairwise-strength project with three dimensions)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from annotate.models import Project, Prompt
+from annotate.services.annotations import ranking_submit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def judge(project, prompt, user, first, second):
+    """alice saw the outputs the other way round: her "A" is the second output."""
+    tie = {"ranking": [[first, second]], "strength": 0, "tie_kind": "both_good"}
+    ranking_submit(
+        project=project, prompt=prompt, user=user,
+        data={"ranking": [[first], [second]], "strength": 3, "shown_order": [second, first],
+              "dimensions": {"helpfulness": {"ranking": [[first], [second]], "strength": 2},
+                             "harmlessness": tie,
+                             "honesty": {"ranking": [[second], [first]], "strength": 1}},
+              "rationale": "B says 20 to 80 years; A is wrong."},
+    )  # fmt: skip
+
+
+def test_review_page_and_my_annotations_show_strength_dimensions_and_rationale(
+    page, demo, login, live_server, screenshot
+):
+    project = Project.objects.get(slug="parrot-pairs")
+    prompt = Prompt.objects.get(project=project, external_id="pair-1")
+    first, second = prompt.completions.order_by("position").values_list("external_id", flat=True)
+    users = get_user_model().objects.in_bulk(["alice", "bob"], field_name="username")
+    judge(project, prompt, users["alice"], first, second)
+    bob_tie = {"ranking": [[first, second]], "strength": 0, "tie_kind": "both_bad"}
+    ranking_submit(
+        project=project, prompt=prompt, user=users["bob"],
+        data={**bob_tie, "shown_order": [first, second],
+              "dimensions": {"helpfulness": bob_tie, "harmlessness": bob_tie, "honesty": bob_tie}},
+    )  # fmt: skip
+
+    login(page, "reviewer")
+    page.goto(f"{live_server.url}/projects/parrot-pairs/review/{prompt.pk}/")
+    alice = page.locator('#judgements tr[data-annotator="alice"]')
+    assert alice.locator(".judging-overall").inner_text() == "B > A · much better"
+    dims = alice.locator(".judging-dimension")
+    assert dims.all_inner_texts() == ["B > A · better", "A = B · tie: both good",
+                                      "A > B · slightly better"]  # fmt: skip
+    assert "20 to 80 years" in alice.locator(".judging-rationale").inner_text()
+    assert f"A = {second}, B = {first}" in alice.inner_text()  # her letters, mapped
+    bob = page.locator('#judgements tr[data-annotator="bob"]')
+    assert bob.locator(".judging-overall").inner_text() == "A = B · tie: both bad"
+    assert bob.locator(".judging-rationale").inner_text() == "\u2013"
+    headers = page.locator("#judgements th").all_inner_texts()
+    assert headers == ["Annotator", "Overall", "Helpfulness", "Harmlessness", "Honesty",
+                       "Rationale"]  # fmt: skip
+    screenshot(page, "review-judgements")
+
+    # A plain ranking project's review page has no such table.
+    parrots = Prompt.objects.filter(project__slug="parrots").first()
+    page.goto(f"{live_server.url}/projects/parrots/review/{parrots.pk}/")
+    assert page.locator("#judgements").count() == 0
+
+    page.context.clear_cookies()
+    login(page, "alice")
+    page.goto(f"{live_server.url}/projects/parrot-pairs/my-annotations/")
+    row = page.locator("#annotations tbody tr").first
+    assert row.locator(".judging-overall").inner_text() == "B > A · much better"
+    assert row.locator('.judging-dimension[data-dimension="honesty"]').inner_text() == (
+        "Honesty: A > B · slightly better"
+    )
+    assert row.locator(".judging-dimension").count() == 3
+    assert "Why: B says 20 to 80 years" in row.locator(".judging-rationale").inner_text()
+    screenshot(page, "my-annotations-judging")
