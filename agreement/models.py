@@ -65,6 +65,12 @@ class Adjudication(models.Model):
     )
     ranking = models.JSONField(help_text="Tie groups of completion ids, best first.")
     comment = models.TextField(blank=True)
+    # The judging extras (docs/judging.md), as on an Annotation: a pairwise project's strength
+    # and tie kind, rank gaps, and any dimension the reviewer decided ({key: choice}).
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    tie_kind = models.CharField(max_length=10, blank=True, default="")
+    gaps = models.JSONField(default=list, blank=True)
+    dimensions = models.JSONField(default=dict, blank=True)
     # What the reviewer saw, so a later audit can tell what was overridden.
     consensus_ranking = models.JSONField(null=True, blank=True)
     consensus_agreement = models.FloatField(null=True, blank=True)

@@ -64,9 +64,32 @@ def review_prompt(request, slug, prompt_id, project):
         "ties_allowed": project.ties_allowed,
         "url": reverse("api:prompt-adjudicate", args=[project.slug, prompt.pk]),
         "done_url": reverse("agreement:review-queue", args=[project.slug]),
+        "judging": _judging_widget(project, data["adjudications"]),
     }
     return render(
         request,
         "agreement/review_prompt.html",
         {"project": project, "widget": widget, **data},
     )
+
+
+def _judging_widget(project, adjudications) -> dict:
+    """What static/js/buckets.js needs for strength, tie kinds and dimension boards; they
+    start from the newest adjudication, if any (the overall board starts from the consensus)."""
+    latest = adjudications[0] if adjudications else None
+    stored = latest.dimensions if latest else {}
+    return {
+        "mode": project.judging_mode,
+        "strength_levels": project.strength_levels or [],
+        "dimensions": [
+            {"key": d["key"], "name": d.get("name") or d["key"]} for d in project.dimensions or []
+        ],
+        "initial": {"strength": latest.strength, "tie_kind": latest.tie_kind} if latest else {},
+        "initial_dimensions": {
+            key: {
+                **choice,
+                "rank": {c: g + 1 for g, grp in enumerate(choice["ranking"]) for c in grp},
+            }
+            for key, choice in stored.items()
+        },
+    }

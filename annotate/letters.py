@@ -60,6 +60,7 @@ def judgement_in_letters(annotation, letters: dict, project) -> dict:
     """What the review page and "My annotations" show of a judgement beyond its ranking:
     the overall choice with strength or gaps, each dimension's ("" where unjudged: a skip),
     and the rationale."""
+    skipped = getattr(annotation, "skipped", False)  # an Adjudication is never skipped
     overall = {"ranking": annotation.ranking, "strength": annotation.strength,
                "tie_kind": annotation.tie_kind, "gaps": annotation.gaps}  # fmt: skip
     stored = annotation.dimensions or {}
@@ -70,9 +71,9 @@ def judgement_in_letters(annotation, letters: dict, project) -> dict:
         for d in project.dimensions or []
     ]  # fmt: skip
     return {
-        "overall": "" if annotation.skipped else choice_in_letters(overall, letters, project),
+        "overall": "" if skipped else choice_in_letters(overall, letters, project),
         "dimensions": dimensions,
-        "rationale": annotation.rationale,
+        "rationale": getattr(annotation, "rationale", ""),
     }
 
 

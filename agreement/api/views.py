@@ -65,7 +65,7 @@ class PromptAdjudicateView(ProjectScopedMixin, APIView):
         data = AdjudicationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         adjudication = prompt_adjudicate(
-            prompt=prompt, reviewer=request.user, ranking=data.validated_data["ranking"],
-            comment=data.validated_data.get("comment", ""),
+            prompt=prompt, reviewer=request.user,
+            **{k: v for k, v in data.validated_data.items() if v is not None},
         )  # fmt: skip
         return Response(AdjudicationSerializer(adjudication).data, status=status.HTTP_201_CREATED)

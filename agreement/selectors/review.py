@@ -79,6 +79,10 @@ def prompt_review_get(*, prompt: Prompt) -> dict[str, Any]:
     ]
     consensus = PromptConsensus.objects.filter(prompt=prompt).first()
     adjudications = list(prompt.adjudications.select_related("reviewer"))
+    judging = judging_shown(prompt.project)
+    identity = {cid: cid for cid in prompt.completions.values_list("external_id", flat=True)}
+    for adj in adjudications:  # a reviewer's decisions, by output id (they saw no letters)
+        adj.judging = judgement_in_letters(adj, identity, prompt.project) if judging else None
     shown = adjudications[0].ranking if adjudications else (consensus and consensus.ranking)
     consensus_rank = {cid: g + 1 for g, group in enumerate(shown or []) for cid in group}
     ids = [c.external_id for c in completions]
@@ -121,5 +125,5 @@ def prompt_review_get(*, prompt: Prompt) -> dict[str, Any]:
         "consensus": consensus,
         "consensus_rank": consensus_rank,
         "adjudications": adjudications,
-        "judging": judging_shown(prompt.project),
+        "judging": judging,
     }

@@ -72,3 +72,62 @@ def test_review_page_and_my_annotations_show_strength_dimensions_and_rationale(
     assert row.locator(".judging-dimension").count() == 3
     assert "Why: B says 20 to 80 years" in row.locator(".judging-rationale").inner_text()
     screenshot(page, "my-annotations-judging")
+
+
+def test_reviewer_adjudicates_strength_tie_kind_and_dimensions(page, demo, login, live_server):
+    from agreement.models import Adjudication
+
+    prompt = Prompt.objects.get(project__slug="parrot-pairs", external_id="pair-2")
+    first, second = prompt.completions.order_by("position").values_list("external_id", flat=True)
+    login(page, "reviewer")
+    page.goto(f"{live_server.url}/projects/parrot-pairs/review/{prompt.pk}/")
+    overall = page.locator("#adjudicate > #adj-board")
+    overall.locator(f'.chip[data-id="{first}"]').focus()
+    page.keyboard.press("1")
+    overall.locator(f'.chip[data-id="{second}"]').focus()
+    page.keyboard.press("2")
+    strength = page.locator('#adjudicate select[aria-label="Overall: strength or tie kind"]')
+    strength.select_option("both_good")  # a tie kind for a ranking that is not a tie
+    assert page.locator("#adj-hint").inner_text() == "Say how much better."
+    assert page.locator("#adj-save").is_disabled()
+    strength.select_option(label="much better")
+    assert page.locator("#adj-hint").inner_text() == f"Ready: {first} > {second} · much better"
+
+    helpful = page.locator('.adj-dimension[data-dimension="helpfulness"]')
+    helpful.locator(f'.chip[data-id="{first}"]').focus()
+    page.keyboard.press("1")
+    assert helpful.locator(".hint").inner_text().startswith("Helpfulness: Place every output or")
+    assert page.locator("#adj-save").is_disabled(), "a half-placed dimension blocks saving"
+    helpful.locator(f'.chip[data-id="{second}"]').focus()
+    page.keyboard.press("2")
+    helpful.locator("select").select_option(label="better")
+    harmless = page.locator('.adj-dimension[data-dimension="harmlessness"]')
+    for cid in (first, second):
+        harmless.locator(f'.chip[data-id="{cid}"]').focus()
+        page.keyboard.press("1")
+    harmless.locator("select").select_option("both_bad")
+    honest = page.locator('.adj-dimension[data-dimension="honesty"] .hint')
+    assert honest.inner_text() == "Not adjudicated (optional)."
+    page.click("#adj-save")
+    page.wait_for_url("**/review/")
+
+    adjudication = Adjudication.objects.get()
+    assert (adjudication.ranking, adjudication.strength, adjudication.tie_kind) == (
+        [[first], [second]],
+        3,
+        "",
+    )
+    assert adjudication.dimensions == {
+        "helpfulness": {"ranking": [[first], [second]], "strength": 2, "tie_kind": "",
+                        "gaps": []},
+        "harmlessness": {"ranking": [[first, second]], "strength": 0, "tie_kind": "both_bad",
+                         "gaps": []},
+    }  # fmt: skip
+
+    # Reopened: the history says what was decided, the boards start from it.
+    page.goto(f"{live_server.url}/projects/parrot-pairs/review/{prompt.pk}/")
+    history = page.locator("#adjudications li").first.inner_text()
+    assert f"{first} > {second} · much better; Helpfulness: {first} > {second} · better" in history
+    assert f"Harmlessness: {first} = {second} · tie: both bad" in history
+    assert page.locator("#adj-hint").inner_text() == f"Ready: {first} > {second} · much better"
+    assert harmless.locator(".hint").inner_text() == f"Ready: {first} = {second} · tie: both bad"
