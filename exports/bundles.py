@@ -117,6 +117,7 @@ def _fill(
                 ranking=record["ranking"],
                 agreement=record["agreement"],
                 pair_probs=record["pair_probs"] or {},
+                judged=record.get("judged"),
             )
         else:
             bundle.consensus = _fallback(bundle)

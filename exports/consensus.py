@@ -27,6 +27,9 @@ class Consensus:
     ranking: Ranking
     agreement: float | None
     pair_probs: dict[str, float] = field(default_factory=dict)
+    # An adjudicated prompt's other decisions ({"strength", "tie_kind", "gaps", "dimensions"},
+    # docs/judging.md): they stand in for the annotators' in consensus-mode margins.
+    judged: dict | None = None
 
     def prob(self, better: str, worse: str) -> float | None:
         """P(better is preferred to worse), from either orientation of the stored pair."""
@@ -91,6 +94,24 @@ def fallback_consensus(completion_ids: Sequence[str], rankings: Sequence[Ranking
     ranking = [sorted(groups[s], key=order.__getitem__) for s in sorted(groups, reverse=True)]
     agreement = same / total if total else None
     return Consensus(ranking=ranking, agreement=agreement, pair_probs=probs)
+
+
+def dimension_consensus(
+    consensus: Consensus | None,
+    completion_ids: Sequence[str],
+    rankings: Sequence[Ranking],
+    key: str,
+) -> Consensus | None:
+    """One dimension's consensus: the reviewer's decision where they adjudicated it (its
+    strength or gaps in ``judged``), else the fallback over the annotators' choices; a
+    dimension has no stored consensus."""
+    computed = fallback_consensus(completion_ids, rankings) if rankings else None
+    decided = ((consensus.judged if consensus else None) or {}).get("dimensions", {}).get(key)
+    if not decided:
+        return computed
+    own = fallback_consensus(completion_ids, [decided["ranking"]])
+    agreement = computed.agreement if computed else None
+    return Consensus(decided["ranking"], agreement, own.pair_probs, judged=decided)
 
 
 def _pairs(n: int) -> int:

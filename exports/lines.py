@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from exports.consensus import Consensus, fallback_consensus
+from exports.consensus import Consensus, dimension_consensus
 from exports.options import ExportOptions
 from exports.splits import split_for
 
@@ -170,8 +170,16 @@ def judged_margin(judgement: JudgementRow, better: str, worse: str) -> float:
     return float(distance if group[better] <= group[worse] else -distance)
 
 
-def _judged_consensus_margin(judgements: list[JudgementRow], better: str, worse: str) -> float:
-    """The annotators' judged margins for the pair, averaged (ties count 0)."""
+def _judged_consensus_margin(
+    judgements: list[JudgementRow], better: str, worse: str, consensus: Consensus | None
+) -> float:
+    """The annotators' judged margins for the pair, averaged (ties count 0); a reviewer's
+    adjudicated strength or gaps instead where they decided them."""
+    decided = consensus.judged if consensus else None
+    if decided and (decided.get("strength") is not None or decided.get("gaps")):
+        row = JudgementRow("", consensus.ranking, strength=decided.get("strength"),
+                           gaps=decided.get("gaps") or [])  # fmt: skip
+        return judged_margin(row, better, worse)
     margins = [judged_margin(a, better, worse) for a in judgements if not a.skipped]
     return round(sum(margins) / len(margins), 4) if margins else 0.0
 
@@ -238,7 +246,7 @@ def _rows(
         # A dimension has no stored consensus: the documented fallback over its choices.
         judgements = _dimension_view(judgements, dimension)
         rankings = [a.ranking for a in judgements]
-        consensus = fallback_consensus(bundle.completion_ids, rankings) if rankings else None
+        consensus = dimension_consensus(consensus, bundle.completion_ids, rankings, dimension)
     agreement = None
     if consensus is not None and consensus.agreement is not None:
         agreement = round(consensus.agreement, 4)
@@ -260,7 +268,7 @@ def _rows(
             if judged and judgement is not None:
                 margin = judged_margin(judgement, better, worse)
             elif judged:
-                margin = _judged_consensus_margin(judgements, better, worse)
+                margin = _judged_consensus_margin(judgements, better, worse, consensus)
             row = {
                 "prompt": prompt,
                 "chosen": _reply(texts[better], conversational),

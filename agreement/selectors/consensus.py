@@ -66,7 +66,8 @@ def prompt_consensus_iter(
     """(prompt id, consensus) in prompt id order, read ``chunk_size`` prompts at a time.
 
     A reviewer's adjudicated ranking replaces the computed one (pair_probs 1 / 0 / 0.5 from it,
-    ``adjudicated`` True, the computed agreement kept). Prompts that nobody ranked and nobody
+    ``adjudicated`` True, the computed agreement kept; ``judged`` holds what else the reviewer
+    decided, strength, tie kind, gaps and dimensions, when any of it is set). Prompts that nobody ranked and nobody
     adjudicated are absent.
     """
     for chunk in _id_chunks(project, prompt_ids, chunk_size):
@@ -90,7 +91,12 @@ def _consensus_chunk(project: Project, chunk: list[int]) -> list[tuple[int, dict
         if adj is not None:
             agreement = computed[pid][2] if pid in computed else None
             probs = consensus_from_ranking(adj.ranking)["pair_probs"]
-            out.append((pid, _consensus_record(adj.ranking, probs, agreement, True)))
+            record = _consensus_record(adj.ranking, probs, agreement, True)
+            judged = {"strength": adj.strength, "tie_kind": adj.tie_kind, "gaps": adj.gaps,
+                      "dimensions": adj.dimensions}  # fmt: skip
+            if any(v not in (None, "", [], {}) for v in judged.values()):
+                record["judged"] = judged  # the reviewer's strength, gaps, dimensions
+            out.append((pid, record))
         elif pid in computed:
             out.append((pid, _consensus_record(*computed[pid], False)))
     return out

@@ -140,3 +140,21 @@ def test_the_option_over_the_api(project, django_capture_on_commit_callbacks):
     refused = client.post("/api/v1/snapshots/", {"project": plain.slug, "format": "pairwise",
                                                  "dimension_lines": True}, format="json")  # fmt: skip
     assert refused.status_code == 400 and "dimension_lines" in refused.json()["fields"]
+
+
+def test_a_reviewers_decisions_stand_in_for_the_consensus(project, build):
+    from agreement.services import prompt_adjudicate
+    from annotate.models import Prompt
+
+    reviewer = UserFactory(username="rev", roles=[Roles.ADMIN])
+    prompt = Prompt.objects.get(project=project)
+    prompt_adjudicate(
+        prompt=prompt, reviewer=reviewer, ranking=[["A"], ["B"]], strength=1,
+        dimensions={"harmlessness": {"ranking": [["B"], ["A"]], "strength": 3}},
+    )  # fmt: skip
+    rows = read_jsonl(build(project, "pairwise", mode="consensus", dimension_lines=True).path)
+    got = {r.get("dimension"): (r["chosen"][:1], r["margin"], r["weight"]) for r in rows}
+    # Overall and harmlessness as decided; helpfulness, not adjudicated, from the annotators
+    # (alice A by 3, bob A by 1: mean 2).
+    assert got == {None: ("H", 1.0, 1.0), "harmlessness": ("I", 3.0, 1.0),
+                   "helpfulness": ("H", 2.0, 1.0)}  # fmt: skip
