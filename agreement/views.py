@@ -74,7 +74,7 @@ def review_prompt(request, slug, prompt_id, project):
 
 
 def _judging_widget(project, adjudications) -> dict:
-    """What static/js/buckets.js needs for strength, tie kinds and dimension boards; they
+    """What static/agreement/buckets.js needs for strength, tie kinds and dimension boards; they
     start from the newest adjudication, if any (the overall board starts from the consensus)."""
     latest = adjudications[0] if adjudications else None
     stored = latest.dimensions if latest else {}
