@@ -121,8 +121,8 @@ def _fill(
             )
         else:
             bundle.consensus = _fallback(bundle)
-        adjudicated = record is not None and record["adjudicated"]
-        bundle.reviewed = adjudicated or any(
+        bundle.adjudicated = record is not None and bool(record["adjudicated"])
+        bundle.reviewed = bundle.adjudicated or any(
             a.source == Annotation.Source.REVIEW for a in bundle.annotations
         )
     return chunk

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from exports.consensus import Consensus, dimension_consensus
+from exports.consensus import Consensus, dimension_consensus, fallback_consensus
 from exports.options import ExportOptions
 from exports.splits import split_for
 
@@ -58,6 +58,7 @@ class PromptBundle:
     gold_ranking: list[list[str]] | None = None
     consensus: Consensus | None = None
     reviewed: bool = False
+    adjudicated: bool = False  # consensus is a reviewer's ranking, not computed from judgements
 
     @property
     def completion_ids(self) -> list[str]:
@@ -81,32 +82,45 @@ class Selection:
     judgements: list[JudgementRow]
     split: str = ""
     excluded: str | None = None
+    consensus: Consensus | None = None  # the one the lines use (margins, consensus mode)
+
+
+def _people_only(bundle: PromptBundle) -> tuple[list[JudgementRow], Consensus | None]:
+    """The prompt's judgements without the simulated ones, and a consensus that owes them
+    nothing: the stored one was computed over every judgement, theirs included, so a prompt
+    that mixes both gets the fallback over the people's rankings (a reviewer's adjudicated
+    ranking stays: it is nobody's vote)."""
+    people = [a for a in bundle.annotations if a.source != SIMULATED]
+    if bundle.adjudicated or len(people) == len(bundle.annotations):
+        return people, bundle.consensus
+    rankings = [a.ranking for a in people if not a.skipped and a.ranking]
+    return people, fallback_consensus(bundle.completion_ids, rankings) if rankings else None
 
 
 def select(bundle: PromptBundle, options: ExportOptions) -> Selection:
-    dated = options.annotated_from is not None or options.annotated_to is not None
-    judgements = [a for a in bundle.annotations if not dated or options.in_date_range(a.created_at)]
+    annotations, consensus = bundle.annotations, bundle.consensus
     if not options.include_simulated:
-        # Simulated judgements (the demo's) are not people's: out unless asked for; a prompt
-        # that only they judged is out too, its consensus being theirs.
-        real = [a for a in judgements if a.source != SIMULATED]
-        if judgements and not real:
+        # Simulated judgements (the demo's) are not people's: out of every mode unless asked
+        # for, consensus included; a prompt that only they judged is out too.
+        annotations, consensus = _people_only(bundle)
+        if bundle.annotations and not annotations:
             return Selection([], excluded=EXCLUDED_ONLY_SIMULATED)
-        judgements = real
+    dated = options.annotated_from is not None or options.annotated_to is not None
+    judgements = [a for a in annotations if not dated or options.in_date_range(a.created_at)]
     if dated and not judgements:
         return Selection([], excluded=EXCLUDED_NOT_IN_RANGE)
     if options.exclude_flags:
         banned = set(options.exclude_flags)
-        for a in bundle.annotations:
+        for a in annotations:
             if any(banned.intersection(keys) for keys in a.flags.values()):
                 return Selection([], excluded=EXCLUDED_FLAGGED)
     if options.only_reviewed and not bundle.reviewed:
         return Selection([], excluded=EXCLUDED_NOT_REVIEWED)
     if options.min_agreement is not None:
-        agreement = bundle.consensus.agreement if bundle.consensus else None
+        agreement = consensus.agreement if consensus else None
         if agreement is None or agreement < options.min_agreement:
             return Selection([], excluded=EXCLUDED_LOW_AGREEMENT)
-    if options.mode == "consensus" and not (bundle.consensus and bundle.consensus.ranking):
+    if options.mode == "consensus" and not (consensus and consensus.ranking):
         return Selection([], excluded=EXCLUDED_NO_CONSENSUS)
 
     held = set(options.holdout_annotators)
@@ -114,7 +128,7 @@ def select(bundle: PromptBundle, options: ExportOptions) -> Selection:
         split = "test"
     else:
         split = split_for(options.seed, bundle.external_id, options.split)
-    return Selection(judgements, split)
+    return Selection(judgements, split, consensus=consensus)
 
 
 # --- pairwise ---------------------------------------------------------------------------------
@@ -241,7 +255,7 @@ def _rows(
     prompt = _prompt_value(bundle, conversational)
     texts = {c.external_id: c.text for c in bundle.completions}
     judgements = selection.judgements
-    consensus = bundle.consensus
+    consensus = selection.consensus
     if dimension is not None:
         # A dimension has no stored consensus: the documented fallback over its choices.
         judgements = _dimension_view(judgements, dimension)
@@ -334,8 +348,8 @@ def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
         }
         for a in selection.judgements
     ]
-    if bundle.consensus is not None:
-        line["consensus"] = bundle.consensus.as_json()
+    if selection.consensus is not None:
+        line["consensus"] = selection.consensus.as_json()
     line["split"] = selection.split
     return line
 

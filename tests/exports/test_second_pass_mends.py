@@ -4,10 +4,12 @@ out unless asked for; a snapshot's title names its project."""
 import pytest
 from django.urls import reverse
 
+from agreement.models import PromptConsensus
+from agreement.services import project_agreement_recompute
 from agreement.simulation import annotations_simulate
 from annotate.models import Annotation
 from exports.models import DatasetSnapshot
-from tests.exports.conftest import import_lines
+from tests.exports.conftest import import_lines, read_jsonl
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +53,37 @@ def test_simulated_judgements_are_labelled_and_left_out_unless_asked(build):
     assert asked.rows_written > default.rows_written > 0
     assert "Snapshot #" in str(default) and "of project" in str(default)
     assert str(default.pk) in str(default)
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["fallback", "stored-consensus"])
+def test_consensus_mode_leaves_simulated_judgements_out_of_mixed_prompts(build, stored):
+    """One person ranks A > B > C; two simulated annotators rank C > B > A on the same prompt.
+    Their majority must not become the exported consensus, nor its margins, unless asked for."""
+    project = ProjectFactory(slug="mixed", overlap=3)
+    import_lines(project, [{
+        "id": "p0", "prompt": "Which is best?",
+        "completions": [{"id": c, "text": f"answer {c}"} for c in "ABC"],
+        "annotations": [
+            {"annotator": "person", "ranking": [["A"], ["B"], ["C"]]},
+            {"annotator": "sim-1", "ranking": [["C"], ["B"], ["A"]]},
+            {"annotator": "sim-2", "ranking": [["C"], ["B"], ["A"]]},
+        ],
+    }])  # fmt: skip
+    Annotation.objects.filter(annotator__username__startswith="sim-").update(
+        source=Annotation.Source.SIMULATED
+    )
+    if stored:
+        project_agreement_recompute(project, bootstrap=10)
+        assert PromptConsensus.objects.filter(prompt__project=project).exists()
+
+    pairs = read_jsonl(build(project, "pairwise", mode="consensus").path)
+    assert {(r["chosen"], r["rejected"]) for r in pairs} == {
+        ("answer A", "answer B"), ("answer A", "answer C"), ("answer B", "answer C"),
+    }  # fmt: skip
+    assert all(r["margin"] == 1.0 for r in pairs), pairs
+    line = read_jsonl(build(project, "rankings", mode="consensus").path)[0]
+    assert line["consensus"]["ranking"] == [["A"], ["B"], ["C"]]
+    assert [a["annotator"] for a in line["annotations"]] == ["person"]
+
+    asked = read_jsonl(build(project, "pairwise", mode="consensus", include_simulated=True).path)
+    assert ("answer C", "answer A") in {(r["chosen"], r["rejected"]) for r in asked}
