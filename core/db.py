@@ -178,6 +178,21 @@ def model_from_row(model: type[models.Model], fields: Sequence[str], row: Sequen
     return model.from_db(DEFAULT_DB_ALIAS, ordered, [values[name] for name in ordered])
 
 
+def model_get(model: type[models.Model], where: str, params: Sequence = ()):
+    """The first ``model`` row matching ``where`` (SQL over the table, alias ``t``), as an
+    instance with every concrete field loaded (``model_from_row``), or None.
+
+    For lookups on every request: one plain query, where compiling the ORM's queryset costs
+    more CPU than the database's work (bench/profile_requests.py).
+    """
+    fields = [f.attname for f in model._meta.concrete_fields]
+    columns = ", ".join(
+        f"t.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields
+    )
+    row = fetch_one(f"SELECT {columns} FROM {model._meta.db_table} t WHERE {where}", params)
+    return None if row is None else model_from_row(model, fields, row)
+
+
 def row_lock(queryset: models.QuerySet):
     """The first row of ``queryset``, locked until the transaction ends; None if it has none."""
     if not connection.in_atomic_block:

@@ -8,6 +8,7 @@ refuses comes back as 409 with the queue's code (``already_annotated``, ``overla
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -20,6 +21,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from annotate.api import serializers as s
+from annotate.api.task_json import annotation_json, task_json
 from annotate.constants import (
     MAX_COMMENT_LENGTH,
     MAX_RATIONALE_LENGTH,
@@ -36,6 +38,7 @@ from annotate.services.reservations import claim_extend, prompt_peek_for_annotat
 from core.api.errors import ApiError, error_responses
 from core.api.pagination import CursorPage
 from core.api.permissions import ProjectScopedMixin
+from core.db import model_get
 
 
 class TaskCompletionSerializer(serializers.Serializer):
@@ -125,10 +128,7 @@ def with_next(request, project, data: dict) -> dict:
     if request.query_params.get("next", "").lower() not in {"1", "true", "yes"}:
         return data
     claim = prompt_next_for_annotator(project=project, user=request.user, prefer=_prefer(request))
-    data["next"] = TaskSerializer(claim, context={"project": project}).data if claim else None
-    return data
-    claim = prompt_next_for_annotator(project=project, user=request.user)
-    data["next"] = TaskSerializer(claim, context={"project": project}).data if claim else None
+    data["next"] = task_json(claim, project) if claim else None
     return data
 
 
@@ -184,7 +184,13 @@ class QueueProgressSerializer(serializers.Serializer):
 
 class AnnotatorView(ProjectScopedMixin, GenericAPIView):
     def prompt(self) -> Prompt:
-        return get_object_or_404(Prompt, pk=self.kwargs["prompt_id"], project=self.project)
+        # One plain query on the hot path: the ORM's compilation costs more than the lookup.
+        prompt = model_get(
+            Prompt, "t.id = %s AND t.project_id = %s", [self.kwargs["prompt_id"], self.project.pk]
+        )
+        if prompt is None:
+            raise Http404("No Prompt matches the given query.")
+        return prompt
 
 
 class NextTaskView(AnnotatorView):
@@ -205,7 +211,7 @@ class NextTaskView(AnnotatorView):
         claim = prompt_next_for_annotator(project=self.project, user=request.user)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(TaskSerializer(claim, context={"project": self.project}).data)
+        return Response(task_json(claim, self.project))
 
 
 class PeekView(AnnotatorView):
@@ -227,7 +233,7 @@ class PeekView(AnnotatorView):
         claim = prompt_peek_for_annotator(project=self.project, user=request.user)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(TaskSerializer(claim, context={"project": self.project}).data)
+        return Response(task_json(claim, self.project))
 
 
 class ExtendView(AnnotatorView):
@@ -244,7 +250,7 @@ class ExtendView(AnnotatorView):
     def post(self, request, slug, prompt_id):
         prompt = self.prompt()  # 404 for a prompt not in the project
         claim = claim_extend(project=self.project, user=request.user, prompt_id=prompt.pk)
-        return Response(TaskSerializer(claim, context={"project": self.project}).data)
+        return Response(task_json(claim, self.project))
 
 
 # Submit and skip: parse the body, let ``answer`` call the service, reply 201 with the
@@ -254,7 +260,7 @@ class AnswerView(AnnotatorView):
         data = self.serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
         annotation = self.answer(request, data.validated_data)
-        body = with_next(request, self.project, dict(s.AnnotationSerializer(annotation).data))
+        body = with_next(request, self.project, annotation_json(annotation))
         return Response(body, status=status.HTTP_201_CREATED)
 
 
