@@ -61,8 +61,11 @@ def load_prompts(n: int, overlap: int) -> dict:
     return load_common.load_prompts(n, overlap, slug=SLUG, name="Queue benchmark")
 
 
-def make_annotators(count: int, tag: str) -> list[dict]:
-    """Annotator users with a logged-in session each (cookie values for the HTTP client)."""
+def make_annotators(count: int, tag: str, backend: str) -> list[dict]:
+    """Annotator users with a logged-in session each (cookie values for the HTTP client).
+
+    ``backend``: the authentication backend a login on that server's code records (the
+    session names it; core/auth.py's before issue 15's speed pass, Django's before that)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -76,7 +79,7 @@ def make_annotators(count: int, tag: str) -> list[dict]:
         user = user_create(username=f"bq-{tag}-{i}", password=None, roles=[Roles.ANNOTATOR])
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = backend
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         out.append({"user_id": user.pk, "session": session.session_key})
@@ -85,6 +88,13 @@ def make_annotators(count: int, tag: str) -> list[dict]:
 
 
 # ---- server --------------------------------------------------------------------------------
+
+
+def _login_backend(root: Path) -> str:
+    """The authentication backend a login on the checkout at ``root`` records."""
+    settings = (root / "config/settings/base.py").read_text()
+    fast = "core.auth.UserBackend"
+    return fast if f'"{fast}"' in settings else "django.contrib.auth.backends.ModelBackend"
 
 
 def start_worker(env: dict) -> subprocess.Popen:
@@ -321,7 +331,7 @@ def run_level(
 
 
 def overlap_check(saved_ids: list[int], tag: str) -> dict:
-    check = load_common.overlap_check(slug=SLUG, usernames_like=f"bq-{tag}-%")
+    check = load_common.overlap_check(slug=SLUG, usernames_like=f"bq-{tag}%")
     check["submissions_acknowledged"] = len(saved_ids)
     return check
 
@@ -432,6 +442,9 @@ def main() -> None:
                     help="a checkout of the code before (e.g. `git worktree add /tmp/base "
                     "main`): each level runs first on its server with the page's old two-trip "
                     "flow, then on this checkout's with the one-trip flow, same database")  # fmt: skip
+    ap.add_argument("--baseline-flow", choices=["two-trips", "one-trip"], default="two-trips",
+                    help="how the baseline is driven: two-trips (the page's own next and "
+                    "submit endpoints, code before issue 15) or one-trip (submit ?next=1)")  # fmt: skip
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c]
 
@@ -467,7 +480,12 @@ def main() -> None:
     else:
         load = {"prompts": have, "seconds": float("nan")}
     tag = secrets.token_hex(3)
-    accounts = make_annotators((sum(levels) + 1) * (2 if args.baseline else 1), tag)
+    codes = [("before", Path(args.baseline), args.baseline_flow)] if args.baseline else []
+    codes.append(("after", ROOT, "one-trip"))
+    accounts = {
+        code: make_annotators(sum(levels) + 1, f"{tag}{code[0]}", _login_backend(root))
+        for code, root, _ in codes
+    }
     from django.db import connection
 
     connection.close()  # the server gets the database's connections while it runs
@@ -476,8 +494,6 @@ def main() -> None:
 
     redis.Redis.from_url(args.redis).flushdb()  # no flush markers or messages from earlier runs
     worker = start_worker(env)
-    codes = [("before", Path(args.baseline), "two-trips")] if args.baseline else []
-    codes.append(("after", ROOT, "one-trip"))
     # Both servers run side by side (before on --port, after on --port + 1) and the levels
     # alternate, so a shared machine's changing load falls on both alike.
     servers = {}
@@ -490,14 +506,14 @@ def main() -> None:
             sampler.start()
             meter = CpuMeter(server.pid, worker.pid, f"{args.pg}/{args.db_name}")
             servers[code] = (server, sampler, meter, f"http://127.0.0.1:{port}", flow)
-        for _, _, _, base, flow in servers.values():
-            warm = run_level(base, accounts[:1], 20, 0, flow=flow)  # not reported
+        for code, (_, _, _, base, flow) in servers.items():
+            warm = run_level(base, accounts[code][:1], 20, 0, flow=flow)  # not reported
             warm_ids += warm["saved_ids"]
-            accounts = accounts[1:]
+            accounts[code] = accounts[code][1:]
         for c in levels:
             loops = max(1, args.ops_per_level // c) if c > 1 else min(args.ops_per_level, 400)
             for code, (_, _, meter, base, flow) in servers.items():
-                group, accounts = accounts[:c], accounts[c:]
+                group, accounts[code] = accounts[code][:c], accounts[code][c:]
                 print(f"{code}: {c} annotator(s) x {loops} tasks ...", flush=True)
                 level = run_level(base, group, loops, args.think_ms / 1000, meter, flow=flow)
                 level["code"] = code
