@@ -40,8 +40,13 @@ from rankwise_client.types import (
     Sample,
     Snapshot,
     SnapshotFile,
+    Submitted,
+    Task,
+    TaskCompletion,
     TrainingRun,
     User,
+    ranking_from_letters,
+    ranking_in_letters,
 )
 
 __all__ = [
@@ -79,8 +84,13 @@ __all__ = [
     "ServiceUnavailable",
     "Snapshot",
     "SnapshotFile",
+    "Submitted",
+    "Task",
+    "TaskCompletion",
     "Throttled",
     "TrainingRun",
     "User",
     "WaitTimeout",
+    "ranking_from_letters",
+    "ranking_in_letters",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ from rankwise_client.progress import ProgressLine, human_bytes
 from rankwise_client.resources.projects import Projects
 from rankwise_client.resources.registry import Generations, Policies, RewardModels
 from rankwise_client.resources.snapshots import Snapshots
+from rankwise_client.resources.tasks import Tasks
 from rankwise_client.resources.training import Runs
 from rankwise_client.resources.webhooks import Webhooks
 from rankwise_client.types import AuditEvent, Project, User
@@ -62,6 +63,7 @@ class Client:
         self.artifacts_dir = artifacts_dir
         self.projects = Projects(self)
         self.snapshots = Snapshots(self)
+        self.tasks = Tasks(self)
         self.runs = Runs(self)
         self.reward_models = RewardModels(self)
         self.policies = Policies(self)

@@ -15,6 +15,13 @@ from rankwise_client.types.projects import (
     User,
 )
 from rankwise_client.types.snapshots import Snapshot, SnapshotFile
+from rankwise_client.types.tasks import (
+    Submitted,
+    Task,
+    TaskCompletion,
+    ranking_from_letters,
+    ranking_in_letters,
+)
 from rankwise_client.types.training import (
     GenerationJob,
     MetricPoint,
@@ -27,8 +34,32 @@ from rankwise_client.types.training import (
 from rankwise_client.types.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
-    "AgreementReport", "AnnotatorAgreement", "ApiObject", "AuditEvent", "Completion", "GenerationJob",
-    "ImportJob", "ImportResult", "Judgement", "Member", "MetricPoint", "Policy", "Project", "Prompt",
-    "RewardModel", "RunProgress", "Sample", "Snapshot", "SnapshotFile", "TrainingRun", "User",
-    "Webhook", "WebhookDelivery",
+    "AgreementReport",
+    "AnnotatorAgreement",
+    "ApiObject",
+    "AuditEvent",
+    "Completion",
+    "GenerationJob",
+    "ImportJob",
+    "ImportResult",
+    "Judgement",
+    "Member",
+    "MetricPoint",
+    "Policy",
+    "Project",
+    "Prompt",
+    "RewardModel",
+    "RunProgress",
+    "Sample",
+    "Snapshot",
+    "SnapshotFile",
+    "Submitted",
+    "Task",
+    "TaskCompletion",
+    "TrainingRun",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
+    "ranking_from_letters",
+    "ranking_in_letters",
 ]  # fmt: skip

@@ -208,6 +208,7 @@ class Judgement(ApiObject):
     skip_reason: str = ""
     time_ms: int | None = None
     shown_order: list[str] = field(default_factory=list)
+    letters: dict[str, str] = field(default_factory=dict)  # completion id -> letter seen
     # pairwise strength (0: a tie) and tie kind, rank gaps, per-dimension choices, rationale
     strength: int | None = None
     tie_kind: str = ""
@@ -217,6 +218,11 @@ class Judgement(ApiObject):
     source: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    def ranking_in_letters(self) -> str:
+        """``"A > C = D > B"``: the ranking in the letters its annotator saw."""
+        by_id = self.letters
+        return " > ".join(" = ".join(by_id.get(c, c) for c in group) for group in self.ranking)
 
 
 # --- agreement ---------------------------------------------------------------------------------
