@@ -185,9 +185,13 @@ class QueueProgressSerializer(serializers.Serializer):
 class AnnotatorView(ProjectScopedMixin, GenericAPIView):
     def prompt(self) -> Prompt:
         # One plain query on the hot path: the ORM's compilation costs more than the lookup.
-        prompt = model_get(
-            Prompt, "t.id = %s AND t.project_id = %s", [self.kwargs["prompt_id"], self.project.pk]
-        )
+        # An id past any integer column is no prompt (the ORM's lookups say so too).
+        prompt_id = self.kwargs["prompt_id"]
+        prompt = None
+        if 0 < prompt_id < 2**63:
+            prompt = model_get(
+                Prompt, "t.id = %s AND t.project_id = %s", [prompt_id, self.project.pk]
+            )
         if prompt is None:
             raise Http404("No Prompt matches the given query.")
         return prompt
