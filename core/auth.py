@@ -1,8 +1,8 @@
 """The session's user in one plain query.
 
 Every page and API request with a session looks its user up. Django's ``ModelBackend`` does it
-through the ORM, whose query compilation cost about a tenth of a ranking request's CPU
-(bench/profile_requests.py); this backend reads the same row with ``core.db.model_get``.
+through the ORM, whose query compilation was about a sixth of a ranking request's CPU
+(bench/profile_requests.py --profile); this backend reads the same row with ``core.db.model_get``.
 
 Sessions record the backend that logged them in. Those made before this backend existed
 name Django's ``ModelBackend``, which therefore stays listed second in
