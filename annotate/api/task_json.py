@@ -31,7 +31,7 @@ def _str(value) -> str | None:
 def task_json(claim, project) -> dict:
     """``TaskSerializer(claim, context={"project": project}).data``, without the serializer."""
     prompt = claim.prompt
-    stored = {c.external_id: c for c in prompt_completions(prompt)}
+    stored = {c.external_id: c for c in prompt_completions(prompt=prompt)}
     order = [cid for cid in claim.shown_order or [] if cid in stored] or list(stored)
     completions = [
         {"id": cid, "label": chr(ord("A") + i), "text": stored[cid].text,
