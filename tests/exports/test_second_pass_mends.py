@@ -73,7 +73,7 @@ def test_consensus_mode_leaves_simulated_judgements_out_of_mixed_prompts(build, 
         source=Annotation.Source.SIMULATED
     )
     if stored:
-        project_agreement_recompute(project, bootstrap=10)
+        project_agreement_recompute(project=project, bootstrap=10)
         assert PromptConsensus.objects.filter(prompt__project=project).exists()
 
     pairs = read_jsonl(build(project, "pairwise", mode="consensus").path)
