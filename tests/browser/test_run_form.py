@@ -58,7 +58,7 @@ def test_new_run_form_live_json_errors_in_place_and_start(
     page.click("#run-start")
     error = page.locator("#error-config-batch_size")
     error.wait_for()
-    assert "config.batch_size" in error.inner_text() and "wrong type" in error.inner_text()
+    assert "config.batch_size" in error.inner_text() and "must be int" in error.inner_text()
     # The error sits in the batch_size field's block, and the typed values are kept.
     assert page.locator('[data-field="config.batch_size"] #error-config-batch_size').count() == 1
     assert page.input_value("#f-reward_model-learning_rate") == "0.001"
