@@ -9,6 +9,7 @@ from agreement.selectors import (
     annotator_rows,
     headline_rows,
     judging_rows,
+    machine_agreement_rows,
     project_report_get,
     prompt_review_get,
     review_queue_count,
@@ -34,6 +35,7 @@ def dashboard(request, slug, project):
             "judging": judging_rows(report),
             "queue_count": review_queue_count(project=project),
             "simulated": simulated_annotator_names(project=project),
+            "machines": machine_agreement_rows(project=project),
         },
     )
 

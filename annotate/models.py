@@ -11,6 +11,7 @@ from annotate.constants import (
     RATIONALE_CHOICES,
     RATIONALE_OFF,
 )
+from annotate.models_jobs import ImportJob  # noqa: F401  (annotate.models.ImportJob)
 
 
 def default_flags():
@@ -69,6 +70,17 @@ class Project(models.Model):
         default=list, blank=True, help_text='Judged besides the overall: [{"key", "name", ...}].'
     )
     rationale = models.CharField(max_length=10, default=RATIONALE_OFF, choices=RATIONALE_CHOICES)
+
+    class Priority(models.TextChoices):
+        FIFO = "fifo", "Closest to completion, then oldest"
+        RANDOM = "random", "Random (a stored random key)"
+        UNCERTAINTY = "uncertainty", "Most informative first (the reward model's uncertainty)"
+
+    # random and uncertainty order the queue by Prompt.priority, which loop.services stores
+    priority = models.CharField(max_length=12, choices=Priority.choices, default=Priority.FIFO)
+    shown_k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Show at most K.")
+    # Machine annotators' judgements (Annotation.Source.MACHINE) count in consensus only if set.
+    machine_in_consensus = models.BooleanField(default=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects", blank=True
     )
@@ -149,6 +161,11 @@ class Prompt(models.Model):
     # "closest to completion" order. The Annotation table stays the truth: the queue re-counts
     # under the row lock and repairs it; bulk writers call prompt_counters_refresh().
     submitted_count = models.PositiveIntegerField(default=0)
+    # Higher first when the project's priority is random or uncertainty; lineage names the
+    # model (and rule) that set it and chose shown_ids, the completions shown (null: all).
+    priority = models.FloatField(default=0.0, db_default=0.0)  # bulk imports name no value
+    priority_lineage = models.JSONField(null=True, blank=True)
+    shown_ids = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -161,7 +178,8 @@ class Prompt(models.Model):
                 condition=~Q(text="") | Q(messages__isnull=False), name="prompt_has_content"
             ),
             models.CheckConstraint(
-                condition=Q(target_overlap__isnull=True) | Q(target_overlap__gte=1),
+                # 0: pre-judged by a confident machine and not drawn for audit (loop.hybrid)
+                condition=Q(target_overlap__isnull=True) | Q(target_overlap__gte=0),
                 name="prompt_target_overlap_positive",
             ),
         ]
@@ -171,6 +189,12 @@ class Prompt(models.Model):
                 fields=["project", "is_gold", "-submitted_count", "id"],
                 condition=Q(target_overlap__isnull=True),
                 name="prompt_queue_idx",
+            ),
+            # The same lane when the project orders by stored priority.
+            models.Index(
+                fields=["project", "is_gold", "-priority", "-submitted_count", "id"],
+                condition=Q(target_overlap__isnull=True),
+                name="prompt_priority_idx",
             ),
             # The few prompts whose overlap was raised for low agreement.
             models.Index(
@@ -247,6 +271,8 @@ class Annotation(models.Model):
         REVIEW = "review", "Review"
         # agreement.simulation's demo judgements: labelled, and left out of exports unless asked
         SIMULATED = "simulated", "Simulated annotator"
+        # a machine annotator (loop.judges): kept out of consensus and exports unless asked
+        MACHINE = "machine", "Machine annotator"
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(
@@ -267,6 +293,10 @@ class Annotation(models.Model):
     dimensions = models.JSONField(default=dict, blank=True)
     rationale = models.TextField(blank=True, default="")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.UI)
+    # The model version that chose this task (the prompt's priority_lineage when judged), and
+    # a machine judge's P(its ranking's first pair is right).
+    lineage = models.JSONField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -337,63 +367,3 @@ class Claim(models.Model):
 
     def is_live(self, now) -> bool:
         return self.expires_at > now
-
-
-class ImportJob(models.Model):
-    """An uploaded file imported by a Celery task, with the progress a poller reads.
-
-    Small uploads are imported inside the request and leave no job. The stored file is removed
-    once the job ends; the row keeps its name, size, counts and errors.
-    """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    format = models.CharField(max_length=20)
-    annotator = models.CharField(max_length=150, blank=True)
-    file = models.FileField(upload_to="imports/%Y/%m/", blank=True, max_length=300)
-    file_name = models.CharField(max_length=255, help_text="The uploaded file's name.")
-    file_size = models.PositiveBigIntegerField(help_text="Bytes uploaded (compressed, if gzip).")
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
-    )
-    lines_read = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    prompts_created = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(
-        default=list, blank=True, help_text='[{"line", "field", "message"}], at most 20.'
-    )
-    errors_truncated = models.BooleanField(default=False)
-    result = models.JSONField(default=dict, blank=True, help_text="The import's counts.")
-    # Where the upload came from, so the worker's audit event names the original request.
-    source = models.CharField(max_length=16, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    # Written with each progress report; the reaper re-queues a running job whose heartbeat
-    # is older than TASK_STALE_SECONDS (null: no side connection to write it, never reaped).
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed it.")
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-id"]
-
-    def __str__(self):
-        return f"import #{self.pk} of {self.file_name} into {self.project_id}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
-
-    @property
-    def result_or_none(self) -> dict | None:
-        return self.result or None

@@ -20,6 +20,7 @@ V1_MODULES = [
     "rewardmodel.api.urls",
     "agreement.api.urls",
     "webhooks.api.urls",
+    "loop.api",
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]

@@ -132,6 +132,13 @@ RULES: dict[str, Mapping[str, Access]] = {
     "api:webhook-ping": {"POST": TRAIN},
     "api:webhook-delivery-list": {"GET": TRAIN},
     "api:webhook-delivery-replay": {"POST": TRAIN},
+    # --- the model in the loop: a project's queue order, retraining, machine annotators ------
+    "api:project-loop": {"GET": REPORT, "PATCH": ADMIN},
+    "api:project-loop-rescore": {"POST": ADMIN},
+    "api:machine-annotator-list": {"GET": REPORT, "POST": ADMIN},
+    "api:machine-annotator-judge": {"POST": ADMIN},
+    "api:machine-annotator-calibrate": {"POST": ADMIN},
+    "api:machine-annotator-route": {"POST": ADMIN},
     # --- the audit log (core) -------------------------------------------------------------------
     "api:audit-event-list": {"GET": ADMIN},
 }

@@ -91,7 +91,7 @@ def _fill(
         rows = annotations.values_list(
             "prompt_id", "annotator__username", "ranking", "ratings", "flags", "comment",
             "skipped", "skip_reason", "time_ms", "shown_order", "created_at", "source",
-            "strength", "tie_kind", "gaps", "dimensions", "rationale",
+            "strength", "tie_kind", "gaps", "dimensions", "rationale", "lineage",
         )  # fmt: skip
         for pid, *fields in rows:
             by_id[pid].annotations.append(JudgementRow(*fields))

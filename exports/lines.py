@@ -44,6 +44,7 @@ class JudgementRow:
     gaps: list = field(default_factory=list)
     dimensions: dict = field(default_factory=dict)
     rationale: str = ""
+    lineage: dict | None = None  # the model version that chose the task (loop.services)
 
 
 @dataclass
@@ -73,6 +74,8 @@ EXCLUDED_LOW_AGREEMENT = "below_min_agreement"
 EXCLUDED_NO_CONSENSUS = "no_consensus"
 EXCLUDED_ONLY_SIMULATED = "only_simulated_judgements"
 SIMULATED = "simulated"  # Annotation.Source.SIMULATED
+MACHINE = "machine"  # Annotation.Source.MACHINE
+EXCLUDED_ONLY_MACHINE = "only_machine_judgements"
 
 
 @dataclass
@@ -107,6 +110,12 @@ def select(bundle: PromptBundle, options: ExportOptions) -> Selection:
             return Selection([], excluded=EXCLUDED_ONLY_SIMULATED)
     dated = options.annotated_from is not None or options.annotated_to is not None
     judgements = [a for a in annotations if not dated or options.in_date_range(a.created_at)]
+    if not options.include_machine:
+        # Machine annotators' labels are not people's either: out unless the project asks.
+        human = [a for a in judgements if a.source != MACHINE]
+        if judgements and not human:
+            return Selection([], excluded=EXCLUDED_ONLY_MACHINE)
+        judgements = human
     if dated and not judgements:
         return Selection([], excluded=EXCLUDED_NOT_IN_RANGE)
     if options.exclude_flags:
@@ -211,6 +220,11 @@ def ranking_pairs(ranking: list[list[str]], keep_ties: bool) -> Iterator[tuple[s
                     yield better, worse, False
 
 
+def label_source(judgements: list[JudgementRow]) -> str:
+    kinds = {a.source == MACHINE for a in judgements if not a.skipped}
+    return "mixed" if len(kinds) > 1 else ("machine" if kinds == {True} else "human")
+
+
 def pairwise_rows(
     bundle: PromptBundle,
     selection: Selection,
@@ -298,6 +312,8 @@ def _rows(
                 row["tie"] = tie
             if dimension is not None:
                 row["dimension"] = dimension
+            # who made the label: "human", "machine", or "mixed" (a consensus of both)
+            row["source"] = label_source([judgement] if per_annotator else selection.judgements)
             row["split"] = selection.split
             yield row
 
@@ -345,6 +361,8 @@ def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
             "shown_order": a.shown_order,
             "created_at": _stamp(a.created_at),
             **_judging(a),
+            "source": a.source,
+            "lineage": a.lineage,
         }
         for a in selection.judgements
     ]

@@ -74,6 +74,8 @@ OPTION_FIELDS = (
     OptionField("dimension_lines", "bool", "pairwise and hf: also one row per dimension "
                 "judgement, tagged dimension (docs/judging.md); only for projects with "
                 "dimensions.", default=False),
+    OptionField("include_machine", "bool", "Include machine annotators' judgements (default: "
+                "whether the project counts them in consensus)."),
 )  # fmt: skip
 KNOWN_KEYS = {f.name for f in OPTION_FIELDS}
 
@@ -95,6 +97,7 @@ class ExportOptions:
     # Pairwise/hf: besides the overall rows, one row per dimension judgement, tagged
     # ``dimension`` (docs/judging.md); the rankings export carries dimensions anyway.
     dimension_lines: bool = False
+    include_machine: bool = False  # machine annotators' judgements (loop.services.judges)
 
     def as_json(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
@@ -114,6 +117,7 @@ class ExportOptions:
             "include_simulated": self.include_simulated,
             "margin": self.margin,
             "dimension_lines": self.dimension_lines,
+            "include_machine": self.include_machine,
         }
 
     def in_date_range(self, created_at: datetime) -> bool:
@@ -267,6 +271,8 @@ def clean_options(project, data: Mapping[str, Any] | None) -> ExportOptions:
         include_simulated=_bool(data, "include_simulated", False),
         margin=_choice(data, "margin", MARGINS, _default_margin(project)),
         dimension_lines=dimension_lines,
+        # machine labels go in where the project counts them in consensus, or when asked
+        include_machine=_bool(data, "include_machine", project.machine_in_consensus),
     )
 
 

@@ -79,6 +79,7 @@ def pairwise_schema(
         fields.append(("tie", pa.bool_()))
     if dimensions:  # null on the overall rows
         fields.append(("dimension", pa.string()))
+    fields.append(("source", pa.string()))
     fields.append(("split", pa.string()))
     return pa.schema(fields)
 

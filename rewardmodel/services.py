@@ -97,3 +97,25 @@ def reward_model_score(*, reward_model: RewardModel, items: list[dict]) -> list[
         out.append(flat[at : at + n])
         at += n
     return out
+
+
+def reward_model_score_members(*, reward_model: RewardModel, items: list[dict]) -> list:
+    """Per item (``{"prompt", "completions"}``), the ``(E, n)`` score matrix of its ``n``
+    completions: one row per ensemble member (head); a single-head model is E = 1. A scorer
+    that knows its members exposes ``score_members(prompts, completions) -> (E, N)``."""
+    import numpy as np
+
+    path = str(reward_model.resolved_path)
+    if not (reward_model.resolved_path / "config.json").is_file():
+        raise ValidationError({"reward_model": [f"no model files at {path}"]})
+    scorer = scorer_get(path)
+    prompts = [item["prompt"] for item in items for _ in item["completions"]]
+    completions = [c for item in items for c in item["completions"]]
+    members = getattr(scorer, "score_members", None)
+    scores = members(prompts, completions) if members else [scorer.score(prompts, completions)]
+    flat = np.atleast_2d(np.asarray(scores, dtype=float))
+    out, at = [], 0
+    for item in items:
+        out.append(flat[:, at : at + len(item["completions"])])
+        at += len(item["completions"])
+    return out

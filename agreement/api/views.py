@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agreement.api.serializers import AdjudicationInputSerializer, AdjudicationSerializer
-from agreement.selectors import project_report_get, report_anonymise
+from agreement.selectors import machine_agreement_rows, project_report_get, report_anonymise
 from agreement.services import project_agreement_schedule, prompt_adjudicate
 from annotate.models import Prompt
 from core.api.errors import error_responses
@@ -33,7 +33,10 @@ class ProjectAgreementView(ProjectScopedMixin, APIView):
         report = project_report_get(project=self.project)
         if not has_any_role(request.user, (Roles.REVIEWER,)):
             report = report_anonymise(report=report)
-        return Response(report)
+        # machines are no people: named for everyone, computed fresh (their own few rows)
+        return Response(
+            {**report, "machine_annotators": machine_agreement_rows(project=self.project)}
+        )
 
 
 class ProjectAgreementRecomputeView(ProjectScopedMixin, APIView):

@@ -16,6 +16,7 @@ from agreement.selectors.judgements import (
     gc_paused,
     judgements_load,
 )
+from agreement.selectors.machine import machine_agreement_rows
 from agreement.selectors.report import (
     REPORT_BOOTSTRAP,
     annotator_rows,
@@ -42,6 +43,7 @@ __all__ = [
     "judgements_load",
     "judging_rows",
     "judging_section_add",
+    "machine_agreement_rows",
     "project_report_get",
     "prompt_consensus_iter",
     "prompt_consensus_map",

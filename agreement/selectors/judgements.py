@@ -125,7 +125,10 @@ def _judgements_load(project: Project, prompt_ids: Iterable[int] | None) -> Proj
     gold_prompts = set(out.gold)
 
     # No ORDER BY (Meta.ordering is by id): it would force an index walk instead of a hash join.
-    annotations = Annotation.objects.filter(prompt_q).order_by().values_list(
+    annotations = Annotation.objects.filter(prompt_q)
+    if not project.machine_in_consensus:  # machine annotators are compared, not counted
+        annotations = annotations.exclude(source=Annotation.Source.MACHINE)
+    annotations = annotations.order_by().values_list(
         "prompt_id", "annotator_id", "annotator__username",
         _json_array_text(Annotation, "ranking", "ratings", "flags", "shown_order", "dimensions"),
         "time_ms", "skipped", Cast("created_at", output_field=TextField()), "strength", "tie_kind",

@@ -22,7 +22,10 @@ MODEL_NAME_LENGTH = 200  # Completion.model_name
 ANNOTATION_KEYS = {
     "annotator", "ranking", "ratings", "flags", "comment", "time_ms", "skipped", "skip_reason",
     "shown_order", "created_at", "strength", "tie_kind", "gaps", "dimensions", "rationale",
+    "source", "lineage",
 }  # fmt: skip
+# What an export adds to a judgement and an import does not restore (the importer's own source).
+EXPORT_ONLY_KEYS = ("annotator", "source", "lineage")
 
 
 def letters(n: int) -> list[str]:
@@ -152,7 +155,7 @@ def parse_rankwise(obj: Any, *, annotator: str | None = None) -> Iterable[Prompt
             raise LineError(f"annotations[{i}].annotator", f"{name!r} judges this prompt twice")
         seen.add(name)
         annotations.append(
-            AnnotationRecord(name, {k: v for k, v in item.items() if k != "annotator"})
+            AnnotationRecord(name, {k: v for k, v in item.items() if k not in EXPORT_ONLY_KEYS})
         )
 
     yield PromptRecord(

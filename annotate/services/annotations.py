@@ -72,7 +72,11 @@ def _prompt_lock(prompt: Prompt) -> Prompt:
 
 
 def _submitted_now(prompt_id: int) -> int:
-    return Annotation.objects.filter(prompt_id=prompt_id, skipped=False).count()
+    return (
+        Annotation.objects.filter(prompt_id=prompt_id, skipped=False)
+        .exclude(source=Annotation.Source.MACHINE)
+        .count()
+    )
 
 
 def _check_prompt(project: Project, prompt: Prompt) -> None:
@@ -103,8 +107,9 @@ def _annotation_create(
                 project=project, user=user, prompt_id=locked.pk
             ) or prompt_completion_ids(prompt=locked)
         annotation = Annotation.objects.create(
-            prompt=locked, annotator=user, source=source, **cleaned
-        )
+            prompt=locked, annotator=user, source=source, lineage=locked.priority_lineage,
+            **cleaned,
+        )  # fmt: skip
         _revision(annotation, editor=user, action=AnnotationRevision.Action.CREATED)
         if not cleaned["skipped"]:
             prompt_counter_set(prompt_id=locked.pk, submitted=tally.submitted + 1)

@@ -45,7 +45,7 @@ MAX_CANDIDATE_ATTEMPTS = 20
 # In the model's field order: Model.from_db maps a partial row by that order.
 PROMPT_COLUMNS = (
     "id", "project_id", "external_id", "text", "messages", "html", "messages_html", "is_gold",
-    "target_overlap", "submitted_count",
+    "target_overlap", "submitted_count", "priority", "priority_lineage", "shown_ids",
 )  # fmt: skip
 _SELECT_PROMPT = "SELECT " + ", ".join(f"p.{c}" for c in PROMPT_COLUMNS) + " FROM annotate_prompt p"
 _OPEN_FOR_USER = """
@@ -61,15 +61,16 @@ _LIVE_CLAIMS = (
 _AT_OVERLAP = f"""{_SELECT_PROMPT} WHERE {_OPEN_FOR_USER}
     AND p.target_overlap IS NULL AND p.submitted_count < %s
     AND {_LIVE_CLAIMS} < %s - p.submitted_count {{excluded}}
-    ORDER BY p.submitted_count DESC, p.id LIMIT 1"""
+    ORDER BY {{first}}p.submitted_count DESC, p.id LIMIT 1"""
 # The few prompts whose overlap was raised for low agreement, by their own missing count.
 _RAISED = f"""{_SELECT_PROMPT} WHERE {_OPEN_FOR_USER}
     AND p.target_overlap IS NOT NULL AND p.submitted_count < p.target_overlap
     AND {_LIVE_CLAIMS} < p.target_overlap - p.submitted_count {{excluded}}
-    ORDER BY p.target_overlap - p.submitted_count, p.id LIMIT 1"""
+    ORDER BY {{first}}p.target_overlap - p.submitted_count, p.id LIMIT 1"""
 _COMPLETIONS = "SELECT {columns} FROM annotate_completion WHERE prompt_id = %s ORDER BY position"
 _TALLY = """SELECT
-    (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND skipped = %s),
+    (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND skipped = %s
+        AND source <> 'machine'),
     (SELECT COUNT(*) FROM annotate_claim WHERE prompt_id = %s AND expires_at > %s
         AND user_id <> %s),
     (SELECT COUNT(*) FROM annotate_annotation WHERE prompt_id = %s AND annotator_id = %s)"""
@@ -124,6 +125,7 @@ def prompt_counters_refresh(*, prompt_ids: Iterable[int] | None = None, project=
     """
     counts = (
         Annotation.objects.filter(prompt=OuterRef("pk"), skipped=False)
+        .exclude(source=Annotation.Source.MACHINE)  # machines take no human slot
         .order_by()
         .values("prompt")
         .annotate(n=Count("pk"))
@@ -157,12 +159,13 @@ def prompt_counter_set(*, prompt_id: int, submitted: int) -> None:
     )
 
 
-def _lane(sql: str, params: list, excluded: set[int]) -> Prompt | None:
+def _lane(sql: str, params: list, excluded: set[int], first: str) -> Prompt | None:
     clause = ""
     if excluded:
         clause = f"AND p.id NOT IN ({', '.join(['%s'] * len(excluded))})"
         params = [*params, *sorted(excluded)]
-    row = db.fetch_one(db.locking(sql.format(excluded=clause), skip_locked=True), params)
+    sql = sql.format(excluded=clause, first=first)
+    row = db.fetch_one(db.locking(sql, skip_locked=True), params)
     return _prompt_from_row(row) if row else None
 
 
@@ -176,20 +179,24 @@ def _regular_pick(
     when = db.datetime_param(now)
     base = [project.pk, False, user.pk]
     excluded = set(excluded or ())
+    # By stored priority (random, uncertainty) the main lane walks prompt_priority_idx.
+    first = "" if project.priority == Project.Priority.FIFO else "p.priority DESC, "
     for _ in range(MAX_CANDIDATE_ATTEMPTS):
         # Both lanes lock their best row; the one not chosen is released at commit, moments
         # later, and other annotators skip it meanwhile, which costs them nothing.
         found = [
             p
             for p in (
-                _lane(_RAISED, [*base, when], excluded),
-                _lane(_AT_OVERLAP, [*base, project.overlap, when, project.overlap], excluded),
+                _lane(_RAISED, [*base, when], excluded, first),
+                _lane(
+                    _AT_OVERLAP, [*base, project.overlap, when, project.overlap], excluded, first
+                ),
             )
             if p is not None
         ]
         if not found:
             return None
-        prompt = min(found, key=lambda p: (_missing(p, project), p.pk))
+        prompt = min(found, key=lambda p: (-p.priority if first else 0, _missing(p, project), p.pk))
         if _has_room(prompt, project, user, now):
             return prompt
         excluded.add(prompt.pk)
@@ -220,6 +227,8 @@ def prompt_completions(*, prompt: Prompt) -> list[Completion]:
         fields = ("id", "prompt_id", "external_id", "position", "text", "html")
         rows = db.fetch_all(_COMPLETIONS.format(columns=", ".join(fields)), [prompt.pk])
         cached = [db.model_from_row(Completion, fields, row) for row in rows]
+        if prompt.shown_ids:  # the K the model chose to show (loop.services)
+            cached = [c for c in cached if c.external_id in prompt.shown_ids]
         prompt._queue_completions = cached
     return cached
 
@@ -229,7 +238,9 @@ def prompt_completion_ids(*, prompt: Prompt) -> list[str]:
     cached = getattr(prompt, "_queue_completions", None)
     if cached is not None:
         return [c.external_id for c in cached]
-    return [row[0] for row in db.fetch_all(_COMPLETIONS.format(columns="external_id"), [prompt.pk])]
+    rows = db.fetch_all(_COMPLETIONS.format(columns="external_id"), [prompt.pk])
+    shown = prompt.shown_ids  # a model chose K of them to show (Project.shown_k)
+    return [row[0] for row in rows if not shown or row[0] in shown]
 
 
 def _claim_row(project: Project, user) -> tuple | None:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "training",
     "exports",
     "webhooks",
+    "loop",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agreement.pending_consensus_sweep",
         "schedule": 60.0,
     },
+    # Retrain a project's reward model every N new judgements (LoopSettings.retrain_every).
+    "loop-retrain-check": {"task": "loop.tasks.retrain_check_task", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

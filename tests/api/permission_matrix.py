@@ -184,3 +184,8 @@ ENDPOINTS += IMPORT_JOB_ENDPOINTS + AUDIT_ENDPOINTS
 from tests.webhooks.permission_rows import WEBHOOK_ENDPOINTS  # noqa: E402
 
 ENDPOINTS += WEBHOOK_ENDPOINTS
+
+# The model in the loop: queue order, retraining, machine annotators.
+from tests.loop.permission_rows import LOOP_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += LOOP_ENDPOINTS

@@ -66,7 +66,8 @@ def test_every_annotators_pairs_with_margin_and_weight(project, build):
                     and r["rejected"].endswith("A"))  # fmt: skip
     assert c_over_a["margin"] == pytest.approx(-1 / 3, abs=1e-4)  # against the majority
     assert set(rows[0]) == {"prompt", "chosen", "rejected", "prompt_id", "margin", "weight",
-                            "agreement", "annotator", "split"}  # fmt: skip
+                            "agreement", "annotator", "source", "split"}  # fmt: skip
+    assert {r["source"] for r in rows} == {"human"}  # people judged it all
     # ties dropped by default: "tied" gives A>C and B>C only
     assert len([r for r in rows if r["prompt_id"] == "tied"]) == 2
 

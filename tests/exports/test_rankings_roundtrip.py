@@ -77,10 +77,13 @@ EXTRA_KEYS = {"consensus", "split"}
 def strip(line):
     """The line without export-only keys, and without import-time stamps it did not have."""
     line = {k: v for k, v in line.items() if k not in EXTRA_KEYS}
+    # each judgement's source and lineage are export-only too (the importer sets its own)
+    judgements = [{k: v for k, v in a.items() if k not in ("source", "lineage")}
+                  for a in line["annotations"]]  # fmt: skip
     line["annotations"] = [
         a if a["created_at"] == "2025-03-04T05:06:07+00:00" else
         {k: v for k, v in a.items() if k != "created_at"}
-        for a in line["annotations"]
+        for a in judgements
     ]  # fmt: skip
     return line
 
@@ -89,6 +92,7 @@ def test_import_of_export_gives_back_the_original(build):
     first = ProjectFactory()
     import_lines(first, ORIGINAL)
     exported = read_jsonl(build(first, "rankings").path)
+    assert {a["source"] for line in exported for a in line["annotations"]} == {"import"}
 
     assert [strip(line) for line in exported] == ORIGINAL
     assert all(line["split"] in ("train", "validation", "test") for line in exported)
