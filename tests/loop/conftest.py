@@ -20,3 +20,12 @@ def fake_scores(monkeypatch):
 
     monkeypatch.setattr("loop.services.scoring.reward_model_score_members", score)
     return table
+
+
+def tiny_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts in the tiny models' vocabulary (their tokenizer reads any other word as <unk>, so
+    texts outside it all score alike)."""
+    from rlhf.ppo.tiny import WORDS
+
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(3, 7)))) for _ in range(n)]

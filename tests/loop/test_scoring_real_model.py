@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from annotate.models import Prompt
+from annotate.models import Completion, Prompt
 from annotate.services.queue import prompt_next_for_annotator
 from loop.services.settings import loop_settings_update
 from rewardmodel.models import RewardModel
 from rewardmodel.services import reward_model_score_members
 from tests.factories import ProjectFactory, PromptFactory, annotator
+from tests.loop.conftest import tiny_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +22,12 @@ pytestmark = pytest.mark.django_db
 def test_a_single_head_model_scores_every_pending_prompt(tiny_rm_base, run_on_commit):
     project = ProjectFactory(overlap=1)
     rm = RewardModel.objects.create(name="tiny", path=str(tiny_rm_base))
-    prompts = [PromptFactory(project=project, k=3, text=f"question number {i}") for i in range(5)]
-    for i, prompt in enumerate(prompts):
-        for c in prompt.completions.all():
-            c.text = f"answer {i} {c.external_id} " * (1 + c.position)
-            c.save()
+    for i in range(5):
+        PromptFactory(project=project, k=3, text=f"question number {i}")
+    words = tiny_texts(15)
+    for c in Completion.objects.filter(prompt__project=project).order_by("pk"):
+        c.text = words.pop()
+        c.save()
     matrices = reward_model_score_members(
         reward_model=rm, items=[{"prompt": "q", "completions": ["a", "b", "c"]}]
     )
@@ -37,6 +39,7 @@ def test_a_single_head_model_scores_every_pending_prompt(tiny_rm_base, run_on_co
                                       "rule": "margin"} for p in stored)  # fmt: skip
     priorities = np.array([p.priority for p in stored])
     assert np.all((priorities >= 0) & (priorities <= 3))  # three pairs, each at most 1
+    assert len(set(priorities.round(9))) == 5  # the model tells the prompts apart
     best = max(stored, key=lambda p: (p.priority, -p.pk))
     assert prompt_next_for_annotator(project=project, user=annotator("a", project)).prompt == best
 
