@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("annotate.urls")),
     path("", include("agreement.urls")),
     path("", include("training.urls")),
+    path("", include("loop.urls")),
 ]
 
 # Under /api/ every error is JSON, an unknown URL included (core/api/errors.py).

@@ -64,6 +64,7 @@ RULES: dict[str, Mapping[str, Access]] = {
     "agreement:recompute": {"POST": REVIEW},
     "agreement:review-queue": {"GET": REVIEW},
     "agreement:review-prompt": {"GET": REVIEW},
+    "loop:panel": {"GET": REPORT},
     "training:run-list": {"GET": TRAIN},
     "training:run-detail": {"GET": TRAIN},
     "training:run-new": {"GET": TRAIN, "POST": TRAIN},

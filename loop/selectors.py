@@ -24,6 +24,7 @@ def loop_overview(*, project: Project) -> dict:
     prompts = Prompt.objects.filter(project=project, is_gold=False).aggregate(
         total=Count("pk"), scored=Count("pk", filter=Q(priority_lineage__isnull=False)),
         subset=Count("pk", filter=Q(shown_ids__isnull=False)),
+        prejudged_closed=Count("pk", filter=Q(target_overlap=0)),
     )  # fmt: skip
     model = settings.reward_model
     run = settings.retrain_run
@@ -56,7 +57,21 @@ def loop_overview(*, project: Project) -> dict:
                 "hybrid_threshold": m.hybrid_threshold,
                 "audit_rate": m.audit_rate,
                 "calibration": m.calibration,
+                "username": m.user.username,
             }
-            for m in MachineAnnotator.objects.filter(project=project)
+            for m in MachineAnnotator.objects.filter(project=project).select_related("user")
         ],
     }
+
+
+def queue_head(*, project: Project, n: int = 10) -> list[dict]:
+    """The pending prompts the queue serves first under the project's order (a preview: claims
+    and each annotator's own history still decide who gets which)."""
+    pending = Prompt.objects.filter(project=project, is_gold=False).exclude(target_overlap=0)
+    order = ["-submitted_count", "pk"]
+    if project.priority != Project.Priority.FIFO:
+        order = ["-priority", *order]
+    rows = pending.order_by(*order).values(
+        "pk", "external_id", "priority", "priority_lineage", "shown_ids", "submitted_count"
+    )[:n]
+    return list(rows)

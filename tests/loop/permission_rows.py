@@ -37,6 +37,8 @@ def machine_url(action: str):
 
 
 LOOP_ENDPOINTS = [
+    Endpoint("loop panel page", "get", url("/projects/{w.project.slug}/loop/"), READERS,
+             surface="page"),
     Endpoint("loop settings", "get", url(P + "loop/"), READERS),
     Endpoint("loop settings change", "patch", url(P + "loop/"), ADMINS,
              body=lambda w: {"priority": "random", "shown_k": 3}),

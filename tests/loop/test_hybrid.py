@@ -61,7 +61,9 @@ def test_the_threshold_is_the_most_coverage_within_the_error_budget(project, mac
     assert chosen["covered"] == 20 and chosen["coverage"] == pytest.approx(20 / 30, abs=1e-4)
     assert 0 < chosen["error_upper"] < 0.2  # Wilson 95% bound on 0 errors in 20 pairs
     everything = result["curve"][-1]
-    assert everything["threshold"] == 0.6 and everything["error_rate"] == pytest.approx(10 / 30, abs=1e-4)
+    assert everything["threshold"] == 0.6 and everything["error_rate"] == pytest.approx(
+        10 / 30, abs=1e-4
+    )
     machine.refresh_from_db()
     assert machine.hybrid_threshold == 0.95 and machine.calibration["sample"] == 30
     # a budget the sample cannot vouch for leaves hybrid routing off
