@@ -31,7 +31,7 @@ class MachineAnnotatorSerializer(serializers.ModelSerializer):
 
 class MachineAnnotatorInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=50)
-    kind = serializers.ChoiceField(choices=MachineAnnotator.Kind.values)
+    kind = serializers.ChoiceField(choices=MachineAnnotator.Kind.choices)
     reward_model = serializers.IntegerField(required=False, allow_null=True)
     url = serializers.CharField(required=False, allow_blank=True, max_length=500)
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)

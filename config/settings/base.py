@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
         "GenerationJobStatusEnum": "training.models.GenerationJob.Status",
         "AuditSourceEnum": "core.context.SOURCES",
         "AnnotationSourceEnum": "annotate.models.Annotation.Source",
+        "MachineAnnotatorKindEnum": "loop.models.MachineAnnotator.Kind",
+        "KindEnum": "training.models.TrainingRun.Kind",  # its name before machine annotators
     },
 }
 
