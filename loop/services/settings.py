@@ -124,7 +124,7 @@ def prompts_imported_score(*, project_id: int, **_payload) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is None or project.priority == Project.Priority.FIFO:
         return
-    ids = prompts_pending_ids(project=project, unscored_only=True)
-    transaction.on_commit(
-        lambda: prompts_score_enqueue(project=project, prompt_ids=ids, require_broker=False)
-    )
+    # The import has committed when it publishes; the outbox rows need a transaction of their own.
+    with transaction.atomic():
+        ids = prompts_pending_ids(project=project, unscored_only=True)
+        prompts_score_enqueue(project=project, prompt_ids=ids, require_broker=False)

@@ -44,7 +44,8 @@ def test_a_single_head_model_scores_every_pending_prompt(tiny_rm_base, run_on_co
     assert prompt_next_for_annotator(project=project, user=annotator("a", project)).prompt == best
 
 
-def test_imported_prompts_of_a_random_project_get_their_key(run_on_commit):
+@pytest.mark.django_db(transaction=True)  # the import commits for real, then publishes
+def test_imported_prompts_of_a_random_project_get_their_key():
     from annotate.services.imports import prompts_import
 
     project = ProjectFactory()
@@ -53,8 +54,7 @@ def test_imported_prompts_of_a_random_project_get_their_key(run_on_commit):
         json.dumps({"id": f"new-{i}", "prompt": f"p{i}", "completions": ["a", "b"]}) + "\n"
         for i in range(3)
     )
-    with run_on_commit():
-        prompts_import(project=project, source=io.BytesIO(lines.encode()), fmt="rankwise")
+    prompts_import(project=project, source=io.BytesIO(lines.encode()), fmt="rankwise")
     assert Prompt.objects.filter(project=project).count() == 3
     assert all(
         p.priority_lineage["rule"] == "random" for p in Prompt.objects.filter(project=project)
