@@ -81,6 +81,8 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
     change_form_template = "admin/annotate/project/change_form.html"
+    # Changed through /api/v1/projects/<slug>/loop/ (loop.services), which rescores the queue.
+    readonly_fields = ["priority", "shown_k", "machine_in_consensus"]
 
     # Settings and memberships go through the services, which record them in the audit log.
     def save_model(self, request, obj, form, change):
@@ -211,7 +213,7 @@ class PromptAdmin(admin.ModelAdmin):
     list_filter = ["project", "is_gold"]
     search_fields = ["external_id", "text"]
     list_select_related = ["project"]
-    readonly_fields = ["submitted_count"]
+    readonly_fields = ["submitted_count", "priority", "priority_lineage", "shown_ids"]
     inlines = [CompletionInline]
     actions = ["mark_gold", "unmark_gold"]
 
@@ -250,6 +252,7 @@ class AnnotationAdmin(admin.ModelAdmin):
     search_fields = ["annotator__username", "prompt__external_id", "comment"]
     raw_id_fields = ["prompt", "annotator"]
     list_select_related = ["prompt", "annotator"]
+    readonly_fields = ["lineage", "confidence"]  # written by the queue and machine judges
     inlines = [RevisionInline]
 
 
