@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotate.models import Project
+from core import db
 from core.errors import ServiceError
 from core.services import audit_event_record
 from exports.models import DatasetSnapshot
@@ -103,11 +104,10 @@ def _maybe_snapshot(settings: LoopSettings) -> str:
 @transaction.atomic
 def project_retrain_step(*, settings_id: int) -> str:
     """Move one project's retraining one step along; returns what it did (for the log)."""
-    settings = (
-        LoopSettings.objects.select_for_update()
-        .select_related("project", "reward_model", "retrain_run", "retrain_snapshot")
-        .filter(pk=settings_id, retrain_every__isnull=False)
-        .first()
+    settings = db.row_lock(
+        LoopSettings.objects.select_related(
+            "project", "reward_model", "retrain_run", "retrain_snapshot"
+        ).filter(pk=settings_id, retrain_every__isnull=False)
     )
     if settings is None:
         return "off"
