@@ -4,67 +4,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotate', '0008_judging_settings'),
+        ("annotate", "0008_judging_settings"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='prompt',
-            name='prompt_target_overlap_positive',
+            model_name="prompt",
+            name="prompt_target_overlap_positive",
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='confidence',
+            model_name="annotation",
+            name="confidence",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='lineage',
+            model_name="annotation",
+            name="lineage",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='project',
-            name='machine_in_consensus',
+            model_name="project",
+            name="machine_in_consensus",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='project',
-            name='priority',
-            field=models.CharField(choices=[('fifo', 'Closest to completion, then oldest'), ('random', 'Random (a stored random key)'), ('uncertainty', "Most informative first (the reward model's uncertainty)")], default='fifo', max_length=12),
+            model_name="project",
+            name="priority",
+            field=models.CharField(
+                choices=[
+                    ("fifo", "Closest to completion, then oldest"),
+                    ("random", "Random (a stored random key)"),
+                    ("uncertainty", "Most informative first (the reward model's uncertainty)"),
+                ],
+                default="fifo",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='shown_k',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Show at most K.', null=True),
+            model_name="project",
+            name="shown_k",
+            field=models.PositiveSmallIntegerField(
+                blank=True, help_text="Show at most K.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='priority',
+            model_name="prompt",
+            name="priority",
             field=models.FloatField(db_default=0.0, default=0.0),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='priority_lineage',
+            model_name="prompt",
+            name="priority_lineage",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='shown_ids',
+            model_name="prompt",
+            name="shown_ids",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='annotation',
-            name='source',
-            field=models.CharField(choices=[('ui', 'Annotation UI'), ('api', 'API'), ('import', 'Import'), ('review', 'Review'), ('simulated', 'Simulated annotator'), ('machine', 'Machine annotator')], default='ui', max_length=10),
+            model_name="annotation",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("ui", "Annotation UI"),
+                    ("api", "API"),
+                    ("import", "Import"),
+                    ("review", "Review"),
+                    ("simulated", "Simulated annotator"),
+                    ("machine", "Machine annotator"),
+                ],
+                default="ui",
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='prompt',
-            index=models.Index(condition=models.Q(('target_overlap__isnull', True)), fields=['project', 'is_gold', '-priority', '-submitted_count', 'id'], name='prompt_priority_idx'),
+            model_name="prompt",
+            index=models.Index(
+                condition=models.Q(("target_overlap__isnull", True)),
+                fields=["project", "is_gold", "-priority", "-submitted_count", "id"],
+                name="prompt_priority_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.CheckConstraint(condition=models.Q(('target_overlap__isnull', True), ('target_overlap__gte', 0), _connector='OR'), name='prompt_target_overlap_positive'),
+            model_name="prompt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("target_overlap__isnull", True), ("target_overlap__gte", 0), _connector="OR"
+                ),
+                name="prompt_target_overlap_positive",
+            ),
         ),
     ]

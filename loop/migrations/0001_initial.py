@@ -6,58 +6,183 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotate', '0009_queue_priority_and_machine_judgements'),
-        ('exports', '0003_helpsteer3_format'),
-        ('rewardmodel', '0002_initial'),
-        ('training', '0003_policy_is_a_trained_model'),
+        ("annotate", "0009_queue_priority_and_machine_judgements"),
+        ("exports", "0003_helpsteer3_format"),
+        ("rewardmodel", "0002_initial"),
+        ("training", "0003_policy_is_a_trained_model"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LoopSettings',
+            name="LoopSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(choices=[('bald', 'BALD (mutual information between label and ensemble member)'), ('spread', "Spread of the members' P(better)"), ('margin', 'Margin (mean P(better) closest to a coin flip)')], default='bald', max_length=8)),
-                ('retrain_every', models.PositiveIntegerField(blank=True, help_text='Retrain the reward model every N new human judgements.', null=True)),
-                ('retrain_judgements_at', models.PositiveIntegerField(default=0)),
-                ('retrain_config', models.JSONField(blank=True, default=dict)),
-                ('scored_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='loop_settings', to='annotate.project')),
-                ('retrain_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('retrain_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.trainingrun')),
-                ('retrain_snapshot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='exports.datasetsnapshot')),
-                ('reward_model', models.ForeignKey(blank=True, help_text="Scores the queue when the project's priority is uncertainty.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rewardmodel.rewardmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "rule",
+                    models.CharField(
+                        choices=[
+                            ("bald", "BALD (mutual information between label and ensemble member)"),
+                            ("spread", "Spread of the members' P(better)"),
+                            ("margin", "Margin (mean P(better) closest to a coin flip)"),
+                        ],
+                        default="bald",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "retrain_every",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Retrain the reward model every N new human judgements.",
+                        null=True,
+                    ),
+                ),
+                ("retrain_judgements_at", models.PositiveIntegerField(default=0)),
+                ("retrain_config", models.JSONField(blank=True, default=dict)),
+                ("scored_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="loop_settings",
+                        to="annotate.project",
+                    ),
+                ),
+                (
+                    "retrain_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "retrain_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.trainingrun",
+                    ),
+                ),
+                (
+                    "retrain_snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="exports.datasetsnapshot",
+                    ),
+                ),
+                (
+                    "reward_model",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Scores the queue when the project's priority is uncertainty.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rewardmodel.rewardmodel",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('retrain_every__isnull', True), ('retrain_every__gte', 1), _connector='OR'), name='loop_retrain_every_positive')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("retrain_every__isnull", True),
+                            ("retrain_every__gte", 1),
+                            _connector="OR",
+                        ),
+                        name="loop_retrain_every_positive",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MachineAnnotator',
+            name="MachineAnnotator",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('reward_model', 'Registered reward model'), ('chat', 'OpenAI-compatible chat endpoint')], max_length=16)),
-                ('url', models.CharField(blank=True, help_text='Base URL, e.g. http://host:8080/v1', max_length=500)),
-                ('model', models.CharField(blank=True, max_length=200)),
-                ('template', models.TextField(blank=True)),
-                ('hybrid_threshold', models.FloatField(blank=True, null=True)),
-                ('audit_rate', models.FloatField(default=0.1)),
-                ('calibration', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='machine_annotators', to='annotate.project')),
-                ('reward_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rewardmodel.rewardmodel')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='machine_annotator', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("reward_model", "Registered reward model"),
+                            ("chat", "OpenAI-compatible chat endpoint"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "url",
+                    models.CharField(
+                        blank=True, help_text="Base URL, e.g. http://host:8080/v1", max_length=500
+                    ),
+                ),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("template", models.TextField(blank=True)),
+                ("hybrid_threshold", models.FloatField(blank=True, null=True)),
+                ("audit_rate", models.FloatField(default=0.1)),
+                ("calibration", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="machine_annotators",
+                        to="annotate.project",
+                    ),
+                ),
+                (
+                    "reward_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rewardmodel.rewardmodel",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="machine_annotator",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('project', 'name'), name='machine_annotator_name'), models.CheckConstraint(condition=models.Q(('audit_rate__gte', 0), ('audit_rate__lte', 1)), name='machine_annotator_audit_rate_share')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "name"), name="machine_annotator_name"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("audit_rate__gte", 0), ("audit_rate__lte", 1)),
+                        name="machine_annotator_audit_rate_share",
+                    ),
+                ],
             },
         ),
     ]
