@@ -20,7 +20,7 @@ V1_MODULES = [
     "rewardmodel.api.urls",
     "agreement.api.urls",
     "webhooks.api.urls",
-    "loop.api",
+    "loop.api.urls",
 ]
 
 v1_patterns = [path("", include(module)) for module in V1_MODULES]

@@ -228,7 +228,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     # Retrain a project's reward model every N new judgements (LoopSettings.retrain_every).
-    "loop-retrain-check": {"task": "loop.tasks.retrain_check_task", "schedule": 300.0},
+    "loop-retrain-check": {"task": "loop.retrain_check", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -11,7 +10,6 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_responses
 from core.api.permissions import ProjectScopedMixin
-from loop.api_machines import urlpatterns as machine_urls
 from loop.models import LoopSettings
 from loop.selectors import loop_overview
 from loop.services.settings import loop_settings_update, project_rescore
@@ -67,14 +65,3 @@ class ProjectLoopRescoreView(ProjectScopedMixin, APIView):
     def post(self, request, slug):
         queued = project_rescore(project=self.project)
         return Response({"status": "queued", "prompts": queued}, status=status.HTTP_202_ACCEPTED)
-
-
-urlpatterns = [
-    *machine_urls,
-    path("projects/<slug:slug>/loop/", ProjectLoopView.as_view(), name="project-loop"),
-    path(
-        "projects/<slug:slug>/loop/rescore/",
-        ProjectLoopRescoreView.as_view(),
-        name="project-loop-rescore",
-    ),
-]

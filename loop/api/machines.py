@@ -3,7 +3,6 @@ confidence on people's judgements, route the prompts it is sure of (hybrid routi
 
 from __future__ import annotations
 
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -111,13 +110,3 @@ class MachineRouteView(_MachineAction):
         data.is_valid(raise_exception=True)
         counts = hybrid_route(machine=self.machine(pk), actor=request.user, **data.validated_data)
         return Response(counts)
-
-
-M = "projects/<slug:slug>/machine-annotators/"
-urlpatterns = [
-    path(M, MachineAnnotatorListView.as_view(), name="machine-annotator-list"),
-    path(M + "<int:pk>/judge/", MachineJudgeView.as_view(), name="machine-annotator-judge"),
-    path(M + "<int:pk>/calibrate/", MachineCalibrateView.as_view(),
-         name="machine-annotator-calibrate"),
-    path(M + "<int:pk>/route/", MachineRouteView.as_view(), name="machine-annotator-route"),
-]  # fmt: skip
