@@ -101,8 +101,9 @@ def reward_model_score(*, reward_model: RewardModel, items: list[dict]) -> list[
 
 def reward_model_score_members(*, reward_model: RewardModel, items: list[dict]) -> list:
     """Per item (``{"prompt", "completions"}``), the ``(E, n)`` score matrix of its ``n``
-    completions: one row per ensemble member (head); a single-head model is E = 1. A scorer
-    that knows its members exposes ``score_members(prompts, completions) -> (E, N)``."""
+    completions: one row per ensemble member of the overall head; a model without an ensemble is
+    E = 1. ``RewardScorer.score_matrix`` (rlhf.scoring) gives the members; a scorer without it
+    is one member."""
     import numpy as np
 
     path = str(reward_model.resolved_path)
@@ -111,7 +112,7 @@ def reward_model_score_members(*, reward_model: RewardModel, items: list[dict]) 
     scorer = scorer_get(path)
     prompts = [item["prompt"] for item in items for _ in item["completions"]]
     completions = [c for item in items for c in item["completions"]]
-    members = getattr(scorer, "score_members", None)
+    members = getattr(scorer, "score_matrix", None)
     scores = members(prompts, completions) if members else [scorer.score(prompts, completions)]
     flat = np.atleast_2d(np.asarray(scores, dtype=float))
     out, at = [], 0

@@ -78,7 +78,9 @@ def test_machine_judgements_are_stored_as_machine_and_take_no_human_slot(judged)
     assert {j.annotator for j in loaded.judgements} == {"alice", "bob"}
     project.machine_in_consensus = True
     project.save()
-    assert machine.user.username in {j.annotator for j in judgements_load(project=project).judgements}
+    assert machine.user.username in {
+        j.annotator for j in judgements_load(project=project).judgements
+    }
 
 
 def test_exports_leave_machine_labels_out_unless_asked_and_mark_their_source(
