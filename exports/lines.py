@@ -15,6 +15,7 @@ from typing import Any
 
 from exports.consensus import Consensus, dimension_consensus, fallback_consensus
 from exports.options import ExportOptions
+from exports.sources import label_source, machine_filter, provenance
 from exports.splits import split_for
 
 
@@ -74,8 +75,6 @@ EXCLUDED_LOW_AGREEMENT = "below_min_agreement"
 EXCLUDED_NO_CONSENSUS = "no_consensus"
 EXCLUDED_ONLY_SIMULATED = "only_simulated_judgements"
 SIMULATED = "simulated"  # Annotation.Source.SIMULATED
-MACHINE = "machine"  # Annotation.Source.MACHINE
-EXCLUDED_ONLY_MACHINE = "only_machine_judgements"
 
 
 @dataclass
@@ -110,12 +109,9 @@ def select(bundle: PromptBundle, options: ExportOptions) -> Selection:
             return Selection([], excluded=EXCLUDED_ONLY_SIMULATED)
     dated = options.annotated_from is not None or options.annotated_to is not None
     judgements = [a for a in annotations if not dated or options.in_date_range(a.created_at)]
-    if not options.include_machine:
-        # Machine annotators' labels are not people's either: out unless the project asks.
-        human = [a for a in judgements if a.source != MACHINE]
-        if judgements and not human:
-            return Selection([], excluded=EXCLUDED_ONLY_MACHINE)
-        judgements = human
+    judgements, excluded = machine_filter(judgements, options.include_machine)
+    if excluded:
+        return Selection([], excluded=excluded)
     if dated and not judgements:
         return Selection([], excluded=EXCLUDED_NOT_IN_RANGE)
     if options.exclude_flags:
@@ -220,11 +216,6 @@ def ranking_pairs(ranking: list[list[str]], keep_ties: bool) -> Iterator[tuple[s
                     yield better, worse, False
 
 
-def label_source(judgements: list[JudgementRow]) -> str:
-    kinds = {a.source == MACHINE for a in judgements if not a.skipped}
-    return "mixed" if len(kinds) > 1 else ("machine" if kinds == {True} else "human")
-
-
 def pairwise_rows(
     bundle: PromptBundle,
     selection: Selection,
@@ -312,7 +303,6 @@ def _rows(
                 row["tie"] = tie
             if dimension is not None:
                 row["dimension"] = dimension
-            # who made the label: "human", "machine", or "mixed" (a consensus of both)
             row["source"] = label_source([judgement] if per_annotator else selection.judgements)
             row["split"] = selection.split
             yield row
@@ -361,8 +351,7 @@ def rankings_line(bundle: PromptBundle, selection: Selection) -> dict[str, Any]:
             "shown_order": a.shown_order,
             "created_at": _stamp(a.created_at),
             **_judging(a),
-            "source": a.source,
-            "lineage": a.lineage,
+            **provenance(a),
         }
         for a in selection.judgements
     ]
