@@ -25,7 +25,7 @@ from annotate.models import Project
 from core.dispatch import task_enqueue
 from core.heartbeat import Heartbeat, max_attempts, stale_after
 from core.services import audit_event_record
-from exports import bundles, lines
+from exports import bundles, full_lines, lines
 from exports.models import DatasetSnapshot
 from exports.options import SPLITS, ExportOptionsError, clean_options
 from exports.sinks import HfSink, JsonlSink, file_sha256, pairwise_schema
@@ -302,10 +302,10 @@ def _write(snapshot, mine, work: Path, chunk_size: int) -> tuple[BuildStats, str
 
 def _emit(fmt, bundle, selection, options, conversational, sink, stats, keys=()) -> int:
     if fmt in FULL_FORMATS:
-        line = lines.full_line(fmt, bundle, selection)
+        line = full_lines.full_line(fmt, bundle, selection)
         if line is not None:
             sink.write(line)
-            stats.annotators.update(lines.line_annotators(line))
+            stats.annotators.update(full_lines.line_annotators(line))
         rows = int(line is not None)
     else:
         rows = 0
