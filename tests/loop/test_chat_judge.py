@@ -25,7 +25,6 @@ import pytest
 from loop.judges import ChatJudge, JudgeFailed
 
 SERVER = Path(__file__).with_name("chat_server.py")
-PORT = 8133  # this helper's range, 8130-8139
 DEFAULT_DIR = Path.home() / ".cache" / "rankwise" / "smollm2-135m-instruct"
 
 
@@ -45,12 +44,13 @@ def _model_dir() -> Path:
 @pytest.fixture(scope="module")
 def chat_url():
     model_dir = _model_dir()
+    # A port the OS has just handed out, so the test never meets another server's port.
     with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
-            pytest.skip(f"port {PORT} is taken")
-    proc = subprocess.Popen([sys.executable, str(SERVER), str(model_dir), str(PORT)],
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(SERVER), str(model_dir), str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    url = f"http://127.0.0.1:{PORT}/v1"
+    url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
