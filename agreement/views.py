@@ -32,7 +32,7 @@ def dashboard(request, slug, project):
             "report": report,
             "headline": headline_rows(report=report),
             "annotators": annotator_rows(report=report),
-            "judging": judging_rows(report),
+            "judging": judging_rows(report=report),
             "queue_count": review_queue_count(project=project),
             "simulated": simulated_annotator_names(project=project),
             "machines": machine_agreement_rows(project=project),

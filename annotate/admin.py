@@ -60,7 +60,7 @@ class ProjectAdminForm(forms.ModelForm):
 
     def clean(self):
         # The same checks as the API's (presets expanded, the mode and its scale fit).
-        data = judging_changes_check(super().clean())
+        data = judging_changes_check(changes=super().clean())
         judging_fit_check(
             judging_mode=data.get("judging_mode"),
             strength_levels=data.get("strength_levels") or [],

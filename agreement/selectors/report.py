@@ -20,10 +20,10 @@ def project_report_compute(
     """A fresh report from the annotations, without storing anything."""
     data = judgements_load(project=project)
     report = project_report(data.judgements, data.gold, bootstrap=bootstrap, seed=seed)
-    return judging_section_add(report, project, data.judgements)
+    return judging_section_add(report=report, project=project, judgements=data.judgements)
 
 
-def judging_section_add(report: dict[str, Any], project: Project, judgements) -> dict[str, Any]:
+def judging_section_add(*, report: dict[str, Any], project: Project, judgements) -> dict[str, Any]:
     """Strength and per-dimension figures (agreement.metrics.judging), for projects that
     judge them; ``report["judging"]``."""
     levels = len(project.strength_levels or []) if project.is_pairwise else 0
@@ -113,7 +113,7 @@ def _strength_cells(strength: dict | None) -> dict[str, Any]:
     }
 
 
-def judging_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def judging_rows(*, report: dict[str, Any]) -> list[dict[str, Any]]:
     """The dashboard's strength and dimension table: overall first, then each dimension."""
     judging = report.get("judging")
     if not judging:

@@ -119,7 +119,7 @@ def _project_recompute(project: Project, bootstrap: int, seed: int, lap) -> Proj
     result = consensus(arrays)
     lap("consensus")
     report = project_report(arrays, bootstrap=bootstrap, seed=seed)
-    judging_section_add(report, project, data.judgements)
+    judging_section_add(report=report, project=project, judgements=data.judgements)
     lap("report")
     for entry in report.get("annotators", []):
         entry["weight"] = result.annotator_weights.get(entry["annotator"])

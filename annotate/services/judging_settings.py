@@ -86,7 +86,7 @@ def dimensions_check(value) -> list[dict]:
     return cleaned
 
 
-def judging_changes_check(changes: dict) -> dict:
+def judging_changes_check(*, changes: dict) -> dict:
     """Normalise the JSON judging settings found in ``changes`` (presets expanded)."""
     checks = {
         "strength_levels": strength_levels_check,

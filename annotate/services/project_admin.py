@@ -80,7 +80,7 @@ def _checked(changes: dict) -> dict:
         changes["rating_scale"] = rating_scale_check(scale=changes["rating_scale"])
     if "flags" in changes:
         changes["flags"] = flags_check(flags=changes["flags"])
-    return judging_changes_check(changes)
+    return judging_changes_check(changes=changes)
 
 
 def _fit(project: Project) -> None:

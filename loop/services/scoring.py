@@ -42,7 +42,7 @@ class LoopRefused(ServiceError):
     code = "loop_refused"
 
 
-def loop_settings_for(project: Project) -> LoopSettings:
+def loop_settings_for(*, project: Project) -> LoopSettings:
     settings, _ = LoopSettings.objects.get_or_create(project=project)
     return settings
 
@@ -57,7 +57,7 @@ def prompts_pending_ids(*, project: Project, unscored_only: bool = False) -> lis
     return list(prompts.order_by("pk").values_list("pk", flat=True))
 
 
-def effective_rule(rule: str, members: int) -> str:
+def effective_rule(*, rule: str, members: int) -> str:
     """Disagreement rules need two members; one member degrades to the margin rule."""
     return rule if members > 1 else "margin"
 
@@ -97,7 +97,7 @@ def _uncertainty_store(prompts: list[Prompt], settings: LoopSettings, k, frozen)
         matrices = reward_model_score_members(reward_model=model, items=items)
         for prompt, scores in zip(batch, matrices, strict=True):
             ids = _completion_ids(prompt)
-            rule = effective_rule(settings.rule, scores.shape[0])
+            rule = effective_rule(rule=settings.rule, members=scores.shape[0])
             if prompt.pk in frozen:
                 shown = prompt.shown_ids or ids
             elif k and len(ids) > k:
@@ -124,7 +124,7 @@ def prompt_priorities_store(*, project: Project, prompt_ids: list[int]) -> int:
     )
     if not prompts:
         return 0
-    settings = loop_settings_for(project)
+    settings = loop_settings_for(project=project)
     frozen = _frozen_ids([p.pk for p in prompts])
     if project.priority == Project.Priority.RANDOM:
         _random_store(prompts, project.shown_k, frozen)

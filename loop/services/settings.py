@@ -85,7 +85,7 @@ def loop_settings_update(*, project: Project, actor=None, **changes) -> LoopSett
     retrain_config); raises LoopRefused naming the field. A change to what orders the queue
     queues a rescoring of every pending prompt; back to fifo clears the stored lineage."""
     checked = _checked(project, changes)
-    settings = loop_settings_for(project)
+    settings = loop_settings_for(project=project)
     before = _state(project, settings)
     for name, value in checked.items():
         setattr(project if name in PROJECT_FIELDS else settings, name, value)

@@ -130,7 +130,7 @@ class Command(BaseCommand):
             out("  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
 
     def _judging(self, report):
-        rows = judging_rows(report)
+        rows = judging_rows(report=report)
         if not rows:
             return
         out = self.stdout.write
