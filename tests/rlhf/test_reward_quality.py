@@ -14,6 +14,7 @@ from rlhf.callbacks import RunCallbacks
 from rlhf.config import RewardConfig
 from rlhf.data import DataError, Example, Pair, load_preferences
 from rlhf.reward_model import (
+    drop_overlong,
     encode_examples,
     lr_lambda,
     make_batch,
@@ -251,3 +252,51 @@ def test_start_summary_and_the_unsplit_note(tmp_path, bert_dir, make_rankings, j
     result = train_reward(RewardConfig(**base, eval_fraction=0.0), cb)
     assert "0 of them were held out" in "\n".join(cb.lines)
     assert result["data"]["splits"]["train"] == 10
+
+
+def test_drop_overlong_keeps_a_rankings_other_pairs_and_remaps_them(bert_dir):
+    tok = AutoTokenizer.from_pretrained(bert_dir)
+    long = " ".join(["w12"] * 60)
+    ranking = Example("a", "q", ["w10", long, "w11"], [Pair(0, 1), Pair(0, 2), Pair(1, 2)])
+    ranking.pair_probs = [0.9, 0.8, 0.7]
+    pair = Example("b", "q", [long, "w10"], [Pair(0, 1)])
+    fits = _ex("hh", 2, "c")
+    examples = [ranking, pair, fits]
+    encs, _ = encode_examples(tok, examples, 32, "text", 0.25)
+    kept, kept_enc, stats = drop_overlong(examples, encs)
+    assert stats == {"pairs_dropped": 3, "examples_dropped": 1}
+    assert [e.prompt_id for e in kept] == ["a", "c"]
+    # Only (w10 > w11) survives, as completions 0 and 1 of the shortened ranking.
+    assert kept[0].completions == ["w10", "w11"]
+    assert [(p.better, p.worse) for p in kept[0].pairs] == [(0, 1)]
+    assert kept[0].pair_probs == [0.8]
+    assert kept_enc[0] == [encs[0][0], encs[0][2]]
+    assert kept[1] is fits and kept_enc[1] is encs[2]
+    assert ranking.completions[1] == long  # the input example is left alone
+
+
+def test_overlong_drop_is_counted_in_the_start_summary(tmp_path, bert_dir, jsonl):
+    long = " ".join(["w12"] * 60)
+    rows = [
+        {"prompt": "q", "chosen": "w10", "rejected": long if i % 4 == 0 else "w11",
+         "prompt_id": f"p{i}", "split": "validation" if i < 2 else "train"}
+        for i in range(12)
+    ]  # fmt: skip
+    config = RewardConfig(
+        model_name_or_path=str(bert_dir),
+        train_file=str(jsonl(tmp_path / "train.jsonl", rows)),
+        output_dir=str(tmp_path / "out"),
+        batch_size=4,
+        max_length=32,
+        num_threads=1,
+        save_model=False,
+        overlong="drop",
+    )
+    cb = Lines()
+    result = train_reward(config, cb)
+    text = "\n".join(cb.lines)
+    # Train lines 2..11: those at 4 and 8 are over-long; validation keeps its long pair (0).
+    assert "overlong: drop: 2 comparisons and 2 examples longer than 32 tokens" in text
+    assert "start: 8 examples, 8 comparisons" in text
+    assert result["truncation"]["train"]["sequences"] == 16
+    assert result["metrics"]["validation"]["n_pairs"] == 2
