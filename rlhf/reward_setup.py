@@ -168,6 +168,8 @@ class EncodedData:
     sources: list[str] | None
     pad_id: int
     heads: Any = None  # rlhf.reward_heads.HeadTraining when the model has several outputs
+    # Each example's number of pairs when ``batch_unit`` is ``comparisons``.
+    comparisons: list[int] | None = None
 
 
 def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData:
@@ -176,7 +178,7 @@ def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData
         balanced_pair_weights,
         drop_overlong,
         encode_examples,
-        source_pair_weights,
+        source_pair_weights,  # fmt: skip
     )
 
     train_enc, trunc_train = encode_examples(tokenizer, data.train, config.max_length,
@@ -197,8 +199,10 @@ def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData
     sources = [e.source for e in data.train] if config.mix_sources else None
     from rlhf.reward_heads import prepare_heads
 
+    per = [len(e.pairs) for e in data.train] if config.batch_unit == "comparisons" else None
     return EncodedData(train_enc, trunc_train, held_enc, pair_weights, sources,
-                       tokenizer.pad_token_id, prepare_heads(config, data.train))  # fmt: skip
+                       tokenizer.pad_token_id, prepare_heads(config, data.train),
+                       per)  # fmt: skip
 
 
 def input_layout(config: RewardConfig) -> tuple[str, float]:
@@ -229,7 +233,8 @@ class Schedule:
 
         c = self.config
         batches = plan_batches(self.enc.train, c.batch_size, c.seed, epoch, c.length_bucketing,
-                               c.bucket_batches, self.enc.sources)  # fmt: skip
+                               c.bucket_batches, self.enc.sources,
+                               self.enc.comparisons)  # fmt: skip
         # Every rank runs the same number of whole accumulation groups: DDP and FSDP hang
         # otherwise, and accelerate's accumulate() syncs on a fixed cadence. The shortfall is
         # filled by repeating the epoch's first batches.
