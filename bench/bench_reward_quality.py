@@ -220,6 +220,7 @@ def analyse(files: dict[str, Path], model: str) -> str:
                 f"of a batch's comparisons: median {shares[len(shares) // 2]:.0%}, "
                 f"90th percentile {shares[int(0.9 * len(shares))]:.0%}"
             )
+        out.extend(_steps_and_tokens(data, tok, train))
     examples, _ = load_preferences(str(files["pairs"]))
     oa = [e for e in examples if e.source == "oasst"]
     for layout, frac in (("pair", 0.0), ("text", 0.25)):
@@ -244,6 +245,30 @@ def analyse(files: dict[str, Path], model: str) -> str:
             f"tokens, {gone} lose the whole prompt"
         )
     return "\n".join(out)
+
+
+def _steps_and_tokens(data: str, tok, train) -> list[str]:
+    """Optimiser steps per epoch (batch 16, source-mixed), comparisons per step, sequences
+    and tokens encoded, with over-long comparisons truncated or dropped (TRL) and batches
+    counted in prompts or in comparisons: the text layout's figures."""
+    from rlhf.reward_model import drop_overlong, encode_examples, plan_batches
+
+    enc, _ = encode_examples(tok, train, 384, "text", 0.25)
+    out = []
+    for overlong in ("truncate", "drop"):
+        ex, ec = drop_overlong(train, enc)[:2] if overlong == "drop" else (train, enc)
+        sources, per = [e.source for e in ex], [len(e.pairs) for e in ex]
+        for unit in ("prompts", "comparisons"):
+            by = per if unit == "comparisons" else None
+            batches = plan_batches(ec, 16, 0, 0, False, 50, sources, by)  # as the trainer
+            n = [sum(per[i] for i in b) for b in batches]
+            tokens = sum(len(x.input_ids) for row in ec for x in row)
+            out.append(
+                f"{data}: overlong {overlong}, batch_unit {unit}: {len(batches)} steps, "
+                f"{sum(n) / len(n):.1f} comparisons per step (max {max(n)}), "
+                f"{sum(map(len, ec)):,} sequences, {tokens:,} tokens"
+            )
+    return out
 
 
 def _prompt_left(enc, tok) -> int:
