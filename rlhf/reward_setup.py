@@ -178,7 +178,7 @@ def encode_data(config: RewardConfig, tokenizer, data: TrainData) -> EncodedData
         balanced_pair_weights,
         drop_overlong,
         encode_examples,
-        source_pair_weights,  # fmt: skip
+        source_pair_weights,
     )
 
     train_enc, trunc_train = encode_examples(tokenizer, data.train, config.max_length,
