@@ -338,3 +338,26 @@ def test_a_ranking_and_its_pairs_give_the_same_gradient(bert_dir):
     kwise, pairwise = grad([ranking]), grad(pairs)
     assert torch.allclose(kwise, pairwise, atol=1e-6)
     assert kwise.abs().sum() > 0
+
+
+def test_batch_unit_comparisons_sets_the_steps_per_epoch(tmp_path, bert_dir, jsonl):
+    rows = [  # strict rankings of 3: 3 comparisons per prompt
+        {"id": f"p{i}", "prompt": "q", "split": "train",
+         "completions": [{"id": c, "text": f"w{10 + k}"} for k, c in enumerate("abc")],
+         "annotations": [{"annotator": "x", "ranking": [["a"], ["b"], ["c"]]}]}
+        for i in range(10)
+    ]  # fmt: skip
+    base = dict(
+        model_name_or_path=str(bert_dir),
+        train_file=str(jsonl(tmp_path / "train.jsonl", rows)),
+        output_dir=str(tmp_path / "out"),
+        batch_size=6,
+        max_length=32,
+        num_threads=1,
+        save_model=False,
+    )
+    steps = {
+        unit: train_reward(RewardConfig(**base, batch_unit=unit))["training"]["steps"]
+        for unit in ("prompts", "comparisons")
+    }
+    assert steps == {"prompts": 2, "comparisons": 5}  # 6 prompts a batch, or 2 (6 pairs)
