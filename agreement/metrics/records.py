@@ -160,6 +160,29 @@ def build_arrays(
         return _build(judgements, gold)
 
 
+@dataclass(slots=True)
+class _Coords:
+    """What the per-prompt pass gathers: (row, column, value) coordinates of each field, turned
+    into arrays once at the end."""
+
+    completion_ids: list[tuple[str, ...]] = field(default_factory=list)
+    n_comp: list[int] = field(default_factory=list)
+    shown: list[int] = field(default_factory=list)
+    rk_r: list = field(default_factory=list)
+    rk_c: list = field(default_factory=list)
+    rk_g: list = field(default_factory=list)
+    rt_r: list = field(default_factory=list)
+    rt_c: list = field(default_factory=list)
+    rt_v: list = field(default_factory=list)
+    fl_f: list = field(default_factory=list)
+    fl_r: list = field(default_factory=list)
+    fl_c: list = field(default_factory=list)
+    flag_index: dict[str, int] = field(default_factory=dict)
+    len_p: list = field(default_factory=list)
+    len_c: list = field(default_factory=list)
+    len_v: list = field(default_factory=list)
+
+
 def _build(
     judgements: Iterable[Judgement], gold: Mapping[Hashable, Ranking] | None
 ) -> JudgementArrays:
@@ -169,15 +192,7 @@ def _build(
     seen for a prompt fixes its completion order; another judgement of that prompt listing a
     different set of completions is a data error and raises ValueError.
     """
-    by_prompt: dict[Hashable, dict[str, Judgement]] = {}
-    for j in judgements:
-        per = by_prompt.get(j.prompt_id)
-        if per is None:
-            per = by_prompt[j.prompt_id] = {}
-        prev = per.get(j.annotator)
-        if prev is None or _newer(j, prev):
-            per[j.annotator] = j
-
+    by_prompt = _newest(judgements)
     prompt_ids = tuple(by_prompt)
     groups = [list(per.values()) for per in by_prompt.values()]
     ordered = [j for rows in groups for j in rows]
@@ -192,93 +207,33 @@ def _build(
     times = np.array([j.time_ms for j in ordered], dtype=float)
     created = np.array([j.created_at for j in ordered], dtype=float)
 
-    completion_ids: list[tuple[str, ...]] = []
-    n_comp: list[int] = []
-    shown: list[int] = []
-    rk_r, rk_c, rk_g = [], [], []
-    rt_r, rt_c, rt_v = [], [], []
-    fl_f, fl_r, fl_c = [], [], []
-    flag_index: dict[str, int] = {}
-    len_p, len_c, len_v = [], [], []
-
-    # Per prompt, each field is gathered by one comprehension over all its judgements: the
-    # per-judgement alternative costs a Python frame and three list growths per field and row.
+    c = _Coords()
     r0 = 0
     for p, rows in enumerate(groups):
-        pid = prompt_ids[p]
-        cids = tuple(rows[0].completion_ids)
-        cset = set(cids)
-        if len(cset) != len(cids):
-            raise ValueError(f"prompt {pid!r}: duplicate completion ids {cids!r}")
-        cmap = {c: k for k, c in enumerate(cids)}
-        completion_ids.append(cids)
-        n_comp.append(len(cids))
-        for j in rows:
-            if j.completion_ids != cids and set(j.completion_ids) != cset:
-                raise ValueError(
-                    f"prompt {pid!r}: annotator {j.annotator!r} saw completions "
-                    f"{tuple(j.completion_ids)!r}, others saw {cids!r}"
-                )
-        lengths = next((j.completion_lengths for j in rows if j.completion_lengths), None)
-        shown.extend([cmap.get(j.shown_order[0], -1) if j.shown_order else -1 for j in rows])
-        done = [(r0 + i, j) for i, j in enumerate(rows) if not j.skipped]
-        try:
-            if lengths:
-                len_c.extend([cmap[c] for c in lengths])
-            rk_c.extend([cmap[c] for _, j in done for grp in j.ranking for c in grp])
-            rt_c.extend([cmap[c] for _, j in done for c in j.ratings])
-            flagged = [
-                (r, cmap[c], names) for r, j in done if j.flags for c, names in j.flags.items()
-            ]
-        except KeyError as exc:
-            raise ValueError(
-                f"prompt {pid!r}: completion {exc.args[0]!r} is not one of its completions"
-            ) from None
-        if lengths:
-            len_v.extend(lengths.values())
-            len_p.extend([p] * len(lengths))
-        rk_g.extend([g for _, j in done for g, grp in enumerate(j.ranking) for _ in grp])
-        rk_r.extend([r for r, j in done for grp in j.ranking for _ in grp])
-        rt_v.extend([v for _, j in done for v in j.ratings.values()])
-        rt_r.extend([r for r, j in done for _ in j.ratings])
-        for r, k, names in flagged:
-            for name in names:
-                fl_f.append(flag_index.setdefault(name, len(flag_index)))
-                fl_r.append(r)
-                fl_c.append(k)
+        _gather_prompt(c, p, prompt_ids[p], rows, r0)
         r0 += len(rows)
 
     n_prompts = len(prompt_ids)
-    k_max = max(n_comp, default=0)
+    k_max = max(c.n_comp, default=0)
     i64 = np.int64
-    rk_r, rk_c, rk_g = (np.asarray(x, dtype=i64) for x in (rk_r, rk_c, rk_g))
-    if rk_r.size and np.bincount(rk_r * k_max + rk_c).max() > 1:
-        raise ValueError("a ranking lists the same completion twice")
-    rank = midranks(rk_r, rk_c, rk_g, n_rows, k_max)
-
+    rank = _rank_matrix(c, n_rows, k_max)
     ratings = np.full((n_rows, k_max), np.nan)
-    ratings[np.asarray(rt_r, dtype=i64), np.asarray(rt_c, dtype=i64)] = np.array(rt_v, dtype=float)
-
-    # Flag names are sorted so the output does not depend on which judgement came first.
-    names_sorted = sorted(flag_index)
-    remap = np.array([names_sorted.index(n) for n in flag_index], dtype=i64)
-    flags = np.zeros((len(names_sorted), n_rows, k_max), dtype=bool)
-    if fl_f:
-        flags[remap[np.asarray(fl_f, dtype=i64)], np.asarray(fl_r), np.asarray(fl_c)] = True
-
-    lengths = np.full((n_prompts, k_max), np.nan)
-    lengths[np.asarray(len_p, dtype=i64), np.asarray(len_c, dtype=i64)] = np.array(
-        len_v, dtype=float
+    ratings[np.asarray(c.rt_r, dtype=i64), np.asarray(c.rt_c, dtype=i64)] = np.array(
+        c.rt_v, dtype=float
     )
-
+    names_sorted, flags = _flag_cube(c, n_rows, k_max)
+    lengths = np.full((n_prompts, k_max), np.nan)
+    lengths[np.asarray(c.len_p, dtype=i64), np.asarray(c.len_c, dtype=i64)] = np.array(
+        c.len_v, dtype=float
+    )
     row_prompt_a = np.repeat(np.arange(n_prompts, dtype=i64), [len(rows) for rows in groups])
     prompt_start = np.searchsorted(row_prompt_a, np.arange(n_prompts + 1)).astype(i64)
 
     return JudgementArrays(
         prompt_ids=prompt_ids,
         annotators=annotators,
-        completion_ids=tuple(completion_ids),
-        n_completions=np.asarray(n_comp, dtype=i64),
+        completion_ids=tuple(c.completion_ids),
+        n_completions=np.asarray(c.n_comp, dtype=i64),
         row_prompt=row_prompt_a,
         row_annotator=row_ann,
         prompt_start=prompt_start,
@@ -287,13 +242,97 @@ def _build(
         ratings=ratings,
         flag_names=tuple(names_sorted),
         flags=flags,
-        shown_first=np.asarray(shown, dtype=i64),
+        shown_first=np.asarray(c.shown, dtype=i64),
         lengths=lengths,
         time_ms=times,
         created_at=created,
         is_gold=is_gold,
-        gold_rank=_gold_ranks(gold, prompt_ids, completion_ids, k_max),
+        gold_rank=_gold_ranks(gold, prompt_ids, c.completion_ids, k_max),
     )
+
+
+def _newest(judgements: Iterable[Judgement]) -> dict[Hashable, dict[str, Judgement]]:
+    """prompt id -> annotator -> the judgement kept, prompts in order of first appearance."""
+    by_prompt: dict[Hashable, dict[str, Judgement]] = {}
+    for j in judgements:
+        per = by_prompt.get(j.prompt_id)
+        if per is None:
+            per = by_prompt[j.prompt_id] = {}
+        prev = per.get(j.annotator)
+        if prev is None or _newer(j, prev):
+            per[j.annotator] = j
+    return by_prompt
+
+
+def _prompt_columns(pid: Hashable, rows: list[Judgement]) -> tuple[tuple[str, ...], dict]:
+    """The prompt's completion order (its first judgement's) and id -> column; raises when a
+    judgement of the prompt lists other completions."""
+    cids = tuple(rows[0].completion_ids)
+    cset = set(cids)
+    if len(cset) != len(cids):
+        raise ValueError(f"prompt {pid!r}: duplicate completion ids {cids!r}")
+    for j in rows:
+        if j.completion_ids != cids and set(j.completion_ids) != cset:
+            raise ValueError(
+                f"prompt {pid!r}: annotator {j.annotator!r} saw completions "
+                f"{tuple(j.completion_ids)!r}, others saw {cids!r}"
+            )
+    return cids, {c: k for k, c in enumerate(cids)}
+
+
+def _gather_prompt(c: _Coords, p: int, pid: Hashable, rows: list[Judgement], r0: int) -> None:
+    """Append prompt p's coordinates (its judgements are rows r0, r0 + 1, ...) to c."""
+    cids, cmap = _prompt_columns(pid, rows)
+    c.completion_ids.append(cids)
+    c.n_comp.append(len(cids))
+    # Each field is gathered by one comprehension over all the prompt's judgements: the
+    # per-judgement alternative costs a Python frame and three list growths per field and row.
+    lengths = next((j.completion_lengths for j in rows if j.completion_lengths), None)
+    c.shown.extend([cmap.get(j.shown_order[0], -1) if j.shown_order else -1 for j in rows])
+    done = [(r0 + i, j) for i, j in enumerate(rows) if not j.skipped]
+    try:
+        if lengths:
+            c.len_c.extend([cmap[cid] for cid in lengths])
+        c.rk_c.extend([cmap[cid] for _, j in done for grp in j.ranking for cid in grp])
+        c.rt_c.extend([cmap[cid] for _, j in done for cid in j.ratings])
+        flagged = [
+            (r, cmap[cid], names) for r, j in done if j.flags for cid, names in j.flags.items()
+        ]
+    except KeyError as exc:
+        raise ValueError(
+            f"prompt {pid!r}: completion {exc.args[0]!r} is not one of its completions"
+        ) from None
+    if lengths:
+        c.len_v.extend(lengths.values())
+        c.len_p.extend([p] * len(lengths))
+    c.rk_g.extend([g for _, j in done for g, grp in enumerate(j.ranking) for _ in grp])
+    c.rk_r.extend([r for r, j in done for grp in j.ranking for _ in grp])
+    c.rt_v.extend([v for _, j in done for v in j.ratings.values()])
+    c.rt_r.extend([r for r, j in done for _ in j.ratings])
+    for r, k, names in flagged:
+        for name in names:
+            c.fl_f.append(c.flag_index.setdefault(name, len(c.flag_index)))
+            c.fl_r.append(r)
+            c.fl_c.append(k)
+
+
+def _rank_matrix(c: _Coords, n_rows: int, k_max: int) -> np.ndarray:
+    rk_r, rk_c, rk_g = (np.asarray(x, dtype=np.int64) for x in (c.rk_r, c.rk_c, c.rk_g))
+    if rk_r.size and np.bincount(rk_r * k_max + rk_c).max() > 1:
+        raise ValueError("a ranking lists the same completion twice")
+    return midranks(rk_r, rk_c, rk_g, n_rows, k_max)
+
+
+def _flag_cube(c: _Coords, n_rows: int, k_max: int) -> tuple[list[str], np.ndarray]:
+    # Flag names are sorted so the output does not depend on which judgement came first.
+    names_sorted = sorted(c.flag_index)
+    remap = np.array([names_sorted.index(n) for n in c.flag_index], dtype=np.int64)
+    flags = np.zeros((len(names_sorted), n_rows, k_max), dtype=bool)
+    if c.fl_f:
+        flags[remap[np.asarray(c.fl_f, dtype=np.int64)], np.asarray(c.fl_r), np.asarray(c.fl_c)] = (
+            True
+        )
+    return names_sorted, flags
 
 
 def _gold_ranks(

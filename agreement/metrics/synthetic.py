@@ -93,81 +93,107 @@ def _generate(
     days,
     start,
 ) -> tuple[list[Judgement], dict[str, Ranking]]:
+    # The draws happen in a fixed order (prompts, annotators, rankings, ratings and flags, the
+    # rest): the same seed gives the same data as long as that order is kept.
     rng = np.random.default_rng(seed)
     lo, hi = (k, k) if isinstance(k, int) else k
-    k_max = hi
+    k_p, real, quality, lengths = _prompts(rng, n_prompts, lo, hi)
+    noise, pos_bias, len_bias = _annotators(rng, n_annotators)
     per = min(annotators_per_prompt, n_annotators)
-    k_p = rng.integers(lo, hi + 1, size=n_prompts)
-    real = np.arange(k_max)[None, :] < k_p[:, None]
-    quality = np.where(real, rng.normal(size=(n_prompts, k_max)), -np.inf)
-    lengths = np.round(
-        300
-        * np.exp(0.25 * np.nan_to_num(quality, neginf=0) + rng.normal(0, 0.5, (n_prompts, k_max)))
-    )
-
-    noise = rng.uniform(0.3, 1.2, n_annotators)
-    noise[rng.random(n_annotators) < 0.1] = 4.0  # near-random clickers
-    pos_bias = np.where(rng.random(n_annotators) < 0.15, 1.0, 0.0)
-    len_bias = np.where(rng.random(n_annotators) < 0.2, 0.6, 0.0)
-    names = [f"annotator{i:03d}" for i in range(n_annotators)]
-
     who = np.argsort(rng.random((n_prompts, n_annotators)), axis=1)[:, :per]
     p_idx = np.repeat(np.arange(n_prompts), per)
     a_idx = who.ravel()
     n = p_idx.size
-    shown = np.argsort(np.where(real[p_idx], rng.random((n, k_max)), 2.0), axis=1)
-    first = np.zeros((n, k_max))
+    shown = np.argsort(np.where(real[p_idx], rng.random((n, hi)), 2.0), axis=1)
+    first = np.zeros((n, hi))
     first[np.arange(n), shown[:, 0]] = 1.0
     zlen = (np.log(lengths[p_idx]) - np.log(300)) / 0.5
     util = (
         quality[p_idx]
-        + noise[a_idx, None] * rng.normal(size=(n, k_max))
+        + noise[a_idx, None] * rng.normal(size=(n, hi))
         + pos_bias[a_idx, None] * first
         + len_bias[a_idx, None] * zlen
     )
     util = np.where(real[p_idx], util, -np.inf)
     rankings = _rankings(util, tie_threshold, k_p[p_idx])
-
-    seen = quality[p_idx] + 0.6 * noise[a_idx, None] * rng.normal(size=(n, k_max))
-    ratings = np.clip(np.round(4 + 1.3 * np.nan_to_num(seen, neginf=0)), 1, 7).astype(int)
-    # Flags fire on poor perceived quality, each at a stricter threshold and with its own noise.
-    flag_hit = np.stack(
-        [seen + 0.5 * rng.normal(size=(n, k_max)) < -1.2 - 0.4 * f for f in range(len(flags))]
-    ).transpose(1, 2, 0)
+    ratings, flag_hit = _perceived(rng, quality[p_idx], noise[a_idx, None], len(flags))
     skipped = rng.random(n) < skip_rate
     times = np.round(np.exp(rng.normal(np.log(40_000), 0.6, n))).astype(int)
     created = start + rng.uniform(0, days * DAY, n)
     gold_p = rng.random(n_prompts) < gold_fraction
 
-    cids = [tuple(str(c) for c in range(kk)) for kk in range(k_max + 1)]
     gold: dict[str, Ranking] = {}
     for p in np.flatnonzero(gold_p):
         order = np.argsort(-quality[p][: k_p[p]])
         gold[f"p{p}"] = tuple((str(c),) for c in order)
+    columns = dict(rankings=rankings, ratings=ratings, flag_hit=flag_hit, shown=shown,
+                   times=times, skipped=skipped, created=created)  # fmt: skip
+    return _records(p_idx, a_idx, k_p, lengths, gold_p, flags, n_annotators, columns), gold
+
+
+def _prompts(rng, n_prompts: int, lo: int, hi: int):
+    """K of each prompt, the [P, K] mask of real completions, their latent quality (-inf on
+    padding) and lengths (longer for better quality, with noise)."""
+    k_p = rng.integers(lo, hi + 1, size=n_prompts)
+    real = np.arange(hi)[None, :] < k_p[:, None]
+    quality = np.where(real, rng.normal(size=(n_prompts, hi)), -np.inf)
+    lengths = np.round(
+        300 * np.exp(0.25 * np.nan_to_num(quality, neginf=0) + rng.normal(0, 0.5, (n_prompts, hi)))
+    )
+    return k_p, real, quality, lengths
+
+
+def _annotators(rng, n_annotators: int):
+    """Each annotator's noise level, position bias and length bias."""
+    noise = rng.uniform(0.3, 1.2, n_annotators)
+    noise[rng.random(n_annotators) < 0.1] = 4.0  # near-random clickers
+    pos_bias = np.where(rng.random(n_annotators) < 0.15, 1.0, 0.0)
+    len_bias = np.where(rng.random(n_annotators) < 0.2, 0.6, 0.0)
+    return noise, pos_bias, len_bias
+
+
+def _perceived(rng, quality: np.ndarray, noise: np.ndarray, n_flags: int):
+    """[N, K] Likert ratings and [N, K, F] flag hits from each judgement's noisy view."""
+    n, k_max = quality.shape
+    seen = quality + 0.6 * noise * rng.normal(size=(n, k_max))
+    ratings = np.clip(np.round(4 + 1.3 * np.nan_to_num(seen, neginf=0)), 1, 7).astype(int)
+    # Flags fire on poor perceived quality, each at a stricter threshold and with its own noise.
+    flag_hit = np.stack(
+        [seen + 0.5 * rng.normal(size=(n, k_max)) < -1.2 - 0.4 * f for f in range(n_flags)]
+    ).transpose(1, 2, 0)
+    return ratings, flag_hit
+
+
+def _records(p_idx, a_idx, k_p, lengths, gold_p, flags, n_annotators, col) -> list[Judgement]:
+    """One Judgement per drawn (prompt, annotator) pair; col holds the per-judgement draws."""
+    names = [f"annotator{i:03d}" for i in range(n_annotators)]
+    cids = [tuple(str(c) for c in range(kk)) for kk in range(lengths.shape[1] + 1)]
     out: list[Judgement] = []
-    for i in range(n):
+    for i in range(p_idx.size):
         p, kk = int(p_idx[i]), int(k_p[p_idx[i]])
         ids = cids[kk]
-        skip = bool(skipped[i])
+        skip = bool(col["skipped"][i])
         out.append(
             Judgement(
                 prompt_id=f"p{p}",
                 annotator=names[a_idx[i]],
                 completion_ids=ids,
-                ranking=() if skip else rankings[i],
-                ratings={} if skip else dict(zip(ids, ratings[i, :kk].tolist(), strict=True)),
-                flags={} if skip else _flag_dict(ids, flag_hit[i], flags),
-                shown_order=tuple(ids[c] for c in shown[i, :kk]),
-                time_ms=int(times[i]),
+                ranking=() if skip else col["rankings"][i],
+                ratings={}
+                if skip
+                else dict(zip(ids, col["ratings"][i, :kk].tolist(), strict=True)),
+                flags={} if skip else _flag_dict(ids, col["flag_hit"][i], flags),
+                shown_order=tuple(ids[c] for c in col["shown"][i, :kk]),
+                time_ms=int(col["times"][i]),
                 skipped=skip,
                 completion_lengths=dict(
                     zip(ids, lengths[p, :kk].astype(int).tolist(), strict=True)
                 ),
                 is_gold=bool(gold_p[p]),
-                created_at=float(created[i]),
+                created_at=float(col["created"][i]),
             )
         )
-    return out, gold
+    return out
 
 
 def demo(n_prompts: int = 300, *, seed: int = 0, bootstrap: int = 200) -> dict[str, Any]:
