@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 
@@ -63,98 +64,124 @@ def _bucket_label(value: float | None, edges: Sequence[float]) -> str:
     return f">={edges[-1]:g}" if edges else "all"
 
 
+@dataclass
+class _Tally:
+    """Running sums over every pair, in the order the pairs come."""
+
+    correct: float = 0.0
+    gaps: list[float] = field(default_factory=list)
+    length_hits: float = 0.0
+    longer_picked: float = 0.0
+    distinct_length: int = 0
+    buckets: dict[str, dict[str, float]] = field(default_factory=dict)
+    agreements: list[float] = field(default_factory=list)
+    pair_probs: list[float] = field(default_factory=list)
+
+
+def _tally(
+    examples: list[Example], rewards: list[list[float]], agreement_buckets: Sequence[float]
+) -> _Tally:
+    t = _Tally()
+    for ex, rs in zip(examples, rewards, strict=True):
+        label = _bucket_label(ex.agreement, agreement_buckets)
+        b = t.buckets.setdefault(label, {"n_pairs": 0, "correct": 0.0, "agreement_sum": 0.0})
+        for k, p in enumerate(ex.pairs):
+            gap = rs[p.better] - rs[p.worse]
+            hit = 1.0 if gap > 0 else 0.5 if gap == 0 else 0.0
+            t.correct += hit
+            t.gaps.append(gap)
+            b["n_pairs"] += 1
+            b["correct"] += hit
+            if ex.agreement is not None:
+                t.agreements.append(ex.agreement)
+                b["agreement_sum"] += ex.agreement
+            if ex.pair_probs is not None and not math.isnan(ex.pair_probs[k]):
+                t.pair_probs.append(ex.pair_probs[k])
+            _tally_lengths(t, ex, p, rs)
+    return t
+
+
+def _tally_lengths(t: _Tally, ex: Example, p, rs: list[float]) -> None:
+    """The "longer wins" baseline, and whether the model itself picked the longer answer."""
+    lb, lw = len(ex.completions[p.better]), len(ex.completions[p.worse])
+    t.length_hits += 1.0 if lb > lw else 0.5 if lb == lw else 0.0
+    if lb != lw:
+        t.distinct_length += 1
+        r_long, r_short = (rs[p.better], rs[p.worse]) if lb > lw else (rs[p.worse], rs[p.better])
+        t.longer_picked += 1.0 if r_long > r_short else 0.5 if r_long == r_short else 0.0
+
+
+def _by_agreement(buckets: dict[str, dict[str, float]]) -> dict:
+    return {
+        k: {
+            "n_pairs": int(v["n_pairs"]),
+            "accuracy": v["correct"] / v["n_pairs"],
+            **(
+                {"mean_human_agreement": v["agreement_sum"] / v["n_pairs"]}
+                if k != "unknown"
+                else {}
+            ),
+        }
+        for k, v in sorted(buckets.items())
+        if v["n_pairs"]
+    }
+
+
+_SOURCE_KEYS = (
+    "n_pairs",
+    "accuracy",
+    "accuracy_ci95",
+    "length_baseline_accuracy",
+    "picks_longer_rate",
+)
+
+
+def _by_source(examples: list[Example], rewards: list[list[float]], sources: list[str]) -> dict:
+    # A pooled accuracy hides a source the model gets wrong (the larger one dominates).
+    out = {}
+    for src in sources:
+        keep = [i for i, ex in enumerate(examples) if ex.source == src]
+        sub = pair_metrics([examples[i] for i in keep], [rewards[i] for i in keep], ())
+        out[src] = {k: sub[k] for k in _SOURCE_KEYS if k in sub}
+    return out
+
+
 def pair_metrics(
     examples: list[Example],
     rewards: list[list[float]],
     agreement_buckets: Sequence[float] = (0.6, 0.8),
 ) -> dict:
     """Metrics over every pair of every example; ``rewards[i][j]`` scores completion j of i."""
-    correct = 0.0
-    gaps: list[float] = []
-    length_hits = 0.0
-    longer_picked = 0.0
-    distinct_length = 0
-    buckets: dict[str, dict[str, float]] = {}
-    agreements: list[float] = []
-    pair_probs: list[float] = []
-    for ex, rs in zip(examples, rewards, strict=True):
-        label = _bucket_label(ex.agreement, agreement_buckets)
-        b = buckets.setdefault(label, {"n_pairs": 0, "correct": 0.0, "agreement_sum": 0.0})
-        for k, p in enumerate(ex.pairs):
-            gap = rs[p.better] - rs[p.worse]
-            hit = 1.0 if gap > 0 else 0.5 if gap == 0 else 0.0
-            correct += hit
-            gaps.append(gap)
-            b["n_pairs"] += 1
-            b["correct"] += hit
-            if ex.agreement is not None:
-                agreements.append(ex.agreement)
-                b["agreement_sum"] += ex.agreement
-            if ex.pair_probs is not None and not math.isnan(ex.pair_probs[k]):
-                pair_probs.append(ex.pair_probs[k])
-            lb, lw = len(ex.completions[p.better]), len(ex.completions[p.worse])
-            length_hits += 1.0 if lb > lw else 0.5 if lb == lw else 0.0
-            if lb != lw:
-                distinct_length += 1
-                r_long, r_short = (
-                    (rs[p.better], rs[p.worse]) if lb > lw else (rs[p.worse], rs[p.better])
-                )
-                longer_picked += 1.0 if r_long > r_short else 0.5 if r_long == r_short else 0.0
+    t = _tally(examples, rewards, agreement_buckets)
+    gaps = t.gaps
     n = len(gaps)
     if n == 0:
         return {"n_pairs": 0}
     flat = [r for rs in rewards for r in rs]
     mean = sum(flat) / len(flat)
     std = math.sqrt(sum((r - mean) ** 2 for r in flat) / len(flat))
-    lo, hi = wilson_interval(correct, n)
+    lo, hi = wilson_interval(t.correct, n)
     out = {
         "n_examples": len(examples),
         "n_pairs": n,
-        "accuracy": correct / n,
+        "accuracy": t.correct / n,
         "accuracy_ci95": [lo, hi],
         "log_loss": -sum(_log_sigmoid(g) for g in gaps) / n,
         "ece": expected_calibration_error(gaps),
-        "length_baseline_accuracy": length_hits / n,
-        "picks_longer_rate": longer_picked / distinct_length if distinct_length else None,
+        "length_baseline_accuracy": t.length_hits / n,
+        "picks_longer_rate": t.longer_picked / t.distinct_length if t.distinct_length else None,
         "reward": {"mean": mean, "std": std, **quantiles(flat)},
-        "by_agreement": {
-            k: {
-                "n_pairs": int(v["n_pairs"]),
-                "accuracy": v["correct"] / v["n_pairs"],
-                **(
-                    {"mean_human_agreement": v["agreement_sum"] / v["n_pairs"]}
-                    if k != "unknown"
-                    else {}
-                ),
-            }
-            for k, v in sorted(buckets.items())
-            if v["n_pairs"]
-        },
+        "by_agreement": _by_agreement(t.buckets),
     }
     sources = sorted({ex.source for ex in examples})
     if len(sources) > 1:
-        # A pooled accuracy hides a source the model gets wrong (the larger one dominates).
-        out["by_source"] = {}
-        for src in sources:
-            keep = [i for i, ex in enumerate(examples) if ex.source == src]
-            sub = pair_metrics([examples[i] for i in keep], [rewards[i] for i in keep], ())
-            out["by_source"][src] = {
-                k: sub[k]
-                for k in (
-                    "n_pairs",
-                    "accuracy",
-                    "accuracy_ci95",
-                    "length_baseline_accuracy",
-                    "picks_longer_rate",
-                )
-                if k in sub
-            }
-    if agreements:
+        out["by_source"] = _by_source(examples, rewards, sources)
+    if t.agreements:
         # Per-pair mean of the prompt-level agreement statistic the data carries.
-        out["human_agreement"] = sum(agreements) / len(agreements)
-    if pair_probs:
+        out["human_agreement"] = sum(t.agreements) / len(t.agreements)
+    if t.pair_probs:
         # Share of annotators siding with the consensus, directly comparable to accuracy.
-        out["human_pair_agreement"] = sum(pair_probs) / len(pair_probs)
+        out["human_pair_agreement"] = sum(t.pair_probs) / len(t.pair_probs)
     return out
 
 
