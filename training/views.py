@@ -96,52 +96,88 @@ def _errors_by_field(exc: ValidationError) -> dict[str, list[str]]:
     return {"form": exc.messages}
 
 
-@policy_page()
-def run_new(request, slug: str, project):
-    """GET: the form. POST: ``services.training_run_start`` (the API's service) with what the
-    form holds; its errors are shown next to the fields they name."""
-    data = request.POST if request.method == "POST" else request.GET
-    kind = data.get("kind") if data.get("kind") in (REWARD_MODEL, PPO) else REWARD_MODEL
-    errors: dict[str, list[str]] = {}
-    values = {
+def _form_values(data) -> dict:
+    return {
         "name": data.get("name", ""),
         "base_model": data.get("base_model", ""),
         "snapshot": _int_or_none(data.get("snapshot")),
         "reward_model": _int_or_none(data.get("reward_model")),
         "prompt_source": data.get("prompt_source", "project"),
     }
-    # Before the first submit the form shows, and the JSON holds, every option's default.
-    config = (run_form.run_form_config(kind, data) if request.method == "POST"
-              else {o.name: o.default for o in run_form.run_form_options(kind)})  # fmt: skip
-    if request.method == "POST":
-        ppo_from_project = kind == PPO and values["prompt_source"] == "project"
-        try:
-            base_model = run_form.base_model_pick(values["base_model"])
-            for key in ("snapshot", "reward_model"):
-                if isinstance(values[key], str):
-                    raise ValidationError({key: ["must be an id"]})
-            run = services.training_run_start(
-                user=request.user, kind=kind, name=values["name"], base_model=base_model,
-                config=config,
-                snapshot_id=None if ppo_from_project else values["snapshot"],
-                reward_model_id=values["reward_model"] if kind == PPO else None,
-                prompt_project_id=project.pk if ppo_from_project else None,
-            )  # fmt: skip
-        except ValidationError as exc:
-            errors = _errors_by_field(exc)
-        else:
-            messages.success(request, f"Run {run.pk} queued.")
-            return redirect("training:run-detail", pk=run.pk)
-    context = selectors.run_form_context(user=request.user, project=project)
-    config_errors = {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith("config.")}
-    options = {
+
+
+def _start(request, project, kind: str, values: dict, config: dict):
+    """``services.training_run_start`` with what the form holds: (the run, {}) or (None, the
+    errors keyed by field)."""
+    ppo_from_project = kind == PPO and values["prompt_source"] == "project"
+    try:
+        base_model = run_form.base_model_pick(values["base_model"])
+        for key in ("snapshot", "reward_model"):
+            if isinstance(values[key], str):
+                raise ValidationError({key: ["must be an id"]})
+        run = services.training_run_start(
+            user=request.user, kind=kind, name=values["name"], base_model=base_model,
+            config=config,
+            snapshot_id=None if ppo_from_project else values["snapshot"],
+            reward_model_id=values["reward_model"] if kind == PPO else None,
+            prompt_project_id=project.pk if ppo_from_project else None,
+        )  # fmt: skip
+    except ValidationError as exc:
+        return None, _errors_by_field(exc)
+    return run, {}
+
+
+def _options(kind: str, data, posted: bool, config_errors: dict) -> dict:
+    """Each kind's option fields with the value to show and their errors; the errors shown are
+    taken out of config_errors, so what is left there is shown apart."""
+    return {
         k: [
-            {"o": o, "value": _shown(o, k, data) if k == kind and request.method == "POST"
-             else o.default, "errors": config_errors.pop(o.name, []) if k == kind else []}
+            {"o": o, "value": _shown(o, k, data) if k == kind and posted else o.default,
+             "errors": config_errors.pop(o.name, []) if k == kind else []}
             for o in run_form.run_form_options(k)
         ]
         for k in (REWARD_MODEL, PPO)
     }  # fmt: skip
+
+
+def _request_json(kind: str, values: dict, config: dict, project) -> str:
+    """The API request the form stands for, shown for copy-paste."""
+    return run_form.run_form_request(
+        kind=kind,
+        name=values["name"],
+        base_model=values["base_model"],
+        config=config,
+        snapshot=values["snapshot"]
+        if isinstance(values["snapshot"], int)
+        and (kind == REWARD_MODEL or values["prompt_source"] == "snapshot")
+        else None,
+        reward_model=values["reward_model"]
+        if kind == PPO and isinstance(values["reward_model"], int)
+        else None,
+        prompt_project=project.pk if kind == PPO and values["prompt_source"] == "project" else None,
+    )
+
+
+@policy_page()
+def run_new(request, slug: str, project):
+    """GET: the form. POST: ``services.training_run_start`` (the API's service) with what the
+    form holds; its errors are shown next to the fields they name."""
+    posted = request.method == "POST"
+    data = request.POST if posted else request.GET
+    kind = data.get("kind") if data.get("kind") in (REWARD_MODEL, PPO) else REWARD_MODEL
+    errors: dict[str, list[str]] = {}
+    values = _form_values(data)
+    # Before the first submit the form shows, and the JSON holds, every option's default.
+    config = (run_form.run_form_config(kind, data) if posted
+              else {o.name: o.default for o in run_form.run_form_options(kind)})  # fmt: skip
+    if posted:
+        run, errors = _start(request, project, kind, values, config)
+        if run is not None:
+            messages.success(request, f"Run {run.pk} queued.")
+            return redirect("training:run-detail", pk=run.pk)
+    context = selectors.run_form_context(user=request.user, project=project)
+    config_errors = {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith("config.")}
+    options = _options(kind, data, posted, config_errors)
     return render(
         request,
         "training/run_new.html",
@@ -163,22 +199,7 @@ def run_new(request, slug: str, project):
                 if key not in IN_PLACE and not key.startswith("config.")
             ],
             "can_snapshot": has_any_role(request.user, ADMIN),
-            "request_json": run_form.run_form_request(
-                kind=kind,
-                name=values["name"],
-                base_model=values["base_model"],
-                config=config,
-                snapshot=values["snapshot"]
-                if isinstance(values["snapshot"], int)
-                and (kind == REWARD_MODEL or values["prompt_source"] == "snapshot")
-                else None,
-                reward_model=values["reward_model"]
-                if kind == PPO and isinstance(values["reward_model"], int)
-                else None,
-                prompt_project=project.pk
-                if kind == PPO and values["prompt_source"] == "project"
-                else None,
-            ),
+            "request_json": _request_json(kind, values, config, project),
         },
         status=400 if errors else 200,
     )
