@@ -168,29 +168,31 @@ def _records(p_idx, a_idx, k_p, lengths, gold_p, flags, n_annotators, col) -> li
     """One Judgement per drawn (prompt, annotator) pair; col holds the per-judgement draws."""
     names = [f"annotator{i:03d}" for i in range(n_annotators)]
     cids = [tuple(str(c) for c in range(kk)) for kk in range(lengths.shape[1] + 1)]
+    rankings, ratings, flag_hit, shown, times, skipped, created = (
+        col[key]
+        for key in ("rankings", "ratings", "flag_hit", "shown", "times", "skipped", "created")
+    )
     out: list[Judgement] = []
     for i in range(p_idx.size):
         p, kk = int(p_idx[i]), int(k_p[p_idx[i]])
         ids = cids[kk]
-        skip = bool(col["skipped"][i])
+        skip = bool(skipped[i])
         out.append(
             Judgement(
                 prompt_id=f"p{p}",
                 annotator=names[a_idx[i]],
                 completion_ids=ids,
-                ranking=() if skip else col["rankings"][i],
-                ratings={}
-                if skip
-                else dict(zip(ids, col["ratings"][i, :kk].tolist(), strict=True)),
-                flags={} if skip else _flag_dict(ids, col["flag_hit"][i], flags),
-                shown_order=tuple(ids[c] for c in col["shown"][i, :kk]),
-                time_ms=int(col["times"][i]),
+                ranking=() if skip else rankings[i],
+                ratings={} if skip else dict(zip(ids, ratings[i, :kk].tolist(), strict=True)),
+                flags={} if skip else _flag_dict(ids, flag_hit[i], flags),
+                shown_order=tuple(ids[c] for c in shown[i, :kk]),
+                time_ms=int(times[i]),
                 skipped=skip,
                 completion_lengths=dict(
                     zip(ids, lengths[p, :kk].astype(int).tolist(), strict=True)
                 ),
                 is_gold=bool(gold_p[p]),
-                created_at=float(col["created"][i]),
+                created_at=float(created[i]),
             )
         )
     return out
