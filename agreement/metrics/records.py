@@ -217,15 +217,9 @@ def _build(
     k_max = max(c.n_comp, default=0)
     i64 = np.int64
     rank = _rank_matrix(c, n_rows, k_max)
-    ratings = np.full((n_rows, k_max), np.nan)
-    ratings[np.asarray(c.rt_r, dtype=i64), np.asarray(c.rt_c, dtype=i64)] = np.array(
-        c.rt_v, dtype=float
-    )
+    ratings = _filled((n_rows, k_max), c.rt_r, c.rt_c, c.rt_v)
     names_sorted, flags = _flag_cube(c, n_rows, k_max)
-    lengths = np.full((n_prompts, k_max), np.nan)
-    lengths[np.asarray(c.len_p, dtype=i64), np.asarray(c.len_c, dtype=i64)] = np.array(
-        c.len_v, dtype=float
-    )
+    lengths = _filled((n_prompts, k_max), c.len_p, c.len_c, c.len_v)
     row_prompt_a = np.repeat(np.arange(n_prompts, dtype=i64), [len(rows) for rows in groups])
     prompt_start = np.searchsorted(row_prompt_a, np.arange(n_prompts + 1)).astype(i64)
 
@@ -321,6 +315,14 @@ def _rank_matrix(c: _Coords, n_rows: int, k_max: int) -> np.ndarray:
     if rk_r.size and np.bincount(rk_r * k_max + rk_c).max() > 1:
         raise ValueError("a ranking lists the same completion twice")
     return midranks(rk_r, rk_c, rk_g, n_rows, k_max)
+
+
+def _filled(shape: tuple[int, int], rows: list, cols: list, values: list) -> np.ndarray:
+    out = np.full(shape, np.nan)
+    out[np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)] = np.array(
+        values, dtype=float
+    )
+    return out
 
 
 def _flag_cube(c: _Coords, n_rows: int, k_max: int) -> tuple[list[str], np.ndarray]:
