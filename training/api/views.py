@@ -3,7 +3,7 @@ render."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -51,9 +51,52 @@ def _conflict(exc: Exception) -> ApiError:
     return ApiError("conflict", str(exc), status_code=status.HTTP_409_CONFLICT)
 
 
-class TrainingRunListView(TrainingView, ListAPIView):
-    serializer_class = TrainingRunListSerializer
+# GET lists (paginated); POST validates create_serializer, queues the job through start() and
+# answers 202 with it as detail_serializer renders it, read back through detail_get() so the
+# answer matches what the detail endpoint will show. A comment, not a docstring: the schema
+# would show a docstring as both endpoints' description.
+class _ListStartView(TrainingView, ListAPIView):
     pagination_class = CursorPage
+    create_serializer: type
+    detail_serializer: type
+
+    def start(self, request, v: dict):
+        raise NotImplementedError
+
+    def detail_get(self, request, pk: int):
+        raise NotImplementedError
+
+    def post(self, request):
+        data = self.create_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        obj = self.start(request, data.validated_data)
+        obj = self.detail_get(request, obj.pk)
+        return Response(self.detail_serializer(obj).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        tags=TAG,
+        summary="List training runs, newest first",
+        parameters=[TrainingRunFilterSerializer],
+        responses={200: TrainingRunListSerializer(many=True), **error_responses(400, 401, 403)},
+    ),
+    post=extend_schema(
+        tags=TAG,
+        summary="Start a reward-model or PPO run",
+        description=(
+            "Validates the trainer config (unknown keys are 400 naming `config.<key>`), the "
+            "snapshot / reward model / prompt set and the base model, then queues the run on "
+            "the GPU queue. Answers 202 with the queued run; poll its detail for progress."
+        ),
+        request=TrainingRunCreateSerializer,
+        responses={202: TrainingRunSerializer, **error_responses(400, 401, 403, 503)},
+    ),
+)
+class TrainingRunListView(_ListStartView):
+    serializer_class = TrainingRunListSerializer
+    create_serializer = TrainingRunCreateSerializer
+    detail_serializer = TrainingRunSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no request
@@ -67,31 +110,8 @@ class TrainingRunListView(TrainingView, ListAPIView):
             project=f.validated_data.get("project"),
         )
 
-    @extend_schema(
-        tags=TAG,
-        summary="List training runs, newest first",
-        parameters=[TrainingRunFilterSerializer],
-        responses={200: TrainingRunListSerializer(many=True), **error_responses(400, 401, 403)},
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        tags=TAG,
-        summary="Start a reward-model or PPO run",
-        description=(
-            "Validates the trainer config (unknown keys are 400 naming `config.<key>`), the "
-            "snapshot / reward model / prompt set and the base model, then queues the run on "
-            "the GPU queue. Answers 202 with the queued run; poll its detail for progress."
-        ),
-        request=TrainingRunCreateSerializer,
-        responses={202: TrainingRunSerializer, **error_responses(400, 401, 403, 503)},
-    )
-    def post(self, request):
-        data = TrainingRunCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        run = services.training_run_start(
+    def start(self, request, v: dict):
+        return services.training_run_start(
             user=request.user,
             kind=v["kind"],
             name=v["name"],
@@ -101,18 +121,40 @@ class TrainingRunListView(TrainingView, ListAPIView):
             reward_model_id=v["reward_model"],
             prompt_project_id=v["prompt_project"],
         )
-        run = selectors.training_run_get(user=request.user, pk=run.pk)
-        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    def detail_get(self, request, pk: int):
+        return selectors.training_run_get(user=request.user, pk=pk)
 
 
-class TrainingRunDetailView(TrainingView):
-    @extend_schema(
+# GET one object found through detail_get(), or the same 404 for a missing id and one of
+# another project (a comment: a docstring would become the endpoint's description).
+class _DetailView(TrainingView):
+    what: str
+    detail_serializer: type
+
+    def detail_get(self, request, pk: int):
+        raise NotImplementedError
+
+    def get(self, request, pk: int):
+        obj = self.detail_get(request, pk)
+        if obj is None:
+            raise _not_found(self.what, pk)
+        return Response(self.detail_serializer(obj).data)
+
+
+@extend_schema_view(
+    get=extend_schema(
         tags=TAG,
         summary="One run: status, progress, config, log tail, result, card",
         responses={200: TrainingRunSerializer, **error_responses(401, 403, 404)},
     )
-    def get(self, request, pk: int):
-        return Response(TrainingRunSerializer(_run_or_404(request, pk)).data)
+)
+class TrainingRunDetailView(_DetailView):
+    what = "training run"
+    detail_serializer = TrainingRunSerializer
+
+    def detail_get(self, request, pk: int):
+        return selectors.training_run_get(user=request.user, pk=pk)
 
 
 class TrainingRunMetricsView(TrainingView):
@@ -211,35 +253,28 @@ class PolicyListView(TrainingView, ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class PolicyDetailView(TrainingView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAG,
         summary="One registered policy",
         responses={200: PolicySerializer, **error_responses(401, 403, 404)},
     )
-    def get(self, request, pk: int):
-        policy = selectors.policy_get(user=request.user, pk=pk)
-        if policy is None:
-            raise _not_found("policy", pk)
-        return Response(PolicySerializer(policy).data)
+)
+class PolicyDetailView(_DetailView):
+    what = "policy"
+    detail_serializer = PolicySerializer
+
+    def detail_get(self, request, pk: int):
+        return selectors.policy_get(user=request.user, pk=pk)
 
 
-class GenerationJobListView(TrainingView, ListAPIView):
-    serializer_class = GenerationJobSerializer
-    pagination_class = CursorPage
-
-    def get_queryset(self):
-        return selectors.generation_job_list(user=self.request.user)
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAG,
         summary="Generate-for-ranking jobs",
         responses={200: GenerationJobSerializer(many=True), **error_responses(401, 403)},
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
+    ),
+    post=extend_schema(
         tags=TAG,
         summary="Generate K completions per new prompt and import them as ranking tasks",
         description=(
@@ -250,12 +285,18 @@ class GenerationJobListView(TrainingView, ListAPIView):
         ),
         request=GenerationJobCreateSerializer,
         responses={202: GenerationJobSerializer, **error_responses(400, 401, 403, 503)},
-    )
-    def post(self, request):
-        data = GenerationJobCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        job = services.generation_job_start(
+    ),
+)
+class GenerationJobListView(_ListStartView):
+    serializer_class = GenerationJobSerializer
+    create_serializer = GenerationJobCreateSerializer
+    detail_serializer = GenerationJobSerializer
+
+    def get_queryset(self):
+        return selectors.generation_job_list(user=self.request.user)
+
+    def start(self, request, v: dict):
+        return services.generation_job_start(
             user=request.user,
             project_id=v["project"],
             prompts=v["prompts"],
@@ -269,21 +310,24 @@ class GenerationJobListView(TrainingView, ListAPIView):
             top_p=v["top_p"],
             seed=v["seed"],
         )
-        job = selectors.generation_job_get(user=request.user, pk=job.pk)
-        return Response(GenerationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    def detail_get(self, request, pk: int):
+        return selectors.generation_job_get(user=request.user, pk=pk)
 
 
-class GenerationJobDetailView(TrainingView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAG,
         summary="One generate-for-ranking job",
         responses={200: GenerationJobSerializer, **error_responses(401, 403, 404)},
     )
-    def get(self, request, pk: int):
-        job = selectors.generation_job_get(user=request.user, pk=pk)
-        if job is None:
-            raise _not_found("generation job", pk)
-        return Response(GenerationJobSerializer(job).data)
+)
+class GenerationJobDetailView(_DetailView):
+    what = "generation job"
+    detail_serializer = GenerationJobSerializer
+
+    def detail_get(self, request, pk: int):
+        return selectors.generation_job_get(user=request.user, pk=pk)
 
 
 class PolicyFileListView(ModelFileListView):
