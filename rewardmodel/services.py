@@ -73,6 +73,18 @@ def trained_model_register(*, model: TrainedModel, actor) -> TrainedModel:
     return model
 
 
+def _scorer_and_pairs(*, reward_model: RewardModel, items: list[dict]):
+    """The model's scorer and the items flattened to one (prompt, completion) pair per
+    completion, in item order; 400 naming ``reward_model`` where its files are missing."""
+    path = str(reward_model.resolved_path)
+    if not (reward_model.resolved_path / "config.json").is_file():
+        raise ValidationError({"reward_model": [f"no model files at {path}"]})
+    scorer = scorer_get(path)
+    prompts = [item["prompt"] for item in items for _ in item["completions"]]
+    completions = [c for item in items for c in item["completions"]]
+    return scorer, prompts, completions
+
+
 def reward_model_score(*, reward_model: RewardModel, items: list[dict]) -> list[list[float]]:
     """Rewards for each item's completions: ``items = [{"prompt", "completions"}]``.
 
@@ -84,12 +96,7 @@ def reward_model_score(*, reward_model: RewardModel, items: list[dict]) -> list[
         raise ValidationError(
             {"items": [f"{pairs} completions in one request; at most {MAX_SCORED_PAIRS}"]}
         )
-    path = str(reward_model.resolved_path)
-    if not (reward_model.resolved_path / "config.json").is_file():
-        raise ValidationError({"reward_model": [f"no model files at {path}"]})
-    scorer = scorer_get(path)
-    prompts = [item["prompt"] for item in items for _ in item["completions"]]
-    completions = [c for item in items for c in item["completions"]]
+    scorer, prompts, completions = _scorer_and_pairs(reward_model=reward_model, items=items)
     flat = scorer.score(prompts, completions)
     out, at = [], 0
     for item in items:
@@ -106,12 +113,7 @@ def reward_model_score_members(*, reward_model: RewardModel, items: list[dict]) 
     is one member."""
     import numpy as np
 
-    path = str(reward_model.resolved_path)
-    if not (reward_model.resolved_path / "config.json").is_file():
-        raise ValidationError({"reward_model": [f"no model files at {path}"]})
-    scorer = scorer_get(path)
-    prompts = [item["prompt"] for item in items for _ in item["completions"]]
-    completions = [c for item in items for c in item["completions"]]
+    scorer, prompts, completions = _scorer_and_pairs(reward_model=reward_model, items=items)
     members = getattr(scorer, "score_matrix", None)
     scores = members(prompts, completions) if members else [scorer.score(prompts, completions)]
     flat = np.atleast_2d(np.asarray(scores, dtype=float))
