@@ -182,26 +182,14 @@ def _fit_size(w_ij, w_ji, present, init, prior, tol, max_iter):
 
 
 def fit_bradley_terry(
-    wins: np.ndarray,
-    present: np.ndarray,
-    *,
-    prior: float = DEFAULT_PRIOR,
-    init: np.ndarray | None = None,
-    tol: float = 1e-9,
-    max_iter: int = 50,
+    wins: np.ndarray, present: np.ndarray, **options
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Same as fit_pairs, from a [N, K, K] tensor: wins[n, i, j] = weighted wins of i over j."""
+    """Same as fit_pairs, from a [N, K, K] tensor: wins[n, i, j] = weighted wins of i over j.
+    ``options`` are fit_pairs' keyword options (prior, init, tol, max_iter), passed through so
+    that their defaults live in one signature."""
     wins = np.asarray(wins, dtype=float)
     ci, cj = pair_index(wins.shape[1])
-    return fit_pairs(
-        wins[:, ci, cj],
-        wins[:, cj, ci],
-        present,
-        prior=prior,
-        init=init,
-        tol=tol,
-        max_iter=max_iter,
-    )
+    return fit_pairs(wins[:, ci, cj], wins[:, cj, ci], present, **options)
 
 
 def score_signs(scores: np.ndarray, tie_tol: float = TIE_TOL) -> tuple[np.ndarray, np.ndarray]:
