@@ -4,6 +4,8 @@ stays within the 400-line limit; Django registers it in the annotate app all the
 from django.conf import settings
 from django.db import models
 
+from core.choices import JobStatus
+
 
 class ImportJob(models.Model):
     """An uploaded file imported by a Celery task, with the progress a poller reads.
@@ -12,11 +14,7 @@ class ImportJob(models.Model):
     once the job ends; the row keeps its name, size, counts and errors.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+    Status = JobStatus
 
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="import_jobs"

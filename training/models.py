@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.artifacts import artifact_path_resolve
+from core.choices import JobStatus
 from rewardmodel.models import TrainedModel
 
 
@@ -192,11 +193,7 @@ class Policy(TrainedModel):
 class GenerationJob(models.Model):
     """K completions per new prompt from a policy, imported into a project as ranking tasks."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+    Status = JobStatus
 
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="generation_jobs"
