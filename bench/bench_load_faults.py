@@ -364,16 +364,8 @@ def main() -> None:
     redis_url = f"redis://127.0.0.1:{args.redis_port}/0"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"{args.pg}/{args.db_name}",
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
+        **load_common.production_env(database_url=f"{args.pg}/{args.db_name}", redis_url=redis_url),
         "RANKWISE_DATA_DIR": str(folder / "data"),
-        "LOG_LEVEL": "WARNING",
         "TASK_HEARTBEAT_SECONDS": "2",
         "TASK_STALE_SECONDS": "10",
         "TASK_OUTBOX_GRACE_SECONDS": "10",

@@ -451,15 +451,9 @@ def main() -> None:
     fresh = load_common.ensure_database(f"{args.pg}/postgres", args.db_name, fresh=not args.reuse)
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"{args.pg}/{args.db_name}",
-        "LOG_LEVEL": "WARNING",
-        "REDIS_URL": args.redis,
-        "CELERY_BROKER_URL": args.redis,
+        **load_common.production_env(
+            database_url=f"{args.pg}/{args.db_name}", redis_url=args.redis
+        ),
     }
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY",
                        "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_DEBUG", "ALLOWED_HOSTS",

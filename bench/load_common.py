@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -33,6 +34,22 @@ def when_ready(server):
 
 
 # ---- data ----------------------------------------------------------------------------------
+
+
+def production_env(*, database_url: str, redis_url: str, allowed_hosts: str = "127.0.0.1") -> dict:
+    """The settings every bench gives the production configuration: its own database and
+    Redis, a throwaway secret key, plain HTTP, quiet logs. Callers add their own on top."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_DEBUG": "false",
+        "ALLOWED_HOSTS": allowed_hosts,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+    }
 
 
 def ensure_database(admin_url: str, name: str, fresh: bool) -> bool:

@@ -210,13 +210,13 @@ def main() -> None:
     import load_common
 
     load_common.ensure_database(f"{args.pg}/postgres", args.db_name, fresh=False)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_DEBUG": "false", "ALLOWED_HOSTS": "testserver",
-        "DATABASE_URL": f"{args.pg}/{args.db_name}", "LOG_LEVEL": "WARNING",
-        "REDIS_URL": args.redis, "CELERY_BROKER_URL": args.redis,
-    })  # fmt: skip
+    os.environ.update(
+        load_common.production_env(
+            database_url=f"{args.pg}/{args.db_name}",
+            redis_url=args.redis,
+            allowed_hosts="testserver",
+        )
+    )
     import django
 
     django.setup()
