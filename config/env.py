@@ -30,14 +30,18 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfiguredEnv(f"{name}={value!r} is not a boolean (use true/false)")
 
 
-def env_int(name: str, default: int) -> int:
+def _env_parsed(name: str, default, parse, what: str):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return parse(value)
     except ValueError as exc:
-        raise ImproperlyConfiguredEnv(f"{name}={value!r} is not an integer") from exc
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} is not {what}") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return _env_parsed(name, default, int, "an integer")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -48,10 +52,4 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ImproperlyConfiguredEnv(f"{name}={value!r} is not a number") from exc
+    return _env_parsed(name, default, float, "a number")
