@@ -64,23 +64,13 @@ def synthetic_judgements(
 
     Completion ids are "0".."K-1" within each prompt; prompt ids are "p0", "p1", ...
     """
+    params = dict(locals())  # only the parameters: nothing else is bound yet
     with no_gc():
-        return _generate(
-            n_prompts,
-            k,
-            annotators_per_prompt,
-            n_annotators,
-            seed,
-            tie_threshold,
-            skip_rate,
-            gold_fraction,
-            flags,
-            days,
-            start,
-        )
+        return _generate(**params)
 
 
 def _generate(
+    *,
     n_prompts,
     k,
     annotators_per_prompt,
