@@ -55,8 +55,10 @@ class RewardModelConfig(_TrainerConfig):
     max_length: int | None = None  # tokens per (prompt, completion)
     input_layout: str | None = None  # text (one text, recorded in the card) | pair
     prompt_min_fraction: float | None = None  # share of max_length the prompt always keeps
+    overlong: str | None = None  # truncate | drop (training pairs over max_length, as TRL)
     # optimisation
     batch_size: int | None = None
+    batch_unit: str | None = None  # prompts | comparisons (what batch_size counts)
     gradient_accumulation_steps: int | None = None
     learning_rate: float | None = None
     weight_decay: float | None = None

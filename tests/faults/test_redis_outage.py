@@ -103,7 +103,7 @@ def test_work_goes_on_through_a_redis_outage_and_resumes_after_it(
         # Losing the broker with one ended the worker ("Unrecoverable error: AttributeError")
         # before config/celery.py.
         task_send(task_name="agreement.pending_consensus_sweep", countdown=60)
-        wait_until(lambda: "pending_consensus_sweep_task[" in worker.log.read_text(),
+        wait_until(lambda: "agreement.pending_consensus_sweep[" in worker.log.read_text(),
                    30, "the worker to hold the countdown message", [worker.log])  # fmt: skip
         time.sleep(1)
 
