@@ -8,6 +8,19 @@ from annotate.models import Annotation, Project, Prompt
 from loop.models import LoopSettings, MachineAnnotator
 
 
+def machine_annotator_list(*, project: Project):
+    return MachineAnnotator.objects.filter(project=project).select_related("user")
+
+
+def machine_annotator_get(*, project: Project, pk: int) -> MachineAnnotator | None:
+    """One of the project's machine annotators, with what judging and its answers read."""
+    return (
+        MachineAnnotator.objects.filter(project=project, pk=pk)
+        .select_related("user", "project", "reward_model")
+        .first()
+    )
+
+
 def human_judgement_count(*, project: Project) -> int:
     """Non-skipped judgements by people (machine and simulated ones are not)."""
     return (

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from core.api.errors import ApiError, error_responses
 from core.api.permissions import ProjectScopedMixin
 from loop.models import MachineAnnotator
+from loop.selectors import machine_annotator_get, machine_annotator_list
 from loop.services.hybrid import hybrid_calibrate, hybrid_route
 from loop.services.judges import machine_annotator_create, machine_judge_enqueue
 
@@ -51,7 +52,7 @@ class MachineAnnotatorListView(ProjectScopedMixin, APIView):
     @extend_schema(tags=TAG, responses={200: MachineAnnotatorSerializer(many=True),
                                         **error_responses(401, 403, 404)})  # fmt: skip
     def get(self, request, slug):
-        machines = MachineAnnotator.objects.filter(project=self.project).select_related("user")
+        machines = machine_annotator_list(project=self.project)
         return Response(MachineAnnotatorSerializer(machines, many=True).data)
 
     @extend_schema(tags=TAG, request=MachineAnnotatorInputSerializer,
@@ -68,14 +69,18 @@ class MachineAnnotatorListView(ProjectScopedMixin, APIView):
 
 class _MachineAction(ProjectScopedMixin, APIView):
     def machine(self, pk: int) -> MachineAnnotator:
-        machine = (
-            MachineAnnotator.objects.filter(project=self.project, pk=pk)
-            .select_related("user", "project", "reward_model")
-            .first()
-        )
+        machine = machine_annotator_get(project=self.project, pk=pk)
         if machine is None:
             raise ApiError("not_found", f"No machine annotator {pk} here.", status_code=404)
         return machine
+
+    def run(self, request, pk: int, serializer_class, service) -> Response:
+        """Parse the body, call the service on this machine, answer what it returned."""
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            service(machine=self.machine(pk), actor=request.user, **data.validated_data)
+        )
 
 
 class MachineJudgeView(_MachineAction):
@@ -93,11 +98,7 @@ class MachineCalibrateView(_MachineAction):
                    responses={200: OpenApiTypes.OBJECT,
                               **error_responses(400, 401, 403, 404)})  # fmt: skip
     def post(self, request, slug, pk: int):
-        data = CalibrateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = hybrid_calibrate(machine=self.machine(pk), actor=request.user,
-                                  **data.validated_data)  # fmt: skip
-        return Response(result)
+        return self.run(request, pk, CalibrateInputSerializer, hybrid_calibrate)
 
 
 class MachineRouteView(_MachineAction):
@@ -106,7 +107,4 @@ class MachineRouteView(_MachineAction):
                    responses={200: OpenApiTypes.OBJECT,
                               **error_responses(400, 401, 403, 404)})  # fmt: skip
     def post(self, request, slug, pk: int):
-        data = RouteInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        counts = hybrid_route(machine=self.machine(pk), actor=request.user, **data.validated_data)
-        return Response(counts)
+        return self.run(request, pk, RouteInputSerializer, hybrid_route)
