@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import itertools
 
-from rlhf.uncertainty import calibration, prompt_priority
+from rlhf.uncertainty import calibration, hybrid_threshold, prompt_priority, ranking_confidence
 
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared/reference/trl-reward"
 RULES = ("fifo", "random", "spread", "bald", "margin")
@@ -189,6 +189,105 @@ def simulate(rule, x, units, dev, seed, args) -> list[dict]:
         labelled[chosen] = True
 
 
+# ---- hybrid routing -------------------------------------------------------------------------
+def machine_verdicts(predict, units, which) -> dict[int, dict]:
+    """The machine's confidence, errors against the hidden human pairs, and its own labels
+    (each human pair, ordered as the ensemble mean orders it) for the prompts ``which``."""
+    out = {}
+    for i in which:
+        rows = np.asarray(units[i]["completions"])
+        scores = predict(rows)  # (E, K)
+        mean = dict(zip(rows.tolist(), scores.mean(axis=0).tolist(), strict=True))
+        pairs = units[i]["pairs"]
+        wrong = sum(mean[a] < mean[b] for a, b in pairs)
+        own = [(a, b) if mean[a] >= mean[b] else (b, a) for a, b in pairs]
+        out[int(i)] = {"confidence": ranking_confidence(scores), "errors": wrong,
+                       "pairs": len(pairs), "labels": own}  # fmt: skip
+    return out
+
+
+def hybrid(x, units, dev, seed, args) -> list[dict]:
+    """One seed of hybrid routing, as ``loop.services.hybrid`` runs it: people label
+    ``--hybrid-humans`` random prompts (the machine trains on them) and a calibration sample of
+    ``--hybrid-calibration`` more; the threshold comes from that sample
+    (``rlhf.uncertainty.hybrid_threshold``, the service's rule); of the rest of the pool the
+    prompts at or above it are pre-judged, ``--audit-rate`` of them audited by people. Reported
+    per error budget: comparisons saved, the error the sample promised and the error measured
+    against the hidden labels, and the dev accuracy of a model trained on the resulting mix of
+    human and machine labels beside one trained on human labels only."""
+    rng = np.random.default_rng(1000 + seed)
+    order = rng.permutation(len(units))
+    humans = order[: args.hybrid_humans]
+    calib = order[args.hybrid_humans : args.hybrid_humans + args.hybrid_calibration]
+    rest = order[args.hybrid_humans + args.hybrid_calibration :]
+    human_pairs = np.array([p for i in humans for p in units[i]["pairs"]])
+    predict = fit_ensemble(x, human_pairs, args.ensemble, seed, args.epochs)
+    sample = machine_verdicts(predict, units, calib)
+    pool = machine_verdicts(predict, units, rest)
+    all_human = np.array([p for u in units for p in u["pairs"]])
+    human_only = evaluate(fit_ensemble(x, all_human, args.ensemble, seed, args.epochs), dev)
+    total = len(all_human)
+    rows = []
+    for max_error in args.hybrid_max_error:
+        chosen, _ = hybrid_threshold(
+            [(v["confidence"], v["errors"], v["pairs"]) for v in sample.values()],
+            max_error, args.hybrid_min_prompts,
+        )  # fmt: skip
+        row = {"seed": seed, "max_error": max_error, "threshold": None, "expected_error": None,
+               "expected_upper": None, "prejudged": 0, "machine_labelled": 0, "saved": 0,
+               "saved_share": 0.0, "measured_error": None,
+               "dev_hybrid": human_only["accuracy"], "dev_human": human_only["accuracy"]}  # fmt: skip
+        if chosen is not None:
+            covered = [i for i, v in pool.items() if v["confidence"] >= chosen["threshold"]]
+            audit = rng.random(len(covered)) < args.audit_rate
+            machine = [i for i, a in zip(covered, audit, strict=True) if not a]
+            saved = sum(pool[i]["pairs"] for i in machine)
+            wrong = sum(pool[i]["errors"] for i in machine)
+            labels = [p for i in machine for p in pool[i]["labels"]]
+            by_machine = set(machine)
+            labels += [p for i, u in enumerate(units) if i not in by_machine for p in u["pairs"]]
+            mixed = evaluate(
+                fit_ensemble(x, np.array(labels), args.ensemble, seed, args.epochs), dev
+            )
+            row.update(threshold=chosen["threshold"], expected_error=chosen["error_rate"],
+                       expected_upper=chosen["error_upper"], prejudged=len(covered),
+                       machine_labelled=len(machine), saved=saved, saved_share=saved / total,
+                       measured_error=wrong / saved if saved else None,
+                       dev_hybrid=mixed["accuracy"])  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def hybrid_table(rows: list[dict]) -> str:
+    """Mean over seeds per error budget."""
+    out = [
+        "| max error | seeds with a threshold | threshold | expected error [upper] "
+        "| prompts pre-judged | human comparisons saved | measured error "
+        "| dev acc, hybrid labels | dev acc, all human |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def mean(values, fmt):
+        values = [v for v in values if v is not None]
+        return format(float(np.mean(values)), fmt) if values else "n/a"
+
+    for budget in sorted({r["max_error"] for r in rows}):
+        group = [r for r in rows if r["max_error"] == budget]
+        hit = [r for r in group if r["threshold"] is not None]
+        out.append(
+            f"| {budget:.2f} | {len(hit)} of {len(group)} | {mean([r['threshold'] for r in hit], '.3f')} "
+            f"| {mean([r['expected_error'] for r in hit], '.3f')} "
+            f"[{mean([r['expected_upper'] for r in hit], '.3f')}] "
+            f"| {mean([r['prejudged'] for r in group], '.0f')} "
+            f"| {mean([r['saved'] for r in group], '.0f')} "
+            f"({mean([r['saved_share'] for r in group], '.1%')}) "
+            f"| {mean([r['measured_error'] for r in hit], '.3f')} "
+            f"| {mean([r['dev_hybrid'] for r in group], '.3f')} "
+            f"| {mean([r['dev_human'] for r in group], '.3f')} |"
+        )
+    return "\n".join(out)
+
+
 def comparisons_to_reach(curve_mean: list[dict], target: float) -> float | None:
     """Comparisons at which a mean learning curve first reaches ``target`` (interpolated)."""
     for prev, cur in itertools.pairwise(curve_mean):
@@ -210,6 +309,35 @@ def mean_curves(curves: list[list[dict]]) -> list[dict]:
         }
         for r in range(rounds)
     ]
+
+
+def curves_table(means: dict[str, list[dict]], rules: list[str]) -> str:
+    """Accuracy at the first rounds and comparisons each rule needs to reach random's
+    accuracy with (nearly) all labels."""
+    full = float(np.mean([means[r][-1]["accuracy"] for r in means]))
+    targets = [round(full - 0.02, 3), round(full - 0.01, 3)]
+    lines = [f"\nall labels bought: mean dev accuracy {full:.3f} over rules and seeds\n"]
+    header = "| rule | " + " | ".join(
+        f"acc @ {means[rules[0]][i]['prompts']:.0f} prompts" for i in range(1, 5)
+    )
+    header += " | " + " | ".join(f"comparisons to {t:.3f}" for t in targets) + " | ECE at end |"
+    lines.append(header)
+    lines.append("|" + "---|" * (header.count("|") - 1))
+    reference = {t: comparisons_to_reach(means.get("random", []), t) for t in targets}
+    for rule, curve in means.items():
+        cells = [
+            f"{curve[i]['accuracy']:.3f} ± {curve[i]['accuracy_sd']:.3f} "
+            f"({curve[i]['comparisons']:.0f} comp.)"
+            for i in range(1, min(5, len(curve)))
+        ]
+        for t in targets:
+            need = comparisons_to_reach(curve, t)
+            ref = reference[t]
+            ratio = f" ({need / ref:.2f}x random)" if need and ref else ""
+            cells.append("not reached" if need is None else f"{need:.0f}{ratio}")
+        cells.append(f"{curve[-1]['ece']:.3f}")
+        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def write_svg(path: Path, means: dict[str, list[dict]]) -> None:
@@ -265,6 +393,14 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--hybrid", action="store_true", help="also simulate hybrid routing")
+    ap.add_argument("--hybrid-humans", type=int, default=500,
+                    help="random prompts people label before the machine trains")  # fmt: skip
+    ap.add_argument("--hybrid-calibration", type=int, default=200,
+                    help="human-judged prompts the threshold is chosen on")  # fmt: skip
+    ap.add_argument("--hybrid-max-error", type=float, nargs="+", default=[0.1, 0.2, 0.3])
+    ap.add_argument("--hybrid-min-prompts", type=int, default=20)
+    ap.add_argument("--audit-rate", type=float, default=0.1)
     ap.add_argument("--json")
     ap.add_argument("--svg")
     args = ap.parse_args(argv)
@@ -292,33 +428,21 @@ def main(argv=None) -> int:
         print(f"{rule}: {time.perf_counter() - t0:.0f} s", flush=True)
     means = {rule: mean_curves(c) for rule, c in curves.items()}
 
-    full = float(np.mean([means[r][-1]["accuracy"] for r in means]))
-    targets = [round(full - 0.02, 3), round(full - 0.01, 3)]
-    print(f"\nall labels bought: mean dev accuracy {full:.3f} over rules and seeds\n")
-    header = "| rule | " + " | ".join(
-        f"acc @ {means[rules[0]][i]['prompts']:.0f} prompts" for i in range(1, 5)
-    )
-    header += " | " + " | ".join(f"comparisons to {t:.3f}" for t in targets) + " | ECE at end |"
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    reference = {t: comparisons_to_reach(means.get("random", []), t) for t in targets}
-    for rule, curve in means.items():
-        cells = [
-            f"{curve[i]['accuracy']:.3f} ± {curve[i]['accuracy_sd']:.3f} "
-            f"({curve[i]['comparisons']:.0f} comp.)"
-            for i in range(1, min(5, len(curve)))
-        ]
-        for t in targets:
-            need = comparisons_to_reach(curve, t)
-            ref = reference[t]
-            ratio = f" ({need / ref:.2f}x random)" if need and ref else ""
-            cells.append("not reached" if need is None else f"{need:.0f}{ratio}")
-        cells.append(f"{curve[-1]['ece']:.3f}")
-        print(f"| {rule} | " + " | ".join(cells) + " |")
+    if means:
+        print(curves_table(means, rules))
+    hybrid_rows = []
+    if args.hybrid:
+        t0 = time.perf_counter()
+        hybrid_rows = [r for s in range(args.seeds) for r in hybrid(x, units, dev, s, args)]
+        print(f"\nhybrid routing ({args.hybrid_humans} human prompts to train on, "
+              f"{args.hybrid_calibration} to calibrate, audit rate {args.audit_rate}, "
+              f"{args.seeds} seeds, {time.perf_counter() - t0:.0f} s):\n")  # fmt: skip
+        print(hybrid_table(hybrid_rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "means": means,
-                                               "curves": curves}, indent=1))  # fmt: skip
-    if args.svg:
+                                               "curves": curves, "hybrid": hybrid_rows},
+                                              indent=1))  # fmt: skip
+    if args.svg and means:
         write_svg(Path(args.svg), means)
     return 0
 

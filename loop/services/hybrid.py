@@ -18,7 +18,6 @@ those and judge the rest.
 
 from __future__ import annotations
 
-import math
 import random
 
 from django.db import transaction
@@ -29,17 +28,9 @@ from annotate.models import Annotation, Project, Prompt
 from core.services import audit_event_record
 from loop.models import MachineAnnotator
 from loop.services.scoring import LoopRefused
+from rlhf.uncertainty import hybrid_threshold
 
 HUMAN_EXCLUDED = (Annotation.Source.MACHINE, Annotation.Source.SIMULATED)
-
-
-def _wilson_upper(errors: float, n: float, z: float = 1.96) -> float | None:
-    if n <= 0:
-        return None
-    p = errors / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + spread) / (1 + z * z / n))
 
 
 def _sample(machine: MachineAnnotator) -> list[tuple[float, int, int]]:
@@ -75,19 +66,8 @@ def hybrid_calibrate(*, machine: MachineAnnotator, max_error: float = 0.1,
     """Choose the machine's confidence threshold on the calibration sample and store it."""
     if not 0 < max_error < 1:
         raise LoopRefused("must be between 0 and 1", field="max_error")
-    sample = sorted(_sample(machine), reverse=True)
-    curve, chosen = [], None
-    errors = pairs = 0
-    for i, (confidence, e, n) in enumerate(sample):
-        errors, pairs = errors + e, pairs + n
-        if i + 1 < len(sample) and sample[i + 1][0] == confidence:
-            continue  # a threshold covers every prompt at its confidence
-        row = {"threshold": round(confidence, 6), "covered": i + 1,
-               "coverage": round((i + 1) / len(sample), 4), "error_rate": round(errors / pairs, 4),
-               "error_upper": round(_wilson_upper(errors, pairs), 4)}  # fmt: skip
-        curve.append(row)
-        if row["error_rate"] <= max_error and row["covered"] >= min_prompts:
-            chosen = row
+    sample = _sample(machine)
+    chosen, curve = hybrid_threshold(sample, max_error, min_prompts)
     result = {"sample": len(sample), "max_error": max_error, "min_prompts": min_prompts,
               "chosen": chosen, "curve": curve}  # fmt: skip
     machine.calibration = result

@@ -10,12 +10,15 @@ import pytest
 from rlhf.uncertainty import (
     calibration,
     conservative_score,
+    hybrid_threshold,
     pair_bald,
     pair_margin_uncertainty,
     pair_probabilities,
     pair_spread,
     prompt_priority,
+    ranking_confidence,
     select_completions,
+    wilson_upper,
 )
 
 
@@ -63,3 +66,30 @@ def test_conservative_score_and_calibration_by_hand():
     assert report["ece"] == pytest.approx(0.75 * abs(0.9 - 2 / 3) + 0.25 * abs(0.6 - 1.0))
     assert [(b["n"], round(b["lo"], 2)) for b in report["bins"]] == [(1, 0.6), (3, 0.9)]
     assert calibration([])["ece"] is None
+
+
+def test_ranking_confidence_is_the_least_sure_adjacent_pair():
+    # mean scores 2, 0, 1 -> order 0, 2, 1; adjacent pairs (0, 2) and (2, 1)
+    scores = np.array([[2.0, 0.0, 1.0], [2.0, 0.0, 1.0]])
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    assert ranking_confidence(scores) == pytest.approx(min(sig(1.0), sig(1.0)))
+    members = np.array([[3.0, 0.0], [1.0, 0.0]])  # members disagree on how sure
+    assert ranking_confidence(members) == pytest.approx((sig(3.0) + sig(1.0)) / 2)
+    assert ranking_confidence(np.array([[1.0]])) is None
+
+
+def test_hybrid_threshold_takes_the_most_coverage_within_the_error_budget():
+    # (confidence, errors, pairs): the two surest prompts are right, the third wrong
+    sample = [(0.95, 0, 1), (0.9, 0, 1), (0.8, 1, 1), (0.7, 0, 1)]
+    chosen, curve = hybrid_threshold(sample, max_error=0.34, min_prompts=2)
+    assert [r["covered"] for r in curve] == [1, 2, 3, 4]
+    assert [r["error_rate"] for r in curve] == [0.0, 0.0, 0.3333, 0.25]
+    assert chosen["threshold"] == 0.7 and chosen["coverage"] == 1.0
+    assert hybrid_threshold(sample, max_error=0.2, min_prompts=2)[0]["threshold"] == 0.9
+    assert hybrid_threshold(sample, max_error=0.2, min_prompts=3)[0] is None
+    # the Wilson upper bound of 0 errors in 2 pairs, by hand
+    z = 1.96
+    assert curve[1]["error_upper"] == pytest.approx(
+        (z * z / 4 + z * math.sqrt(z * z / 16)) / (1 + z * z / 2), abs=1e-4
+    )
+    assert wilson_upper(0, 0) is None
