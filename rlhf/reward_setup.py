@@ -257,6 +257,22 @@ class Trainee:
     scheduler: Any
 
 
+HEAD_MODULES = ("classifier", "score", "pooler")
+
+
+def param_groups(module, lr: float, head_lr: float) -> list[dict]:
+    """Trainable parameters, the head's apart when it has its own rate: parameters under a
+    module named ``classifier`` or ``score`` (the ``*ForSequenceClassification`` heads) or
+    ``pooler`` (BERT's, fed only to the head). The scheduler scales both groups alike."""
+    trunk, head = [], []
+    for name, p in module.named_parameters():
+        if p.requires_grad:
+            (head if set(name.split(".")) & set(HEAD_MODULES) else trunk).append(p)
+    if not head_lr or not head:
+        return [{"params": trunk + head, "lr": lr}]
+    return [{"params": trunk, "lr": lr}, {"params": head, "lr": head_lr}]
+
+
 def build_optimizer(run: Run, model, schedule: Schedule) -> Trainee:
     import torch
     from accelerate.utils import DistributedType
@@ -265,7 +281,7 @@ def build_optimizer(run: Run, model, schedule: Schedule) -> Trainee:
 
     config, accelerator = run.config, run.accelerator
     module = RewardModule(model)
-    params = [p for p in module.parameters() if p.requires_grad]
+    params = param_groups(module, config.learning_rate, config.head_learning_rate)
     adam = dict(lr=config.learning_rate, weight_decay=config.weight_decay,
                 betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_epsilon)  # fmt: skip
     # The fused kernel is ~10x cheaper per step than the default on CPU (0.05 s against
@@ -340,6 +356,8 @@ def announce_start(run: Run, data: TrainData, enc: EncodedData, schedule: Schedu
         f"({info['train_truncated_examples']} examples truncated to {config.max_length}); "
         f"{schedule.total_steps} optimiser steps ({schedule.steps_per_epoch} per epoch), "
         f"from step {start_step}; weighting {config.weighting}, layout {config.input_layout}, "
-        f"lr {config.learning_rate:g} {config.lr_scheduler}; set up in {info['setup_seconds']} s"
+        f"lr {config.learning_rate:g}"
+        + (f" (head {config.head_learning_rate:g})" if config.head_learning_rate else "")
+        + f" {config.lr_scheduler}; set up in {info['setup_seconds']} s"
     )
     run.cb.on_start(schedule.total_steps, info)

@@ -61,6 +61,7 @@ class RewardModelConfig(_TrainerConfig):
     batch_unit: str | None = None  # prompts | comparisons (what batch_size counts)
     gradient_accumulation_steps: int | None = None
     learning_rate: float | None = None
+    head_learning_rate: float | None = None  # the new head's peak rate (0: learning_rate)
     weight_decay: float | None = None
     adam_beta1: float | None = None
     adam_beta2: float | None = None

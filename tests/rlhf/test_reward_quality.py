@@ -361,3 +361,58 @@ def test_batch_unit_comparisons_sets_the_steps_per_epoch(tmp_path, bert_dir, jso
         for unit in ("prompts", "comparisons")
     }
     assert steps == {"prompts": 2, "comparisons": 5}  # 6 prompts a batch, or 2 (6 pairs)
+
+
+@pytest.mark.parametrize("arch", ["bert", "llama"])
+def test_head_learning_rate_puts_the_head_and_pooler_in_their_own_group(request, arch):
+    from rlhf.reward_setup import param_groups
+
+    model_dir = request.getfixturevalue(f"{arch}_dir")
+    module = RewardModule(
+        AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
+    )
+    names = {id(p): n for n, p in module.named_parameters()}
+    trunk, head = param_groups(module, 5e-5, 1e-3)
+    assert (trunk["lr"], head["lr"]) == (5e-5, 1e-3)
+    head_names = sorted(names[id(p)] for p in head["params"])
+    expected = {"bert": ["classifier", "pooler"], "llama": ["score"]}[arch]
+    assert (
+        sorted({n.split(".")[2 if arch == "bert" and "pooler" in n else 1] for n in head_names})
+        == expected
+    )
+    assert len(trunk["params"]) + len(head["params"]) == len(names)
+    # without a head rate: one group, every parameter
+    (only,) = param_groups(module, 5e-5, 0.0)
+    assert only["lr"] == 5e-5 and len(only["params"]) == len(names)
+
+
+def test_head_learning_rate_moves_the_head_faster_in_training(tmp_path, bert_dir, make_rankings):
+    """Same data, seed and trunk rate: a higher head rate moves the classifier further."""
+    import dataclasses
+
+    train_file = tmp_path / "train.jsonl"
+    train_file.write_text("".join(json.dumps(r) + "\n" for r in make_rankings(12, k=3)))
+    base = RewardConfig(model_name_or_path=str(bert_dir), train_file=str(train_file),
+                        output_dir=str(tmp_path / "a"), batch_size=4, max_length=32,
+                        num_threads=1, learning_rate=1e-5, seed=0)  # fmt: skip
+    start = AutoModelForSequenceClassification.from_pretrained(bert_dir, num_labels=1)
+    torch.manual_seed(0)
+    moved = {}
+    for head_lr in (0.0, 1e-2):
+        config = dataclasses.replace(base, head_learning_rate=head_lr,
+                                     output_dir=str(tmp_path / f"rm-{head_lr}"))  # fmt: skip
+        result = train_reward(config)
+        trained = AutoModelForSequenceClassification.from_pretrained(result["model_dir"])
+        moved[head_lr] = {
+            part: (trained.get_parameter(f"{part}.weight") - start.get_parameter(f"{part}.weight"))
+            .norm()
+            .item()
+            for part in ("bert.pooler.dense", "bert.encoder.layer.0.attention.self.query")
+        }
+    assert moved[1e-2]["bert.pooler.dense"] > 10 * moved[0.0]["bert.pooler.dense"]
+    # the trunk's rate is the same in both runs: the same order of movement
+    ratio = (
+        moved[1e-2]["bert.encoder.layer.0.attention.self.query"]
+        / moved[0.0]["bert.encoder.layer.0.attention.self.query"]
+    )
+    assert 0.2 < ratio < 5
