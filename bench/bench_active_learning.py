@@ -228,12 +228,13 @@ def hybrid(x, units, dev, seed, args) -> list[dict]:
     human_only = evaluate(fit_ensemble(x, all_human, args.ensemble, seed, args.epochs), dev)
     total = len(all_human)
     rows = []
-    for max_error in args.hybrid_max_error:
+    for bound, max_error in itertools.product(("estimate", "upper"), args.hybrid_max_error):
         chosen, _ = hybrid_threshold(
             [(v["confidence"], v["errors"], v["pairs"]) for v in sample.values()],
-            max_error, args.hybrid_min_prompts,
+            max_error, args.hybrid_min_prompts, bound=bound,
         )  # fmt: skip
-        row = {"seed": seed, "max_error": max_error, "threshold": None, "expected_error": None,
+        row = {"seed": seed, "bound": bound, "max_error": max_error, "threshold": None,
+               "expected_error": None,
                "expected_upper": None, "prejudged": 0, "machine_labelled": 0, "saved": 0,
                "saved_share": 0.0, "measured_error": None,
                "dev_hybrid": human_only["accuracy"], "dev_human": human_only["accuracy"]}  # fmt: skip
@@ -258,24 +259,74 @@ def hybrid(x, units, dev, seed, args) -> list[dict]:
     return rows
 
 
+def hybrid_finetuned(model_dir: str, texts, dev: list, args) -> list[dict]:
+    """Hybrid routing with a fine-tuned reward model (``--hybrid-model``, trained on the whole
+    training split, e.g. by ``bench_reward_quality.py --save``), so its routed prompts must
+    come from the dev pairs it never saw: per repeat, a random half of the dev prompts is the
+    human-judged calibration sample and the other half is routed. A dev pair is one prompt;
+    the machine's confidence is its P(favourite) (``ranking_confidence`` of the member
+    scores)."""
+    from rlhf.scoring import RewardScorer
+
+    scorer = RewardScorer.from_pretrained(model_dir)
+    by_id = {i: key for key, i in texts.items()}
+    rows_needed = sorted({r for a, b, *_ in dev for r in (a, b)})
+    scores = scorer.score_matrix([by_id[r][0] for r in rows_needed],
+                                 [by_id[r][1] for r in rows_needed], batch_size=32)  # fmt: skip
+    col = {r: j for j, r in enumerate(rows_needed)}
+    verdicts = []
+    for a, b, *_ in dev:  # a is the human's choice
+        pair = scores[:, [col[a], col[b]]]
+        wrong = int(pair.mean(axis=0)[0] < pair.mean(axis=0)[1])
+        verdicts.append((ranking_confidence(pair), wrong, 1))
+    out = []
+    for repeat in range(args.hybrid_repeats):
+        rng = np.random.default_rng(repeat)
+        order = rng.permutation(len(verdicts))
+        calib = [verdicts[i] for i in order[: len(order) // 2]]
+        routed = [verdicts[i] for i in order[len(order) // 2 :]]
+        for bound, max_error in itertools.product(("estimate", "upper"), args.hybrid_max_error):
+            chosen, _ = hybrid_threshold(calib, max_error, args.hybrid_min_prompts, bound=bound)
+            row = {"seed": repeat, "bound": bound, "max_error": max_error, "threshold": None,
+                   "expected_error": None, "expected_upper": None, "prejudged": 0,
+                   "machine_labelled": 0, "saved": 0, "saved_share": 0.0,
+                   "measured_error": None, "dev_hybrid": None, "dev_human": None}  # fmt: skip
+            if chosen is not None:
+                covered = [v for v in routed if v[0] >= chosen["threshold"]]
+                audit = rng.random(len(covered)) < args.audit_rate
+                machine = [v for v, a in zip(covered, audit, strict=True) if not a]
+                row.update(threshold=chosen["threshold"], expected_error=chosen["error_rate"],
+                           expected_upper=chosen["error_upper"], prejudged=len(covered),
+                           machine_labelled=len(machine), saved=len(machine),
+                           saved_share=len(machine) / len(routed),
+                           measured_error=(sum(v[1] for v in machine) / len(machine)
+                                           if machine else None))  # fmt: skip
+            out.append(row)
+    overall = 1 - float(np.mean([v[1] for v in verdicts]))
+    print(f"fine-tuned model {model_dir}: dev accuracy {overall:.3f} over {len(verdicts)} pairs, "
+          f"{scores.shape[0]} member(s)", flush=True)  # fmt: skip
+    return out
+
+
 def hybrid_table(rows: list[dict]) -> str:
-    """Mean over seeds per error budget."""
+    """Mean over seeds per threshold rule (the sample's error estimate, or its Wilson upper
+    bound, ``rlhf.uncertainty.hybrid_threshold``) and error budget."""
     out = [
-        "| max error | seeds with a threshold | threshold | expected error [upper] "
+        "| rule | max error | seeds with a threshold | threshold | expected error [upper] "
         "| prompts pre-judged | human comparisons saved | measured error "
         "| dev acc, hybrid labels | dev acc, all human |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def mean(values, fmt):
         values = [v for v in values if v is not None]
         return format(float(np.mean(values)), fmt) if values else "n/a"
 
-    for budget in sorted({r["max_error"] for r in rows}):
-        group = [r for r in rows if r["max_error"] == budget]
+    for bound, budget in sorted({(r["bound"], r["max_error"]) for r in rows}):
+        group = [r for r in rows if (r["bound"], r["max_error"]) == (bound, budget)]
         hit = [r for r in group if r["threshold"] is not None]
         out.append(
-            f"| {budget:.2f} | {len(hit)} of {len(group)} | {mean([r['threshold'] for r in hit], '.3f')} "
+            f"| {bound} | {budget:.2f} | {len(hit)} of {len(group)} | {mean([r['threshold'] for r in hit], '.3f')} "
             f"| {mean([r['expected_error'] for r in hit], '.3f')} "
             f"[{mean([r['expected_upper'] for r in hit], '.3f')}] "
             f"| {mean([r['prejudged'] for r in group], '.0f')} "
@@ -401,6 +452,9 @@ def main(argv=None) -> int:
     ap.add_argument("--hybrid-max-error", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     ap.add_argument("--hybrid-min-prompts", type=int, default=20)
     ap.add_argument("--audit-rate", type=float, default=0.1)
+    ap.add_argument("--hybrid-model", help="a fine-tuned reward model: route the dev pairs with it")
+    ap.add_argument("--hybrid-repeats", type=int, default=20,
+                    help="random calibration/routed halves of the dev pairs (--hybrid-model)")  # fmt: skip
     ap.add_argument("--json")
     ap.add_argument("--svg")
     args = ap.parse_args(argv)
@@ -438,6 +492,12 @@ def main(argv=None) -> int:
               f"{args.hybrid_calibration} to calibrate, audit rate {args.audit_rate}, "
               f"{args.seeds} seeds, {time.perf_counter() - t0:.0f} s):\n")  # fmt: skip
         print(hybrid_table(hybrid_rows))
+    if args.hybrid_model:
+        finetuned = hybrid_finetuned(args.hybrid_model, texts, dev, args)
+        print(f"\nhybrid routing with the fine-tuned model (dev pairs: half calibrate, half routed; "
+              f"audit rate {args.audit_rate}, {args.hybrid_repeats} random halvings):\n")  # fmt: skip
+        print(hybrid_table(finetuned))
+        hybrid_rows += [{**r, "model": args.hybrid_model} for r in finetuned]
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "means": means,
                                                "curves": curves, "hybrid": hybrid_rows},

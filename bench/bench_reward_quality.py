@@ -138,7 +138,7 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
         seed=args.seed,
         num_threads=args.threads,
         forward_chunk_size=args.chunk,
-        save_model=False,
+        save_model=args.save,
         log_every=20,
         max_steps=args.max_steps,
     )
@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         type=_setting,
         metavar="KEY=VALUE",
         help='override a RewardConfig option on every row (VALUE is JSON: 1e-4, 2, true, "drop")',
+    )
+    parser.add_argument(
+        "--save", action="store_true", help="keep each row's model in --work/rm-ROW (card included)"
     )
     parser.add_argument("--json", type=Path, help="append each row's result here (JSON lines)")
     parser.add_argument(

@@ -6,8 +6,10 @@ those and judge the rest.
    errors (completion pairs both ordered strictly, ordered differently). For each candidate
    threshold t the prompts at confidence >= t are "covered"; the expected error rate at t is
    their errors over their compared pairs, with a Wilson 95% upper bound. The threshold is the
-   lowest t whose error rate stays within ``max_error`` over at least ``min_prompts`` covered
-   prompts: the most coverage the sample vouches for.
+   lowest t whose upper bound stays within ``max_error`` over at least ``min_prompts`` covered
+   prompts: the most coverage the sample vouches for (``rlhf.uncertainty.hybrid_threshold``;
+   the bound, not the sample's own rate, because choosing by the rate overpromised on real
+   data).
 2. Routing (``hybrid_route``): pending prompts no person judged yet, which the machine judged at
    confidence >= the threshold, are pre-judged: a share ``audit_rate`` of them (drawn at
    random) goes to one person as an audit (``target_overlap`` 1), the others close to people
@@ -113,6 +115,7 @@ def hybrid_route(*, machine: MachineAnnotator, audit_rate: float, seed=None, act
         "closed": len(closed),
         "threshold": machine.hybrid_threshold,
         "expected_error": (machine.calibration.get("chosen") or {}).get("error_rate"),
+        "expected_error_upper": (machine.calibration.get("chosen") or {}).get("error_upper"),
     }
     audit_event_record(action="project.hybrid_route", obj=project, project=project, actor=actor,
                        after=counts)  # fmt: skip

@@ -81,12 +81,20 @@ def test_ranking_confidence_is_the_least_sure_adjacent_pair():
 def test_hybrid_threshold_takes_the_most_coverage_within_the_error_budget():
     # (confidence, errors, pairs): the two surest prompts are right, the third wrong
     sample = [(0.95, 0, 1), (0.9, 0, 1), (0.8, 1, 1), (0.7, 0, 1)]
-    chosen, curve = hybrid_threshold(sample, max_error=0.34, min_prompts=2)
+    chosen, curve = hybrid_threshold(sample, max_error=0.34, min_prompts=2, bound="estimate")
     assert [r["covered"] for r in curve] == [1, 2, 3, 4]
     assert [r["error_rate"] for r in curve] == [0.0, 0.0, 0.3333, 0.25]
     assert chosen["threshold"] == 0.7 and chosen["coverage"] == 1.0
-    assert hybrid_threshold(sample, max_error=0.2, min_prompts=2)[0]["threshold"] == 0.9
-    assert hybrid_threshold(sample, max_error=0.2, min_prompts=3)[0] is None
+    estimate = hybrid_threshold(sample, max_error=0.2, min_prompts=2, bound="estimate")
+    assert estimate[0]["threshold"] == 0.9
+    assert hybrid_threshold(sample, max_error=0.2, min_prompts=3, bound="estimate")[0] is None
+    # by default the Wilson upper bound must pass: 4 pairs vouch for little
+    assert hybrid_threshold(sample, max_error=0.34, min_prompts=2)[0] is None
+    assert hybrid_threshold(sample, max_error=0.66, min_prompts=2)[0]["threshold"] == 0.9
+    many = [(0.9, 0, 1)] * 40 + [(0.6, 1, 1)] * 10
+    assert hybrid_threshold(many, max_error=0.1, min_prompts=20)[0]["threshold"] == 0.9
+    with pytest.raises(ValueError, match="bound"):
+        hybrid_threshold(sample, 0.1, 1, bound="mean")
     # the Wilson upper bound of 0 errors in 2 pairs, by hand
     z = 1.96
     assert curve[1]["error_upper"] == pytest.approx(
