@@ -138,7 +138,8 @@ def run_heads(oasst: list[dict], hh: list[dict], tmp: str, args, which: str = "b
         one = train("one_head", oasst + hh, tmp, args, save_model=False)
         v = one["metrics"]["validation"]
         out["one_head"] = {"across": _acc(v), "helpfulness": _acc(v["by_source"]["oasst"]),
-                           "harmlessness": _acc(v["by_source"]["hh"])}  # fmt: skip
+                           "harmlessness": _acc(v["by_source"]["hh"]),
+                           "wall_seconds": one["wall_seconds"]}  # fmt: skip
     if which == "one_head":
         return out
     tagged = [{**r, "dimension": "helpfulness"} for r in oasst]
@@ -147,7 +148,8 @@ def run_heads(oasst: list[dict], hh: list[dict], tmp: str, args, which: str = "b
                 dimensions=["helpfulness", "harmlessness"])  # fmt: skip
     heads = two["metrics"]["heads"]
     out["two_heads"] = {"across": _acc(two["metrics"]["validation"]),
-                        **{h: _acc(heads[h]["validation"]) for h in heads}}  # fmt: skip
+                        **{h: _acc(heads[h]["validation"]) for h in heads},
+                        "wall_seconds": two["wall_seconds"]}  # fmt: skip
     return out
 
 
