@@ -57,20 +57,17 @@ def metrics(examples, flat: np.ndarray) -> dict:
     }
 
 
-def fmt(label: str, m: dict) -> str:
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def fmt(label: str, m: dict, sources: list[str]) -> str:
+    """One table row: overall accuracy, then each source's accuracy and longer-answer rate."""
     lo, hi = m["ci95"]
-    src = m["by_source"]
-
-    def part(name):
-        s = src.get(name, {})
-        acc = s.get("accuracy")
-        longer = s.get("picks_longer_rate")
-        return (f"{acc:.3f}" if acc is not None else "n/a",
-                f"{longer:.3f}" if longer is not None else "n/a")  # fmt: skip
-
-    oa, hh = part("oasst"), part("hh")
-    return (f"| {label} | {m['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] | {oa[0]} | {hh[0]} "
-            f"| {oa[1]} / {hh[1]} |")  # fmt: skip
+    parts = [m["by_source"].get(s, {}) for s in sources]
+    accs = " | ".join(_num(p.get("accuracy")) for p in parts)
+    longer = " / ".join(_num(p.get("picks_longer_rate")) for p in parts)
+    return f"| {label} | {m['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] | {accs} | {longer} |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             mean = np.mean([scaled[i] for i in combo], axis=0)
             rows.append((f"mean of members {', '.join(map(str, combo))}", metrics(examples, mean)))
 
-    print("| model | dev [95% CI] | OA | hh | picks longer OA / hh |")
-    print("|---|---|---|---|---|")
+    sources = sorted({ex.source for ex in examples})
+    print(f"| model | dev [95% CI] | {' | '.join(sources)} | picks longer {' / '.join(sources)} |")
+    print("|---|---|" + "---|" * len(sources) + "---|")
     for label, m in rows:
-        print(fmt(label, m))
+        print(fmt(label, m, sources))
     if args.json:
         args.json.write_text(json.dumps([{"row": label, **m} for label, m in rows], indent=1))
     return 0
