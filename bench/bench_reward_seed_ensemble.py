@@ -1,4 +1,4 @@
-"""Do reward models trained on different seeds score better together than alone?
+"""Do reward models trained on different seeds (or recipes) score better together than alone?
 
 Issue 13's best recipe moved dev accuracy by 3 points between two seeds. Two runs of one
 thread each fit the reference's budget side by side (TRL: 1,899 s of wall time on 2 threads),
